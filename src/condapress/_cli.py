@@ -1,0 +1,214 @@
+"""The ``condapress`` command: parses arguments, prints results, turns errors into exit codes.
+
+This is the only module that prints or exits. Each subcommand is a ``_configure_*`` /
+``_execute_*`` pair; heavy imports stay inside the ``_execute_*`` functions so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+from condapress import __version__
+from condapress.errors import CondapressError
+from condapress.model import KNOWN_SUBDIRS, Runtime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+Press conda packages into wheels that pip installs and PyPI accepts.
+
+condapress resolves a conda spec's runtime closure on conda channels, decides which packages
+become Requires-Dist lines and which native libraries go into the wheel, relocates the ELF files
+to a wheel-relative layout, tags the wheel from its binaries and audits it.
+"""
+
+_EPILOG = """\
+examples:
+  condapress plan pyyaml -c conda-forge --python 3.11
+  condapress plan pygreet -c channels_fixture --fat --json
+  condapress plan pygreet -c channels_fixture --graph plan.dot
+
+Run 'condapress COMMAND --help' for the options of a command.
+"""
+
+
+def _host_subdir() -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "64", "amd64": "64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+        machine, machine
+    )
+    system = {"linux": "linux", "darwin": "osx", "windows": "win"}.get(
+        platform.system().lower(), "linux"
+    )
+    if system == "osx" and arch == "aarch64":
+        arch = "arm64"
+    return f"{system}-{arch}"
+
+
+def _add_solve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd'",
+    )
+    parser.add_argument(
+        "-c",
+        "--channel",
+        dest="channels",
+        action="append",
+        metavar="CH",
+        help="channel name (conda-forge), URL (https, http, file) or local folder; repeat for "
+        "several, first has priority (default: conda-forge)",
+    )
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    parser.add_argument(
+        "--python",
+        default=host,
+        metavar="X.Y",
+        help=f"target CPython version, given to the solver as a provided package (default: {host})",
+    )
+    parser.add_argument(
+        "--subdir",
+        default=_host_subdir(),
+        metavar="SUBDIR",
+        help=f"conda subdir to solve for (default: {_host_subdir()}); one of "
+        + ", ".join(s for s in KNOWN_SUBDIRS if s != "noarch"),
+    )
+    parser.add_argument(
+        "--glibc",
+        default="2.17",
+        metavar="X.Y",
+        help="glibc the target systems have; builds that need a newer one are not chosen "
+        "(default: 2.17, the manylinux2014 baseline)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where repodata and downloaded packages are cached (default: the user cache folder)",
+    )
+    parser.add_argument(
+        "--fat",
+        action="store_true",
+        help="merge every native library of the closure into the root wheel (default: one "
+        "wheel per native conda package)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=get_args(Runtime),
+        default="system",
+        help="compiler runtime (libstdc++, libgcc_s, libgomp): 'system' relies on the target's "
+        "copy and lets its symbol versions bound the tag; 'bundle' grafts conda's copy into the "
+        "wheel (default: system)",
+    )
+
+
+def _configure_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="resolve specs and show what each conda package becomes",
+        description="Resolve SPEC on the channels and show, for every package of the closure, "
+        "its class (root, python, native, system), why, and what it becomes: merged into a "
+        "wheel, a wheel of its own, a Requires-Dist line, or dropped. Nothing is written "
+        "except the --graph file.",
+    )
+    _add_solve_options(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print the plan as versioned JSON (schema: "
+        "condapress/data/plan-schema.json)"
+    )
+    parser.add_argument(
+        "--graph", type=Path, metavar="FILE.dot", help="also write the plan graph as Graphviz DOT"
+    )
+    parser.set_defaults(execute=_execute_plan)
+
+
+def _execute_plan(args: argparse.Namespace) -> int:
+    from condapress._core import make_plan  # noqa: PLC0415
+    from condapress._report import plan_document, plan_dot, plan_table  # noqa: PLC0415
+    from condapress.model import PlanOptions  # noqa: PLC0415
+    from condapress.solve import SolveRequest  # noqa: PLC0415
+
+    request = SolveRequest(
+        specs=tuple(args.specs),
+        channels=tuple(args.channels or ("conda-forge",)),
+        python=args.python,
+        subdir=args.subdir,
+        glibc=args.glibc,
+        cache_dir=args.cache_dir,
+    )
+    the_plan = make_plan(request, PlanOptions(fat=args.fat, runtime=args.runtime))
+    if args.graph is not None:
+        _write_atomically(args.graph, plan_dot(the_plan))
+    if args.json:
+        print(json.dumps(plan_document(the_plan), indent=2))
+    else:
+        print(plan_table(the_plan), end="")
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CondapressError(
+            f"cannot write {path}: {exc.strerror}", hint="choose a folder you can write to"
+        ) from exc
+
+
+def _build_parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or "condapress",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="say more (-vv for debug output)"
+    )
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="say less")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    configure: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+        _configure_plan,
+    )
+    for configure_one in configure:
+        configure_one(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line *argv* (default: ``sys.argv[1:]``) and return the exit status."""
+    parser = _build_parser(prog)
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s")
+    execute: Callable[[argparse.Namespace], int] | None = getattr(args, "execute", None)
+    if execute is None:
+        parser.print_help()
+        return 2
+    try:
+        return execute(args)
+    except CondapressError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.detail and args.verbose:
+            print(exc.detail.rstrip(), file=sys.stderr)
+        print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130

@@ -1,0 +1,59 @@
+"""Read what the closure's archives say about themselves, for those archives that are at hand."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+from condapress import unpack
+from condapress.model import PackageFacts
+
+if TYPE_CHECKING:
+    from condapress.model import Closure, CondaRecord
+
+__all__ = ["gather_facts", "local_archive"]
+
+logger = logging.getLogger(__name__)
+
+
+def local_archive(record: CondaRecord, cache_dir: Path | None) -> Path | None:
+    """The archive of *record* on this machine: a file:// channel's file, or a cached download."""
+    url = urlparse(record.url)
+    if url.scheme == "file":
+        path = Path(unquote(url.path))
+        return path if path.is_file() else None
+    if cache_dir is not None and record.sha256:
+        cached = cache_dir / "pkgs" / f"{record.sha256}-{record.file_name}"
+        if cached.is_file():
+            return cached
+    return None
+
+
+def gather_facts(
+    closure: Closure, cache_dir: Path | None, skip: frozenset[str] = frozenset()
+) -> dict[str, PackageFacts]:
+    """Facts for every package of *closure* whose archive is local or cached (except *skip*).
+
+    Reads ``info/`` (cheap: a separate stream in ``.conda``) and, for packages with files under
+    site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name.
+    """
+    facts: dict[str, PackageFacts] = {}
+    for record in closure.records:
+        if record.name in skip:
+            continue
+        archive = local_archive(record, cache_dir)
+        if archive is None:
+            logger.debug("%s: archive not at hand; classifying from metadata", record.dist)
+            continue
+        info = unpack.read_info(archive)
+        has_site_packages = bool(info.site_packages)
+        name = None
+        if has_site_packages:
+            metadata = unpack.read_python_metadata(archive)
+            name = metadata.get("Name") if metadata is not None else None
+        facts[record.name] = PackageFacts(
+            name=record.name, has_site_packages=has_site_packages, dist_info_name=name
+        )
+    return facts

@@ -1,0 +1,117 @@
+"""The one error hierarchy of condapress: every failure a user can cause or meet.
+
+Every error carries a stable kebab-case ``code`` (used in docs and tests), a ``message`` that says
+what went wrong, and a ``hint`` that says what to do next. The CLI renders them as ``error:`` and
+``hint:`` lines; library callers get the same fields as attributes. Errors caused by bad input
+also inherit from :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArchiveError",
+    "ChannelError",
+    "CondapressError",
+    "MetadataError",
+    "PolicyViolation",
+    "RelocationError",
+    "SolveError",
+    "SpecError",
+    "ToolError",
+    "UnresolvedLibraryError",
+]
+
+
+class CondapressError(Exception):
+    """Base class of every error condapress raises on purpose.
+
+    :param message: what went wrong, one sentence, naming the package, path or library involved.
+    :param hint: what the user can do about it.
+    :param package: the conda package concerned, as ``name-version-build`` or a spec.
+    :param path: the file or archive member concerned.
+    :param detail: longer diagnostic text (solver explanation, tool stderr) shown with ``-v``.
+    """
+
+    code = "condapress-error"
+    default_hint = "run again with -v for details"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        package: str | None = None,
+        path: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.package = package
+        self.path = path
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SpecError(CondapressError, ValueError):
+    """A match spec, version constraint or option value could not be understood."""
+
+    code = "bad-spec"
+    default_hint = "write specs the way conda does, for example 'numpy >=1.26' or 'pyarrow=0.14'"
+
+
+class ChannelError(CondapressError):
+    """A channel could not be reached, or its repodata could not be read."""
+
+    code = "channel-error"
+    default_hint = "check the channel name, URL or folder and your network connection"
+
+
+class SolveError(CondapressError, ValueError):
+    """The specs have no solution on the channels (unknown package, conflicting constraints)."""
+
+    code = "unsolvable"
+    default_hint = "check the package name and version on the channel, or relax the spec"
+
+
+class ArchiveError(CondapressError, ValueError):
+    """A conda archive is corrupt, truncated, tampered with or tries to escape its destination."""
+
+    code = "bad-archive"
+    default_hint = "delete the file and download it again; report the package if it persists"
+
+
+class MetadataError(CondapressError, ValueError):
+    """A package's info/ metadata (index.json, paths.json, ...) is missing or malformed."""
+
+    code = "bad-metadata"
+    default_hint = "the package was not built by conda-build or rattler-build; rebuild it"
+
+
+class UnresolvedLibraryError(CondapressError):
+    """A shared library needed by a binary is neither in the closure nor on the target system."""
+
+    code = "unresolved-library"
+    default_hint = "add the conda package that provides it to the specs"
+
+
+class RelocationError(CondapressError):
+    """An ELF file could not be rewritten to the wheel layout."""
+
+    code = "relocation-failed"
+
+
+class PolicyViolation(CondapressError):
+    """The binaries cannot honour the requested or claimed platform tag."""
+
+    code = "policy-violation"
+    default_hint = "ask for a newer tag with --plat, or pass --runtime bundle"
+
+
+class ToolError(CondapressError):
+    """An external tool is missing, too old, or failed."""
+
+    code = "tool-failed"
+    default_hint = "reinstall condapress's dependencies: pip install --force-reinstall condapress"

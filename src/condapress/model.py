@@ -1,0 +1,283 @@
+"""Frozen dataclasses that the pipeline stages pass to each other."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "KNOWN_SUBDIRS",
+    "Becomes",
+    "Closure",
+    "CondaRecord",
+    "FileMode",
+    "NameSource",
+    "NoArch",
+    "NodeClass",
+    "PackageDecision",
+    "PackageFacts",
+    "PlanOptions",
+    "PackageInfo",
+    "PathEntry",
+    "PathType",
+    "Runtime",
+    "UnpackedPackage",
+    "WheelPlan",
+    "WheelSpec",
+]
+
+#: The conda subdirs condapress knows how to name; only ``linux-*`` and ``noarch`` press today.
+KNOWN_SUBDIRS = (
+    "linux-64",
+    "linux-aarch64",
+    "linux-ppc64le",
+    "linux-s390x",
+    "osx-64",
+    "osx-arm64",
+    "win-64",
+    "noarch",
+)
+
+#: Compiler-runtime policy (DESIGN.md, "Compiler runtime policy").
+Runtime = Literal["system", "bundle"]
+
+
+class NoArch(enum.Enum):
+    """The ``noarch`` kind of a conda package."""
+
+    NONE = "none"
+    GENERIC = "generic"
+    PYTHON = "python"
+
+    @classmethod
+    def from_raw(cls, raw: object) -> NoArch:
+        """Read the ``noarch`` field, which conda writes as a string, a bool or null."""
+        if raw in (None, False, ""):
+            return cls.NONE
+        if raw is True:
+            return cls.GENERIC
+        return cls(str(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class CondaRecord:
+    """One conda package as a channel's repodata (or a local archive's index.json) describes it."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str
+    depends: tuple[str, ...]
+    constrains: tuple[str, ...] = ()
+    noarch: NoArch = NoArch.NONE
+    license: str | None = None
+    #: hex sha256 of the archive, as the repodata promises it (None for old channels).
+    sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
+    #: where the archive is fetched from (https:// or file://).
+    url: str = ""
+    #: the channel the record came from, as given on the command line (or its canonical URL).
+    channel: str = ""
+    file_name: str = ""
+    #: milliseconds since the epoch, as conda writes it.
+    timestamp: int | None = None
+
+    @property
+    def dist(self) -> str:
+        """``name-version-build``, conda's name for one build of one package."""
+        return f"{self.name}-{self.version}-{self.build}"
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """The runtime closure of the requested specs, as the solver chose it."""
+
+    specs: tuple[str, ...]
+    #: names of the packages the specs asked for, in the order asked.
+    roots: tuple[str, ...]
+    #: every record of the solution, sorted by name; virtual packages are not records.
+    records: tuple[CondaRecord, ...]
+    #: target interpreter as ``X.Y``.
+    python: str
+    subdir: str
+    channels: tuple[str, ...]
+
+    def record(self, name: str) -> CondaRecord:
+        """The record of package *name*; raises KeyError if the closure has none."""
+        for rec in self.records:
+            if rec.name == name:
+                return rec
+        raise KeyError(name)
+
+
+class PathType(enum.Enum):
+    """How conda links one file of a package (``path_type`` in paths.json)."""
+
+    HARDLINK = "hardlink"
+    SOFTLINK = "softlink"
+    DIRECTORY = "directory"
+
+
+class FileMode(enum.Enum):
+    """How conda rewrites the build prefix inside a file (``file_mode`` in paths.json)."""
+
+    TEXT = "text"
+    BINARY = "binary"
+
+
+@dataclass(frozen=True, slots=True)
+class PathEntry:
+    """One entry of a package's ``info/paths.json``."""
+
+    path: str
+    path_type: PathType
+    sha256: str | None = None
+    size: int | None = None
+    prefix_placeholder: str | None = None
+    file_mode: FileMode | None = None
+    no_link: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInfo:
+    """What a package's ``info/`` folder says about it, validated."""
+
+    record: CondaRecord
+    paths: tuple[PathEntry, ...]
+    #: ``entry_points`` of a noarch python package (``info/link.json``), as ``name = mod:func``.
+    entry_points: tuple[str, ...] = ()
+    #: ``weak`` and ``strong`` run_exports, as match specs.
+    run_exports: tuple[str, ...] = ()
+    summary: str | None = None
+    home: str | None = None
+    dev_url: str | None = None
+    doc_url: str | None = None
+    #: names of the files under ``info/licenses/``.
+    license_files: tuple[str, ...] = ()
+
+    @property
+    def site_packages(self) -> tuple[str, ...]:
+        """Paths of the payload that land in site-packages (python files)."""
+        return tuple(p.path for p in self.paths if _is_site_packages(p.path))
+
+
+@dataclass(frozen=True, slots=True)
+class UnpackedPackage:
+    """A package extracted and verified on disk: its ``info/`` and where its payload is."""
+
+    info: PackageInfo
+    #: the folder that plays the conda prefix: ``root / entry.path`` for every entry of paths.json.
+    root: Path
+    #: the archive it came from.
+    archive: Path
+
+
+def _is_site_packages(path: str) -> bool:
+    head = path.split("/", 3)
+    if head[0] == "site-packages":  # noarch: python
+        return True
+    return len(head) >= 3 and head[0] == "lib" and head[2] == "site-packages"  # noqa: PLR2004
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFacts:
+    """What a package's own archive says, when the archive is at hand (local or cached)."""
+
+    name: str
+    #: True when the payload has files under site-packages; None when the archive was not read.
+    has_site_packages: bool | None = None
+    #: ``Name:`` of the package's own ``*.dist-info/METADATA``, if it has one.
+    dist_info_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How to plan: merge natives (fat) or split them, and which compiler runtime to assume."""
+
+    fat: bool = False
+    runtime: Runtime = "system"
+    #: distribution name of a wheel made from a native conda package; ``{name}`` is its conda name.
+    native_name: str = "{name}-conda"
+
+
+class NodeClass(enum.Enum):
+    """What kind of node a conda package is in the plan graph (DESIGN.md, "Every node gets a class")."""
+
+    ROOT = "root"
+    PYTHON = "python"
+    NATIVE = "native"
+    SYSTEM = "system"
+
+
+class Becomes(enum.Enum):
+    """What a conda package turns into on the PyPI side."""
+
+    #: its files go into a wheel together with other packages (``WheelSpec.members``).
+    MERGED = "merged"
+    #: it is pressed into a wheel of its own.
+    WHEEL = "wheel"
+    #: it becomes a ``Requires-Dist`` line of the wheels that need it.
+    REQUIREMENT = "requirement"
+    #: nothing: the target system provides it.
+    DROPPED = "dropped"
+
+
+#: Where the PyPI name of a python dependency came from, most trustworthy first.
+NameSource = Literal["dist-info", "table", "conda-name"]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageDecision:
+    """The plan's verdict on one package of the closure, with its reasons."""
+
+    record: CondaRecord
+    node_class: NodeClass
+    #: why it got its class, in words.
+    reason: str
+    becomes: Becomes
+    #: the wheels the package goes into (MERGED, WHEEL); empty otherwise.
+    wheels: tuple[str, ...] = ()
+    #: the exact ``Requires-Dist`` text (REQUIREMENT), e.g. ``PyYAML>=6.0,<7.0a0``.
+    requirement: str | None = None
+    pypi_name: str | None = None
+    name_source: NameSource | None = None
+    #: False when the PyPI name is a guess (from the table or the conda name).
+    name_verified: bool = True
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WheelSpec:
+    """One wheel the plan will press: its name and the conda packages that go in."""
+
+    distribution: str
+    version: str
+    #: conda package names pressed into this wheel; the first is the one it is named after.
+    members: tuple[str, ...]
+    requires_dist: tuple[str, ...] = ()
+    #: other wheels of this plan it needs (split mode).
+    wheel_dependencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WheelPlan:
+    """The whole plan: one decision per package of the closure and the wheels to press."""
+
+    closure: Closure
+    fat: bool
+    runtime: Runtime
+    decisions: tuple[PackageDecision, ...]
+    wheels: tuple[WheelSpec, ...]
+    #: graph edges (dependent, dependency) between package names, sorted.
+    edges: tuple[tuple[str, str], ...] = field(default=())
+
+    def decision(self, name: str) -> PackageDecision:
+        """The decision about package *name*; raises KeyError if it is not in the closure."""
+        for dec in self.decisions:
+            if dec.record.name == name:
+                return dec
+        raise KeyError(name)

@@ -1,0 +1,325 @@
+"""Stage 2, plan: classify every package of the closure in a graph and decide what it becomes.
+
+:func:`plan` is pure: it reads nothing from disk or network and records, for every package, the
+class it got, why, and what it becomes (merged into a wheel, a wheel of its own, a
+``Requires-Dist`` line, or nothing). What the archives themselves say arrives as
+:class:`~condapress.model.PackageFacts`, gathered beforehand by :mod:`condapress._facts`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import networkx as nx
+from packaging.specifiers import SpecifierSet
+
+from condapress._versions import pep440_version, translate_version_spec
+from condapress.model import (
+    Becomes,
+    NodeClass,
+    NoArch,
+    PackageDecision,
+    PackageFacts,
+    PlanOptions,
+    WheelPlan,
+    WheelSpec,
+)
+
+if TYPE_CHECKING:
+    from condapress.model import Closure, CondaRecord, NameSource
+
+__all__ = ["build_graph", "plan", "pypi_name"]
+
+# conda-build names python builds py310h..., pyh..., py_0 (old noarch); a hint, never proof.
+_PYTHON_BUILD_RE = re.compile(r"^py(\d+|h|_)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    names: frozenset[str]
+    prefixes: tuple[str, ...]
+    runtime: frozenset[str]
+    pypi: Mapping[str, str]
+
+
+@cache
+def _tables() -> _Tables:
+    data = resources.files("condapress") / "data"
+    system = json.loads((data / "system_packages.json").read_text(encoding="utf-8"))
+    pypi = json.loads((data / "conda_to_pypi.json").read_text(encoding="utf-8"))
+    return _Tables(
+        names=frozenset(system["names"]),
+        prefixes=tuple(system["prefixes"]),
+        runtime=frozenset(system["runtime"]),
+        pypi=dict(pypi["names"]),
+    )
+
+
+def build_graph(closure: Closure) -> nx.DiGraph[str]:
+    """The dependency graph of the closure: an edge ``a -> b`` when *a* depends on *b*.
+
+    Each edge carries the dependency's match spec as ``spec``; dependencies outside the
+    closure (virtual packages, the provided ``python``) are left out.
+    """
+    import rattler  # noqa: PLC0415 - parsing match specs only; no I/O
+
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    names = {rec.name for rec in closure.records}
+    for rec in closure.records:
+        graph.add_node(rec.name, record=rec)
+    for rec in closure.records:
+        for dep in rec.depends:
+            spec = rattler.MatchSpec(dep)
+            target = spec.name.normalized if spec.name else None
+            if target in names and target != rec.name:
+                graph.add_edge(rec.name, target, spec=dep)
+    return graph
+
+
+def pypi_name(record: CondaRecord, facts: PackageFacts | None) -> tuple[str, NameSource]:
+    """The PyPI name of a python package: its own dist-info, else the table, else the conda name."""
+    if facts is not None and facts.dist_info_name:
+        return facts.dist_info_name, "dist-info"
+    mapped = _tables().pypi.get(record.name)
+    if mapped is not None:
+        return mapped, "table"
+    return record.name, "conda-name"
+
+
+def _classify(
+    rec: CondaRecord, facts: PackageFacts | None, options: PlanOptions
+) -> tuple[NodeClass, str]:
+    tables = _tables()
+    if rec.name in tables.names or rec.name.startswith(tables.prefixes):
+        return NodeClass.SYSTEM, "provided by the target interpreter or platform"
+    if rec.name in tables.runtime:
+        if options.runtime == "system":
+            return NodeClass.SYSTEM, "compiler runtime: the target system's copy is used (--runtime system)"
+        return NodeClass.NATIVE, "compiler runtime, bundled under mangled names (--runtime bundle)"
+    if rec.noarch is NoArch.PYTHON:
+        return NodeClass.PYTHON, "noarch: python"
+    seen = facts.has_site_packages if facts is not None else None
+    if seen is True:
+        return NodeClass.PYTHON, "installs files under site-packages (paths.json)"
+    hint = _python_hint(rec)
+    if hint is None:
+        return NodeClass.NATIVE, "no python dependency and no python files"
+    if seen is False:
+        return NodeClass.NATIVE, f"{hint}, but installs nothing under site-packages (paths.json)"
+    return NodeClass.PYTHON, f"{hint} (archive not read: not checked against paths.json)"
+
+
+def _python_hint(rec: CondaRecord) -> str | None:
+    for dep in rec.depends:
+        name = dep.split(maxsplit=1)[0]
+        if name in ("python", "python_abi"):
+            return f"depends on {name}"
+    if _PYTHON_BUILD_RE.match(rec.build):
+        return f"python build string '{rec.build}'"
+    return None
+
+
+def plan(
+    closure: Closure,
+    facts: Mapping[str, PackageFacts] | None = None,
+    options: PlanOptions | None = None,
+) -> WheelPlan:
+    """Decide what every package of *closure* becomes.
+
+    :param facts: what the archives at hand say, by conda name (see :mod:`condapress._facts`).
+    :param options: fat or split, and the compiler-runtime policy.
+    """
+    facts = facts or {}
+    options = options or PlanOptions()
+    graph = build_graph(closure)
+    classes = {
+        rec.name: _classify(rec, facts.get(rec.name), options) for rec in closure.records
+    }
+    roots = [name for name in dict.fromkeys(closure.roots) if name in graph]
+
+    # Natives each root reaches without passing through a python, system or other root node.
+    bundled: dict[str, list[str]] = {}
+    for root in roots:
+        reached = [root]
+        for node in nx.dfs_preorder_nodes(
+            graph.subgraph(n for n in graph if n == root or _is_native(n, classes, roots)), root
+        ):
+            if node != root:
+                reached.append(node)
+        bundled[root] = reached
+
+    wheel_of = {root: _wheel_name(root, graph, facts, classes, options) for root in roots}
+    if not options.fat:
+        for members in bundled.values():
+            for native in members[1:]:
+                wheel_of.setdefault(native, options.native_name.format(name=native))
+
+    owners: dict[str, list[str]] = {}  # package -> wheels it goes into
+    for root, members in bundled.items():
+        for name in members:
+            wheel = wheel_of[root] if options.fat or name == root else wheel_of[name]
+            owners.setdefault(name, [])
+            if wheel not in owners[name]:
+                owners[name].append(wheel)
+
+    wheel_members = {
+        wheel: tuple(m for m in bundled[root] if options.fat or m == root)
+        for root, wheel in wheel_of.items()
+        if root in bundled
+    }
+    for name, wheel in wheel_of.items():
+        wheel_members.setdefault(wheel, (name,))
+
+    requirements = _requirements(graph, classes, facts, wheel_members, wheel_of, roots)
+    decisions = tuple(
+        _decide(rec, classes, owners, requirements, graph, facts, roots, options)
+        for rec in closure.records
+    )
+    wheels = tuple(
+        WheelSpec(
+            distribution=wheel,
+            version=pep440_version(graph.nodes[members[0]]["record"].version),
+            members=members,
+            requires_dist=tuple(sorted({r for r, _ in requirements.get(wheel, {}).values()})),
+            wheel_dependencies=tuple(
+                sorted(w for w in requirements.get(wheel, {}) if w in wheel_members)
+            ),
+        )
+        for wheel, members in wheel_members.items()
+    )
+    return WheelPlan(
+        closure=closure,
+        fat=options.fat,
+        runtime=options.runtime,
+        decisions=decisions,
+        wheels=wheels,
+        edges=tuple(sorted(graph.edges())),
+    )
+
+
+def _is_native(name: str, classes: Mapping[str, tuple[NodeClass, str]], roots: list[str]) -> bool:
+    return classes[name][0] is NodeClass.NATIVE and name not in roots
+
+
+def _wheel_name(
+    root: str,
+    graph: nx.DiGraph[str],
+    facts: Mapping[str, PackageFacts],
+    classes: Mapping[str, tuple[NodeClass, str]],
+    options: PlanOptions,
+) -> str:
+    if classes[root][0] is NodeClass.PYTHON:
+        return pypi_name(graph.nodes[root]["record"], facts.get(root))[0]
+    # A native package's conda name may mean something else on PyPI (zstd, for one).
+    return options.native_name.format(name=root)
+
+
+#: wheel -> {dependency key: (Requires-Dist text, notes)}
+_Requirements = dict[str, dict[str, tuple[str, tuple[str, ...]]]]
+
+
+def _requirements(
+    graph: nx.DiGraph[str],
+    classes: Mapping[str, tuple[NodeClass, str]],
+    facts: Mapping[str, PackageFacts],
+    wheel_members: Mapping[str, tuple[str, ...]],
+    wheel_of: Mapping[str, str],
+    roots: list[str],
+) -> _Requirements:
+    out: _Requirements = {}
+    for wheel, members in wheel_members.items():
+        specs: dict[str, list[str]] = {}
+        for member in members:
+            for _, dep, spec in graph.out_edges(member, data="spec"):
+                if dep in members:
+                    continue
+                if classes[dep][0] is NodeClass.PYTHON or dep in roots or dep in wheel_of:
+                    specs.setdefault(dep, []).append(spec)
+        reqs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for dep, dep_specs in specs.items():
+            rec = graph.nodes[dep]["record"]
+            if dep in wheel_of:  # another wheel of this plan: pin it exactly
+                name = wheel_of[dep]
+                reqs[name] = (f"{name}=={pep440_version(rec.version)}", ())
+                continue
+            name = pypi_name(rec, facts.get(dep))[0]
+            reqs[dep] = _requirement_text(name, dep_specs)
+        out[wheel] = reqs
+    return out
+
+
+def _requirement_text(name: str, specs: list[str]) -> tuple[str, tuple[str, ...]]:
+    import rattler  # noqa: PLC0415
+
+    combined = SpecifierSet()
+    notes: list[str] = []
+    for text in specs:
+        spec = rattler.MatchSpec(text)
+        translation = translate_version_spec(
+            str(spec.version) if spec.version is not None else None,
+            str(spec.build) if spec.build is not None else None,
+        )
+        combined &= SpecifierSet(translation.specifier)
+        notes.extend(translation.notes)
+    return f"{name}{combined}", tuple(notes)
+
+
+def _decide(
+    rec: CondaRecord,
+    classes: Mapping[str, tuple[NodeClass, str]],
+    owners: Mapping[str, list[str]],
+    requirements: _Requirements,
+    graph: nx.DiGraph[str],
+    facts: Mapping[str, PackageFacts],
+    roots: list[str],
+    options: PlanOptions,
+) -> PackageDecision:
+    node_class, reason = classes[rec.name]
+    if rec.name in roots:
+        return PackageDecision(
+            record=rec,
+            node_class=NodeClass.ROOT,
+            reason=f"requested ({node_class.value}: {reason})",
+            becomes=Becomes.WHEEL,
+            wheels=tuple(owners[rec.name]),
+        )
+    if rec.name in owners:
+        becomes = Becomes.MERGED if options.fat else Becomes.WHEEL
+        return PackageDecision(
+            record=rec, node_class=node_class, reason=reason, becomes=becomes,
+            wheels=tuple(owners[rec.name]),
+        )
+    if node_class is NodeClass.PYTHON:
+        name, source = pypi_name(rec, facts.get(rec.name))
+        lines = [req for reqs in requirements.values() for req in [reqs.get(rec.name)] if req]
+        if lines:
+            notes = tuple(dict.fromkeys(n for _, ns in lines for n in ns))
+            return PackageDecision(
+                record=rec, node_class=node_class, reason=reason, becomes=Becomes.REQUIREMENT,
+                requirement=lines[0][0], pypi_name=name, name_source=source,
+                name_verified=source == "dist-info", notes=notes,
+            )
+        why = _needed_by(rec.name, graph)
+        return PackageDecision(
+            record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED,
+            pypi_name=name, name_source=source, name_verified=source == "dist-info",
+            notes=(f"needed only by {why}; pip installs it through their own requirements",),
+        )
+    if node_class is NodeClass.SYSTEM:
+        return PackageDecision(record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED)
+    why = _needed_by(rec.name, graph)
+    return PackageDecision(
+        record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED,
+        notes=(f"needed only by {why}, which bring their own copy or are provided by the system",),
+    )
+
+
+def _needed_by(name: str, graph: nx.DiGraph[str]) -> str:
+    return ", ".join(sorted(graph.predecessors(name))) or "nothing in the closure"
+

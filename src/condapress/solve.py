@@ -1,0 +1,247 @@
+"""Stage 1, resolve: turn conda match specs into the runtime closure, solved by py-rattler.
+
+The target interpreter and platform are given to the solver as *provided* packages (``python``,
+``__glibc``, ``__unix``, ``__linux``), so a solve works on channels that hold no ``python`` record
+and never picks a build for another interpreter. py-rattler's types stop here: the solution is
+converted into :class:`~condapress.model.CondaRecord` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from condapress.errors import ChannelError, SolveError, SpecError
+from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import rattler
+
+__all__ = ["SolveRequest", "channel_url", "default_cache_dir", "resolve"]
+
+logger = logging.getLogger(__name__)
+
+#: Build string of the provided ``python``: conda-forge's python_abi packages constrain
+#: ``python 3.X.* *_cpython``, so the build must end in ``_cpython``.
+_PROVIDED_PYTHON_BUILD = "provided_cpython"
+_PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
+_URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class SolveRequest:
+    """Everything the solver needs: what to solve, where, and for which target."""
+
+    specs: tuple[str, ...]
+    channels: tuple[str, ...] = ("conda-forge",)
+    #: target interpreter, ``X.Y``.
+    python: str = "3.11"
+    subdir: str = "linux-64"
+    #: glibc the target promises; packages that need a newer one are not chosen.
+    glibc: str = "2.17"
+    cache_dir: Path | None = None
+
+
+class _Solver(Protocol):
+    """What :func:`resolve` needs from a solver backend (py-rattler, or a fake in tests)."""
+
+    def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]: ...
+
+
+def default_cache_dir() -> Path:
+    """Where repodata and packages are cached unless ``--cache-dir`` says otherwise."""
+    from platformdirs import user_cache_path  # noqa: PLC0415 - only needed when no dir is given
+
+    return user_cache_path("condapress", appauthor=False)
+
+
+def channel_url(channel: str) -> str:
+    """Resolve a channel as given on the command line to a name or URL py-rattler understands.
+
+    Names (``conda-forge``) stay names; URLs stay URLs; anything that names an existing folder,
+    or looks like a path, becomes an absolute ``file://`` URL.
+
+    >>> channel_url("conda-forge")
+    'conda-forge'
+    >>> channel_url("https://example.org/ch")
+    'https://example.org/ch'
+    """
+    if _URL_RE.match(channel):
+        return channel
+    path = Path(channel).expanduser()
+    if path.is_dir() or os.sep in channel or channel.startswith("."):
+        return path.resolve().as_uri()
+    return channel
+
+
+def resolve(request: SolveRequest, *, solver: _Solver | None = None) -> Closure:
+    """Solve *request* and return its closure.
+
+    :raises SpecError: a spec, the python version or the subdir is malformed.
+    :raises SolveError: a package is unknown or the specs conflict.
+    :raises ChannelError: a channel cannot be reached or read.
+    """
+    _validate(request)
+    roots = tuple(_spec_name(spec) for spec in request.specs)
+    records = (solver or _RattlerSolver()).solve(request)
+    logger.info("solved %s: %d packages", " ".join(request.specs), len(records))
+    return Closure(
+        specs=request.specs,
+        roots=roots,
+        records=tuple(sorted(records, key=lambda r: r.name)),
+        python=request.python,
+        subdir=request.subdir,
+        channels=request.channels,
+    )
+
+
+def _validate(request: SolveRequest) -> None:
+    if not request.specs:
+        raise SpecError("no package to press", hint="name at least one conda spec, e.g. 'pyyaml'")
+    if not _PYTHON_RE.match(request.python):
+        raise SpecError(
+            f"python version '{request.python}' is not of the form X.Y",
+            hint="pass the target interpreter as major.minor, e.g. --python 3.11",
+        )
+    if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
+        raise SpecError(
+            f"unknown subdir '{request.subdir}'",
+            hint="use one of: " + ", ".join(s for s in KNOWN_SUBDIRS if s != "noarch"),
+        )
+
+
+def _spec_name(spec: str) -> str:
+    import rattler  # noqa: PLC0415 - the compiled extension loads slowly; keep --help fast
+    from rattler.exceptions import InvalidMatchSpecError  # noqa: PLC0415
+
+    try:
+        name = rattler.MatchSpec(spec).name
+    except InvalidMatchSpecError as exc:
+        first = str(exc).splitlines()[0]
+        raise SpecError(f"invalid match spec '{spec}': {first}", detail=str(exc)) from exc
+    if name is None:  # pragma: no cover - py-rattler requires a name unless told otherwise
+        raise SpecError(f"match spec '{spec}' names no package")
+    return str(name.normalized)
+
+
+class _RattlerSolver:
+    """The real backend: py-rattler's gateway (repodata, cache) and solver."""
+
+    def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]:
+        import rattler  # noqa: PLC0415
+
+        cache = request.cache_dir or default_cache_dir()
+        gateway = rattler.Gateway(cache_dir=cache / "repodata")
+        channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]
+        for spec in request.specs:  # 'conda-forge::zstd' also searches conda-forge
+            spec_channel = rattler.MatchSpec(spec).channel
+            if spec_channel is not None and all(
+                spec_channel.base_url != ch.base_url for ch in channels
+            ):
+                channels.append(spec_channel)
+        platforms: list[rattler.platform.platform.PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
+        solved = asyncio.run(self._solve(gateway, channels, platforms, request))
+        return tuple(_to_record(rec) for rec in solved)
+
+    async def _solve(
+        self,
+        gateway: rattler.Gateway,
+        channels: Sequence[rattler.Channel],
+        platforms: Sequence[rattler.platform.platform.PlatformLiteral],
+        request: SolveRequest,
+    ) -> list[rattler.RepoDataRecord]:
+        import rattler  # noqa: PLC0415
+        from rattler.exceptions import GatewayError, SolverError  # noqa: PLC0415
+
+        where = ", ".join(request.channels)
+        try:
+            found = await gateway.query(
+                channels, platforms, [_spec_name(s) for s in request.specs], recursive=False
+            )
+        except GatewayError as exc:
+            raise _channel_error(exc, where) from exc
+        names_found = {rec.name.normalized for per_channel in found for rec in per_channel}
+        for spec in request.specs:
+            if _spec_name(spec) not in names_found:
+                raise SolveError(
+                    f"package '{_spec_name(spec)}' is not on {where} "
+                    f"for {request.subdir} or noarch",
+                    hint="check the spelling, or add the channel that has it with -c",
+                    package=_spec_name(spec),
+                )
+        try:
+            return await rattler.solve(
+                channels,
+                list(request.specs),
+                gateway=gateway,
+                platforms=platforms,
+                virtual_packages=_provided(request),
+            )
+        except SolverError as exc:
+            text = str(exc).removeprefix("Cannot solve the request because of: ").strip()
+            raise SolveError(
+                f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
+                f"{request.python} on {request.subdir}: {text.splitlines()[0]}",
+                hint="relax the spec, pick another --python, or run with -v for the solver's "
+                "full explanation",
+                detail=text,
+            ) from exc
+        except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
+            raise _channel_error(exc, where) from exc
+
+
+def _channel_error(exc: Exception, where: str) -> ChannelError:
+    first = str(exc).splitlines()[0]
+    return ChannelError(
+        f"cannot read repodata from {where}: {first}",
+        hint="check the channel name, URL or folder (a local channel needs "
+        "<subdir>/repodata.json and noarch/repodata.json) and your network connection",
+        detail=str(exc),
+    )
+
+
+def _provided(request: SolveRequest) -> list[rattler.GenericVirtualPackage]:
+    import rattler  # noqa: PLC0415
+
+    def pkg(name: str, version: str, build: str = "0") -> rattler.GenericVirtualPackage:
+        return rattler.GenericVirtualPackage(
+            rattler.PackageName(name), rattler.Version(version), rattler.BuildString(build)
+        )
+
+    provided = [pkg("python", request.python, _PROVIDED_PYTHON_BUILD)]
+    if request.subdir.startswith("linux-"):
+        provided += [pkg("__glibc", request.glibc), pkg("__unix", "0"), pkg("__linux", "5.10")]
+    elif request.subdir.startswith("osx-"):
+        provided += [pkg("__osx", "11.0"), pkg("__unix", "0")]
+    else:
+        provided += [pkg("__win", "0")]
+    return provided
+
+
+def _to_record(rec: rattler.RepoDataRecord) -> CondaRecord:
+    noarch = NoArch.PYTHON if rec.noarch.python else NoArch.GENERIC if rec.noarch.generic else NoArch.NONE
+    return CondaRecord(
+        name=rec.name.normalized,
+        version=str(rec.version),
+        build=rec.build,
+        build_number=rec.build_number,
+        subdir=rec.subdir,
+        depends=tuple(rec.depends),
+        constrains=tuple(rec.constrains),
+        noarch=noarch,
+        license=rec.license,
+        sha256=rec.sha256.hex() if rec.sha256 else None,
+        md5=rec.md5.hex() if rec.md5 else None,
+        size=rec.size,
+        url=str(rec.url),
+        channel=str(rec.channel or ""),
+        file_name=rec.file_name,
+        timestamp=int(rec.timestamp.timestamp() * 1000) if rec.timestamp else None,
+    )
