@@ -55,7 +55,9 @@ def plan_table(plan: WheelPlan) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [head, ""]
     lines += [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
         for row in rows
     ]
     lines.append("")
@@ -113,7 +115,7 @@ def plan_dot(plan: WheelPlan) -> str:
     import networkx as nx  # noqa: PLC0415
     from networkx.drawing.nx_pydot import to_pydot  # noqa: PLC0415
 
-    graph: nx.DiGraph[str] = nx.DiGraph(name="condapress_plan", rankdir="LR")
+    graph: nx.DiGraph[str] = nx.DiGraph(name="condapress_plan")
     for dec in plan.decisions:
         graph.add_node(
             dec.record.name,

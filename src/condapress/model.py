@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "KNOWN_SUBDIRS",
     "Becomes",
+    "BuiltWheel",
     "Closure",
     "CondaRecord",
+    "CoreMetadata",
     "FileMode",
     "NameSource",
     "NoArch",
     "NodeClass",
     "PackageDecision",
     "PackageFacts",
-    "PlanOptions",
     "PackageInfo",
     "PathEntry",
     "PathType",
+    "PlanOptions",
+    "PressResult",
+    "Provenance",
     "Runtime",
     "UnpackedPackage",
+    "WheelContents",
     "WheelPlan",
     "WheelSpec",
 ]
@@ -205,7 +212,7 @@ class PlanOptions:
 
 
 class NodeClass(enum.Enum):
-    """What kind of node a conda package is in the plan graph (DESIGN.md, "Every node gets a class")."""
+    """What kind of node a conda package is in the plan graph (DESIGN.md, "Every node...")."""
 
     ROOT = "root"
     PYTHON = "python"
@@ -281,3 +288,74 @@ class WheelPlan:
             if dec.record.name == name:
                 return dec
         raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """One conda package pressed into a wheel, as recorded in its ``.dist-info``."""
+
+    name: str
+    version: str
+    build: str
+    channel: str
+    sha256: str
+    license: str | None
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoreMetadata:
+    """What goes into a wheel's METADATA (core metadata 2.4)."""
+
+    name: str
+    version: str
+    summary: str | None = None
+    #: SPDX expression, when the conda license is one; else None and ``license`` carries the text.
+    license_expression: str | None = None
+    license: str | None = None
+    #: (path under ``.dist-info/licenses/``, file on disk) for every bundled license file.
+    license_files: tuple[tuple[str, Path], ...] = ()
+    #: (label, URL) pairs.
+    project_urls: tuple[tuple[str, str], ...] = ()
+    requires_python: str | None = None
+    requires_dist: tuple[str, ...] = ()
+    description: str | None = None
+    description_content_type: str | None = None
+    #: other single- or multi-use fields taken from the package's own METADATA, in order
+    #: (Author, Author-email, Keywords, Classifier, ...).
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WheelContents:
+    """Everything :func:`condapress.assemble.build_wheel` needs to write one wheel."""
+
+    metadata: CoreMetadata
+    #: ``python-abi-platform`` tags, e.g. ``cp311-cp311-manylinux_2_17_x86_64``.
+    tags: tuple[str, ...]
+    root_is_purelib: bool
+    #: (path inside the wheel, file on disk), without the ``.dist-info``.
+    files: tuple[tuple[str, Path], ...]
+    #: paths inside the wheel that get mode 0755.
+    executables: frozenset[str] = frozenset()
+    #: (group, name, value) for ``entry_points.txt``, e.g. ("console_scripts", "salute", "m:f").
+    entry_points: tuple[tuple[str, str, str], ...] = ()
+    provenance: tuple[Provenance, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltWheel:
+    """A wheel on disk, complete."""
+
+    path: Path
+    sha256: str
+    size: int
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PressResult:
+    """What a press produced: the plan it followed and the wheels it wrote."""
+
+    plan: WheelPlan
+    wheels: tuple[BuiltWheel, ...]

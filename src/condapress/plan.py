@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -22,8 +21,8 @@ from packaging.specifiers import SpecifierSet
 from condapress._versions import pep440_version, translate_version_spec
 from condapress.model import (
     Becomes,
-    NodeClass,
     NoArch,
+    NodeClass,
     PackageDecision,
     PackageFacts,
     PlanOptions,
@@ -32,6 +31,8 @@ from condapress.model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from condapress.model import Closure, CondaRecord, NameSource
 
 __all__ = ["build_graph", "plan", "pypi_name"]
@@ -76,7 +77,7 @@ def build_graph(closure: Closure) -> nx.DiGraph[str]:
     for rec in closure.records:
         for dep in rec.depends:
             spec = rattler.MatchSpec(dep)
-            target = spec.name.normalized if spec.name else None
+            target = spec.name.normalized
             if target in names and target != rec.name:
                 graph.add_edge(rec.name, target, spec=dep)
     return graph
@@ -100,7 +101,10 @@ def _classify(
         return NodeClass.SYSTEM, "provided by the target interpreter or platform"
     if rec.name in tables.runtime:
         if options.runtime == "system":
-            return NodeClass.SYSTEM, "compiler runtime: the target system's copy is used (--runtime system)"
+            return (
+                NodeClass.SYSTEM,
+                "compiler runtime: the target system's copy is used (--runtime system)",
+            )
         return NodeClass.NATIVE, "compiler runtime, bundled under mangled names (--runtime bundle)"
     if rec.noarch is NoArch.PYTHON:
         return NodeClass.PYTHON, "noarch: python"
@@ -138,22 +142,10 @@ def plan(
     facts = facts or {}
     options = options or PlanOptions()
     graph = build_graph(closure)
-    classes = {
-        rec.name: _classify(rec, facts.get(rec.name), options) for rec in closure.records
-    }
+    classes = {rec.name: _classify(rec, facts.get(rec.name), options) for rec in closure.records}
     roots = [name for name in dict.fromkeys(closure.roots) if name in graph]
 
-    # Natives each root reaches without passing through a python, system or other root node.
-    bundled: dict[str, list[str]] = {}
-    for root in roots:
-        reached = [root]
-        for node in nx.dfs_preorder_nodes(
-            graph.subgraph(n for n in graph if n == root or _is_native(n, classes, roots)), root
-        ):
-            if node != root:
-                reached.append(node)
-        bundled[root] = reached
-
+    bundled = {root: _bundle(root, graph, classes, roots) for root in roots}
     wheel_of = {root: _wheel_name(root, graph, facts, classes, options) for root in roots}
     if not options.fat:
         for members in bundled.values():
@@ -203,6 +195,17 @@ def plan(
     )
 
 
+def _bundle(
+    root: str,
+    graph: nx.DiGraph[str],
+    classes: Mapping[str, tuple[NodeClass, str]],
+    roots: list[str],
+) -> list[str]:
+    """The root, then the natives it reaches without passing a python, system or other root."""
+    natives = graph.subgraph(n for n in graph if n == root or _is_native(n, classes, roots))
+    return list(nx.dfs_preorder_nodes(natives, root))
+
+
 def _is_native(name: str, classes: Mapping[str, tuple[NodeClass, str]], roots: list[str]) -> bool:
     return classes[name][0] is NodeClass.NATIVE and name not in roots
 
@@ -236,6 +239,7 @@ def _requirements(
     for wheel, members in wheel_members.items():
         specs: dict[str, list[str]] = {}
         for member in members:
+            spec: str
             for _, dep, spec in graph.out_edges(member, data="spec"):
                 if dep in members:
                     continue
@@ -282,17 +286,25 @@ def _decide(
 ) -> PackageDecision:
     node_class, reason = classes[rec.name]
     if rec.name in roots:
+        named = node_class is NodeClass.PYTHON
+        name, source = pypi_name(rec, facts.get(rec.name)) if named else (None, None)
         return PackageDecision(
             record=rec,
             node_class=NodeClass.ROOT,
             reason=f"requested ({node_class.value}: {reason})",
             becomes=Becomes.WHEEL,
             wheels=tuple(owners[rec.name]),
+            pypi_name=name,
+            name_source=source,
+            name_verified=source in (None, "dist-info"),
         )
     if rec.name in owners:
         becomes = Becomes.MERGED if options.fat else Becomes.WHEEL
         return PackageDecision(
-            record=rec, node_class=node_class, reason=reason, becomes=becomes,
+            record=rec,
+            node_class=node_class,
+            reason=reason,
+            becomes=becomes,
             wheels=tuple(owners[rec.name]),
         )
     if node_class is NodeClass.PYTHON:
@@ -301,25 +313,40 @@ def _decide(
         if lines:
             notes = tuple(dict.fromkeys(n for _, ns in lines for n in ns))
             return PackageDecision(
-                record=rec, node_class=node_class, reason=reason, becomes=Becomes.REQUIREMENT,
-                requirement=lines[0][0], pypi_name=name, name_source=source,
-                name_verified=source == "dist-info", notes=notes,
+                record=rec,
+                node_class=node_class,
+                reason=reason,
+                becomes=Becomes.REQUIREMENT,
+                requirement=lines[0][0],
+                pypi_name=name,
+                name_source=source,
+                name_verified=source == "dist-info",
+                notes=notes,
             )
         why = _needed_by(rec.name, graph)
         return PackageDecision(
-            record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED,
-            pypi_name=name, name_source=source, name_verified=source == "dist-info",
+            record=rec,
+            node_class=node_class,
+            reason=reason,
+            becomes=Becomes.DROPPED,
+            pypi_name=name,
+            name_source=source,
+            name_verified=source == "dist-info",
             notes=(f"needed only by {why}; pip installs it through their own requirements",),
         )
     if node_class is NodeClass.SYSTEM:
-        return PackageDecision(record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED)
+        return PackageDecision(
+            record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED
+        )
     why = _needed_by(rec.name, graph)
     return PackageDecision(
-        record=rec, node_class=node_class, reason=reason, becomes=Becomes.DROPPED,
+        record=rec,
+        node_class=node_class,
+        reason=reason,
+        becomes=Becomes.DROPPED,
         notes=(f"needed only by {why}, which bring their own copy or are provided by the system",),
     )
 
 
 def _needed_by(name: str, graph: nx.DiGraph[str]) -> str:
     return ", ".join(sorted(graph.predecessors(name))) or "nothing in the closure"
-

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import rattler
+    from rattler.platform import PlatformLiteral
 
 __all__ = ["SolveRequest", "channel_url", "default_cache_dir", "resolve"]
 
@@ -146,7 +147,7 @@ class _RattlerSolver:
                 spec_channel.base_url != ch.base_url for ch in channels
             ):
                 channels.append(spec_channel)
-        platforms: list[rattler.platform.platform.PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
+        platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
         solved = asyncio.run(self._solve(gateway, channels, platforms, request))
         return tuple(_to_record(rec) for rec in solved)
 
@@ -154,7 +155,7 @@ class _RattlerSolver:
         self,
         gateway: rattler.Gateway,
         channels: Sequence[rattler.Channel],
-        platforms: Sequence[rattler.platform.platform.PlatformLiteral],
+        platforms: Sequence[PlatformLiteral],
         request: SolveRequest,
     ) -> list[rattler.RepoDataRecord]:
         import rattler  # noqa: PLC0415
@@ -183,6 +184,8 @@ class _RattlerSolver:
                 gateway=gateway,
                 platforms=platforms,
                 virtual_packages=_provided(request),
+                # A channel that holds python records must not pick another interpreter.
+                constraints=[f"python {request.python}.*"],
             )
         except SolverError as exc:
             text = str(exc).removeprefix("Cannot solve the request because of: ").strip()
@@ -226,22 +229,28 @@ def _provided(request: SolveRequest) -> list[rattler.GenericVirtualPackage]:
 
 
 def _to_record(rec: rattler.RepoDataRecord) -> CondaRecord:
-    noarch = NoArch.PYTHON if rec.noarch.python else NoArch.GENERIC if rec.noarch.generic else NoArch.NONE
+    noarch = (
+        NoArch.PYTHON
+        if rec.noarch.python
+        else NoArch.GENERIC
+        if rec.noarch.generic
+        else NoArch.NONE
+    )
     return CondaRecord(
         name=rec.name.normalized,
         version=str(rec.version),
-        build=rec.build,
+        build=str(rec.build),
         build_number=rec.build_number,
-        subdir=rec.subdir,
+        subdir=str(rec.subdir),
         depends=tuple(rec.depends),
         constrains=tuple(rec.constrains),
         noarch=noarch,
-        license=rec.license,
+        license=str(rec.license) if rec.license else None,
         sha256=rec.sha256.hex() if rec.sha256 else None,
         md5=rec.md5.hex() if rec.md5 else None,
         size=rec.size,
         url=str(rec.url),
         channel=str(rec.channel or ""),
-        file_name=rec.file_name,
+        file_name=str(rec.file_name),
         timestamp=int(rec.timestamp.timestamp() * 1000) if rec.timestamp else None,
     )

@@ -1,0 +1,401 @@
+"""Parse a conda package's ``info/`` files into lenient raw dicts, then validate them.
+
+Raw, then validated (``packaging.metadata``'s ``RawMetadata``/``Metadata.from_raw``): the JSON files
+load into ``TypedDict`` shapes that promise nothing, and :func:`validate` turns them into
+:class:`~condapress.model.PackageInfo` in one place, collecting every problem before it raises one
+:class:`~condapress.errors.MetadataError` that lists them all.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from typing import TYPE_CHECKING, TypedDict, cast
+
+from condapress.errors import MetadataError
+from condapress.model import CondaRecord, FileMode, NoArch, PackageInfo, PathEntry, PathType
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["INFO_FILES", "RawInfo", "parse", "safe_name", "validate"]
+
+#: The ``info/`` members whose content :func:`parse` reads; everything else is only listed.
+INFO_FILES = frozenset(
+    {
+        "info/index.json",
+        "info/paths.json",
+        "info/files",
+        "info/has_prefix",
+        "info/no_link",
+        "info/link.json",
+        "info/run_exports.json",
+        "info/about.json",
+    }
+)
+#: conda's build-prefix placeholder, implied by old ``has_prefix`` lines that give only a path.
+_LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+#: Shown in full in the message; the rest go to ``detail``.
+_MAX_LISTED = 10
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: (platform, arch) of old index.json files that predate ``subdir``.
+_LEGACY_SUBDIRS = {
+    ("linux", "x86_64"): "linux-64",
+    ("linux", "x86"): "linux-32",
+    ("linux", "aarch64"): "linux-aarch64",
+    ("linux", "ppc64le"): "linux-ppc64le",
+    ("linux", "s390x"): "linux-s390x",
+    ("osx", "x86_64"): "osx-64",
+    ("osx", "arm64"): "osx-arm64",
+    ("win", "x86_64"): "win-64",
+}
+
+
+class RawIndex(TypedDict, total=False):
+    """``info/index.json`` as written; any key may be missing or of the wrong type."""
+
+    name: object
+    version: object
+    build: object
+    build_number: object
+    subdir: object
+    platform: object
+    arch: object
+    depends: object
+    constrains: object
+    noarch: object
+    license: object
+    timestamp: object
+
+
+class RawPath(TypedDict, total=False):
+    """One entry of ``info/paths.json``."""
+
+    _path: object
+    path_type: object
+    sha256: object
+    size_in_bytes: object
+    prefix_placeholder: object
+    file_mode: object
+    no_link: object
+
+
+class RawInfo(TypedDict, total=False):
+    """Everything :func:`parse` read from ``info/``, before validation."""
+
+    index: RawIndex
+    #: ``paths.json`` entries, or None for an old package that has only ``info/files``.
+    paths: list[RawPath] | None
+    paths_version: object
+    files: list[str]
+    #: ``has_prefix`` lines split as conda splits them.
+    has_prefix: list[list[str]]
+    no_link: list[str]
+    link: dict[str, object]
+    run_exports: object
+    about: dict[str, object]
+    license_files: list[str]
+    #: problems met while reading (missing files, broken JSON).
+    problems: list[str]
+
+
+def parse(files: Mapping[str, bytes], license_files: Sequence[str]) -> RawInfo:
+    """Load the ``info/`` files (keyed by member name, e.g. ``info/index.json``) leniently."""
+    problems: list[str] = []
+    raw = RawInfo(license_files=sorted(license_files), problems=problems)
+
+    def load(name: str) -> dict[str, object] | None:
+        if name not in files:
+            return None
+        try:
+            value = json.loads(files[name])
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            problems.append(f"{name} is not valid JSON ({exc})")
+            return {}
+        if isinstance(value, list) and name == "info/run_exports.json":
+            return {"weak": value}  # very old conda-build wrote a bare list: all weak
+        if not isinstance(value, dict):
+            problems.append(f"{name} is not a JSON object")
+            return {}
+        return value
+
+    def lines(name: str) -> list[str]:
+        text = files.get(name, b"").decode("utf-8", "replace")
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    index = load("info/index.json")
+    if index is None:
+        problems.append("info/index.json is missing")
+    raw["index"] = cast("RawIndex", index or {})
+    raw["paths"] = _paths_list(load("info/paths.json"), raw, has_files="info/files" in files)
+    raw["files"] = lines("info/files")
+    raw["has_prefix"] = _has_prefix(lines("info/has_prefix"), problems)
+    raw["no_link"] = lines("info/no_link")
+    raw["link"] = load("info/link.json") or {}
+    raw["run_exports"] = load("info/run_exports.json")
+    raw["about"] = load("info/about.json") or {}
+    return raw
+
+
+def _paths_list(
+    paths_json: dict[str, object] | None, raw: RawInfo, *, has_files: bool
+) -> list[RawPath] | None:
+    if paths_json is None:
+        if not has_files:
+            raw["problems"].append("info/paths.json is missing (and so is info/files)")
+        return None
+    raw["paths_version"] = paths_json.get("paths_version")
+    entries = paths_json.get("paths")
+    if not isinstance(entries, list):
+        if paths_json:  # {} stands for a file that did not parse, already reported
+            raw["problems"].append("info/paths.json has no 'paths' list")
+        return []
+    return [cast("RawPath", e) if isinstance(e, dict) else RawPath() for e in entries]
+
+
+def _has_prefix(lines: list[str], problems: list[str]) -> list[list[str]]:
+    split = [_split_prefix_line(line) for line in lines]
+    problems += [
+        f"info/has_prefix: cannot read the line {line!r}"
+        for line in lines
+        if not _split_prefix_line(line)
+    ]
+    return [parts for parts in split if parts]
+
+
+def _split_prefix_line(line: str) -> list[str]:
+    # conda splits has_prefix lines with shlex in non-POSIX mode and strips the quotes.
+    try:
+        return [part.strip("\"'") for part in shlex.split(line, posix=False)]
+    except ValueError:
+        return []
+
+
+def validate(raw: RawInfo, archive: str) -> PackageInfo:
+    """Turn *raw* into a :class:`PackageInfo`, or raise one error listing every problem.
+
+    :param archive: the archive's file name, used in the message.
+    :raises MetadataError: ``<archive> has invalid metadata: <problem>; <problem>; ...`` (the
+        first 10 problems, then ``... and N more``; all of them are in ``detail``).
+    """
+    problems = list(raw.get("problems", []))
+    record = _record(raw.get("index", RawIndex()), archive, problems)
+    raw_paths = raw.get("paths")
+    if raw_paths is None:
+        paths = _legacy_paths(raw, problems)
+    else:
+        version = raw.get("paths_version")
+        if version not in (None, 1):
+            problems.append(f"info/paths.json: paths_version {version!r} is not supported")
+        paths = _paths(raw_paths, problems)
+    seen: set[str] = set()
+    for entry in paths:
+        if entry.path in seen:
+            problems.append(f"info/paths.json: {entry.path!r} is listed twice")
+        seen.add(entry.path)
+    noarch_link = raw.get("link", {}).get("noarch")
+    entry_points = _strings(noarch_link, "entry_points", "link.json", problems)
+    info = PackageInfo(
+        record=record,
+        paths=paths,
+        entry_points=entry_points,
+        run_exports=_run_exports(raw.get("run_exports"), problems),
+        license_files=tuple(raw.get("license_files", ())),
+        **_about(raw.get("about", {})),
+    )
+    if problems:
+        listed = "; ".join(problems[:_MAX_LISTED])
+        if len(problems) > _MAX_LISTED:
+            listed += f"; ... and {len(problems) - _MAX_LISTED} more"
+        raise MetadataError(
+            f"{archive} has invalid metadata: {listed}",
+            package=archive,
+            path="info/",
+            detail="\n".join(problems),
+        )
+    return info
+
+
+def _record(index: RawIndex, archive: str, problems: list[str]) -> CondaRecord:
+    def text(key: str, *, required: bool = True, file_name: bool = False) -> str:
+        value = index.get(key)
+        if value is None:
+            if required:
+                problems.append(f"info/index.json: {key!r} is missing")
+            return ""
+        if not isinstance(value, str):
+            problems.append(f"info/index.json: {key!r} must be a string, not {value!r}")
+            return ""
+        # name, version and build become file and folder names later on.
+        if file_name and not safe_name(value):
+            problems.append(
+                f"info/index.json: {key} {value!r} is not safe in a file name"
+                " (empty, or contains '/', '\\', '..' or a control character)"
+            )
+        return value
+
+    name, version, build = (text(key, file_name=True) for key in ("name", "version", "build"))
+    noarch = NoArch.NONE
+    try:
+        noarch = NoArch.from_raw(index.get("noarch"))
+    except ValueError:
+        problems.append(f"info/index.json: noarch {index.get('noarch')!r} is not known")
+    build_number = index.get("build_number")
+    if type(build_number) is not int:
+        problems.append(f"info/index.json: 'build_number' must be an integer, not {build_number!r}")
+        build_number = 0
+    timestamp = index.get("timestamp")
+    subdir = text("subdir", required=False) or _legacy_subdir(index, noarch)
+    if not subdir:
+        problems.append("info/index.json: 'subdir' is missing")
+    return CondaRecord(
+        name=name,
+        version=version,
+        build=build,
+        build_number=build_number,
+        subdir=subdir,
+        depends=_strings(index, "depends", "index.json", problems),
+        constrains=_strings(index, "constrains", "index.json", problems),
+        noarch=noarch,
+        license=text("license", required=False) or None,
+        timestamp=timestamp if type(timestamp) is int else None,
+        file_name=archive,
+    )
+
+
+def safe_name(value: str) -> bool:
+    """Whether *value* can serve as one file name: no separators, '..' or control characters."""
+    return bool(value) and not (
+        "/" in value or "\\" in value or ".." in value or _CONTROL_RE.search(value)
+    )
+
+
+def _legacy_subdir(index: RawIndex, noarch: NoArch) -> str:
+    if noarch is not NoArch.NONE:
+        return "noarch"
+    return _LEGACY_SUBDIRS.get((str(index.get("platform")), str(index.get("arch"))), "")
+
+
+def _strings(mapping: object, key: str, where: str, problems: list[str]) -> tuple[str, ...]:
+    """Read ``mapping[key]`` as a list of strings (absent means empty)."""
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"info/{where}: {key!r} must be a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _paths(raw_paths: list[RawPath], problems: list[str]) -> tuple[PathEntry, ...]:
+    entries: list[PathEntry] = []
+    for number, raw in enumerate(raw_paths):
+        where = f"info/paths.json: paths[{number}]"
+        path = raw.get("_path")
+        if not isinstance(path, str) or not _safe_path(path):
+            problems.append(f"{where}: '_path' {path!r} is not a relative path inside the package")
+            continue
+        where = f"info/paths.json: {path!r}"
+        try:
+            path_type = PathType(raw.get("path_type"))
+        except ValueError:
+            problems.append(f"{where}: path_type {raw.get('path_type')!r} is not known")
+            continue
+        sha256, size = raw.get("sha256"), raw.get("size_in_bytes")
+        if sha256 is not None and not (isinstance(sha256, str) and _SHA256_RE.match(sha256)):
+            problems.append(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
+            sha256 = None
+        if size is not None and not (type(size) is int and size >= 0):
+            problems.append(f"{where}: size_in_bytes {size!r} is not a byte count")
+            size = None
+        mode = raw.get("file_mode")
+        try:
+            file_mode = None if mode is None else FileMode(mode)
+        except ValueError:
+            problems.append(f"{where}: file_mode {mode!r} is not 'text' or 'binary'")
+            file_mode = None
+        placeholder = raw.get("prefix_placeholder")
+        entries.append(
+            PathEntry(
+                path=path,
+                path_type=path_type,
+                sha256=sha256 if isinstance(sha256, str) else None,
+                size=size if isinstance(size, int) else None,
+                prefix_placeholder=placeholder if isinstance(placeholder, str) else None,
+                file_mode=file_mode,
+                no_link=raw.get("no_link") is True,
+            )
+        )
+    return tuple(entries)
+
+
+def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
+    """Entries of an old package that has ``info/files`` (+ ``has_prefix``) instead of paths.json.
+
+    Their path types are unknown until the payload is on disk; ``extract`` corrects them.
+    """
+    prefixes: dict[str, tuple[str, FileMode]] = {}
+    for parts in raw.get("has_prefix", []):
+        if len(parts) == 1:
+            prefixes[parts[0]] = (_LEGACY_PLACEHOLDER, FileMode.TEXT)
+        elif len(parts) == 3 and parts[1] in ("text", "binary"):  # noqa: PLR2004 - placeholder mode path
+            prefixes[parts[2]] = (parts[0], FileMode(parts[1]))
+        else:
+            problems.append(f"info/has_prefix: cannot read the line {' '.join(parts)!r}")
+    no_link = set(raw.get("no_link", []))
+    entries = []
+    for path in raw.get("files", []):
+        if not _safe_path(path):
+            problems.append(f"info/files: {path!r} is not a relative path inside the package")
+            continue
+        placeholder, mode = prefixes.get(path, (None, None))
+        entries.append(
+            PathEntry(
+                path=path,
+                path_type=PathType.HARDLINK,
+                prefix_placeholder=placeholder,
+                file_mode=mode,
+                no_link=path in no_link,
+            )
+        )
+    return tuple(entries)
+
+
+def _safe_path(path: str) -> bool:
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "\\" not in path
+        and "\x00" not in path
+        and ".." not in path.split("/")
+        and posixpath.normpath(path) == path
+        and path.split("/", 1)[0] != "info"
+    )
+
+
+def _run_exports(raw: object, problems: list[str]) -> tuple[str, ...]:
+    found = [*_strings(raw, "weak", "run_exports.json", problems)]
+    found += _strings(raw, "strong", "run_exports.json", problems)
+    return tuple(dict.fromkeys(found))
+
+
+class _About(TypedDict):
+    summary: str | None
+    home: str | None
+    dev_url: str | None
+    doc_url: str | None
+
+
+def _about(about: dict[str, object]) -> _About:
+    """about.json is informational: a field of the wrong type is dropped, not an error."""
+
+    def get(key: str) -> str | None:
+        value = about.get(key)
+        return value if isinstance(value, str) and value else None
+
+    return _About(
+        summary=get("summary"), home=get("home"), dev_url=get("dev_url"), doc_url=get("doc_url")
+    )

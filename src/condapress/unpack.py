@@ -1,0 +1,728 @@
+"""Stage 3, unpack: fetch a conda archive, read its ``info/`` and extract it safely, verified.
+
+Archives are untrusted input. They are streamed with conda-package-streaming, every member is
+checked before it touches the disk, and the payload is verified against ``info/paths.json``.
+Anything wrong becomes an :class:`~condapress.errors.ArchiveError` naming the archive and the
+member; no exception of another library leaves this module.
+
+Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path of paths.json):
+
+- ``<a> is not a conda package: its name does not end in .conda or .tar.bz2``
+- ``cannot open <a>: <strerror>``
+- ``<a> is not a .conda archive: <problem>``, the problem being one of ``it is not a zip file
+  (or it is truncated)``, ``its members are nested under the folder '<dir>/'``, ``it has no
+  metadata.json``, ``it has no info-*.tar.zst`` (or ``pkg-``), ``it has 2 info-*.tar.zst
+  members``, ``it holds the unexpected member '<m>'``, ``info-<x>.tar.zst and pkg-<y>.tar.zst
+  belong to different packages``, ``metadata.json does not declare conda_pkg_format_version 2``
+- ``<a> is not a bzip2 archive: it holds gzip data`` (``zstd data``, ``zip data``, ``unknown
+  data``), or ``...: it is empty``
+- ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
+  member)``; reasons: ``the zstd data is corrupt``, ``the data ends early``, ``the bzip2 data is
+  corrupt``, ``the tar data is invalid``, ``the zip data is corrupt``, ``it cannot be read``
+- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`_Guard`
+- ``<a> does not match its paths.json: <p> is missing`` (``info/files`` for old packages), or
+  ``...: <p> is a <kind>, not a <kind>``, ``<p> is <n> bytes, not <n>``, ``<p> has sha256 <x>,
+  not <y>``, ``<p> is not listed``
+- ``cannot extract <a> into <dest>: it is not an empty folder``
+- ``cannot extract <a>: <strerror> (last member read: '<m>')``: the destination's file system
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import http.client
+import json
+import logging
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from email.parser import BytesParser
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal
+
+from conda_package_streaming import package_streaming
+
+from condapress import _conda_meta
+from condapress.errors import ArchiveError, ChannelError, CondapressError
+from condapress.model import PathEntry, PathType, UnpackedPackage
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Iterator
+    from email.message import Message
+
+    from condapress.model import CondaRecord, PackageInfo
+
+__all__ = [
+    "DOWNLOAD_ATTEMPTS",
+    "DOWNLOAD_BACKOFF",
+    "extract",
+    "fetch",
+    "read_info",
+    "read_python_metadata",
+]
+
+logger = logging.getLogger(__name__)
+
+#: How often :func:`fetch` tries a download, and the pause in seconds before the second try
+#: (doubled before each later one).
+DOWNLOAD_ATTEMPTS = 4
+DOWNLOAD_BACKOFF = 0.5
+_TIMEOUT = 60
+_CHUNK = 1 << 20
+_Component = Literal["info", "pkg"]
+#: tarfile's ``data`` filter (3.12+, backported to 3.10.12 and 3.11.4) refuses what _Guard
+#: refuses; it is a second line of defence, and _Guard runs either way to name the member.
+_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+_ZSTD_ERRORS: tuple[type[Exception], ...] = (
+    (package_streaming.zstd.ZstdError,) if package_streaming.zstd is not None else ()
+)
+#: What a damaged archive makes zipfile, tarfile (and conda-package-streaming's SafetyError, a
+#: TarError), bz2 and zstd (EOFError, OSError) and the zip member lookup raise.
+_FOREIGN_ERRORS: tuple[type[Exception], ...] = (
+    *_ZSTD_ERRORS,
+    *(zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, LookupError, ValueError),
+    *(RuntimeError, NotImplementedError),
+)
+_MAX_METADATA_BYTES = 256 << 20
+_DIST_INFO_METADATA = re.compile(
+    r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/METADATA$"
+)
+_MAGIC = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data", b"PK": "zip data"}
+_SPECIAL = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device"}
+_SPECIAL[tarfile.FIFOTYPE] = "FIFO"
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
+_MISMATCH_HINT = "the archive was changed after it was built; download it again from its channel"
+_REPACKED_HINT = "the archive was damaged when it was re-packed; download the original again"
+_LOCAL_HINT = "the file is not the one the channel lists; re-index the channel or fetch it again"
+_DOWNLOAD_HINT = "the channel served another file than its index lists; try again later"
+
+
+def read_info(archive: Path) -> PackageInfo:
+    """Read and validate the ``info/`` folder of *archive*, without unpacking the payload.
+
+    For a ``.conda`` only the ``info-*.tar.zst`` stream is read; a ``.tar.bz2`` is streamed until
+    its ``info/`` block has been read (conda-build writes it first; later ones are found too).
+    ``license_files`` lists the licenses found there. conda-build (and conda-package-handling
+    before 2.0) stored ``info/licenses/`` among the payload, in the ``pkg-*`` stream of a
+    ``.conda``: for those packages only :func:`extract` lists them.
+
+    :raises ArchiveError: the archive cannot be read (messages in the module docstring).
+    :raises MetadataError: ``<a> has invalid metadata: <problem>; <problem>; ...``.
+    """
+    files: dict[str, bytes] = {}
+    licenses: list[str] = []
+    with _reading(archive) as reader:
+        for tar, member in reader.members("info"):
+            if member.name.split("/", 1)[0] != "info":
+                if "info/index.json" in files:
+                    break
+                continue
+            if member.isfile() and member.name in _conda_meta.INFO_FILES:
+                files[member.name] = reader.read(tar, member)
+            elif member.isfile() and member.name.startswith("info/licenses/"):
+                licenses.append(member.name.removeprefix("info/licenses/"))
+    return _conda_meta.validate(_conda_meta.parse(files, licenses), archive.name)
+
+
+def read_python_metadata(archive: Path) -> Message | None:
+    """Return the parsed ``*.dist-info/METADATA`` the package ships in site-packages, if any.
+
+    Only ``site-packages/`` (noarch python) and ``lib/pythonX.Y/site-packages/`` are searched;
+    streaming stops at the first match.
+
+    :raises ArchiveError: the archive cannot be read.
+    """
+    with _reading(archive) as reader:
+        for tar, member in reader.members("pkg"):
+            if member.isfile() and _DIST_INFO_METADATA.match(member.name):
+                return BytesParser().parsebytes(reader.read(tar, member))
+    return None
+
+
+def extract(archive: Path, dest: Path) -> UnpackedPackage:
+    """Extract *archive* into *dest* (new or empty) and verify the payload against paths.json.
+
+    Members are refused before they are written if they would land outside *dest* (absolute,
+    ``..``, links that leave it, writing through a link), are devices or FIFOs, or collide with
+    an earlier member. On any failure everything written under *dest* is removed again.
+
+    :returns: the package, with ``root == dest``. For an old package without paths.json, the
+        path types of its entries are read from the files on disk.
+    :raises ArchiveError: an unsafe, damaged or altered archive (see the module docstring).
+    :raises MetadataError: the ``info/`` files are invalid.
+    """
+    existed = dest.exists()
+    if existed and (not dest.is_dir() or any(dest.iterdir())):
+        raise ArchiveError(
+            f"cannot extract {archive.name} into {dest}: it is not an empty folder",
+            hint="pass a folder that does not exist yet, or an empty one",
+            package=archive.name,
+            path=str(dest),
+        )
+    try:
+        with _reading(archive) as reader:
+            dest.mkdir(parents=True, exist_ok=True)
+            guard = _Guard(archive.name, dest)
+            if not reader.single_stream:  # .conda: info/ is valid before any payload is written
+                reader.extract("info", guard)
+                _load_info(dest, archive.name)
+            reader.extract("pkg", guard)
+            guard.sweep_symlinks()
+        info = _verify(*_load_info(dest, archive.name), dest, archive.name)
+    except BaseException:
+        _remove_written(dest, keep_folder=existed)
+        raise
+    return UnpackedPackage(info=info, root=dest, archive=archive)
+
+
+class _Guard:
+    """Checks each member before it is extracted; refusals name the member.
+
+    Reasons: ``it is an absolute path``, ``it has a '..' component``, ``it is a <character
+    device|block device|FIFO|special file>``, ``it would be written through the symbolic link
+    '<l>'``, ``its folder '<f>' is a file``, ``it would turn the folder '<f>' into a <kind>``,
+    ``it appears twice in the archive``, ``it is a symbolic link with an empty target``, ``it is a
+    symbolic link to '<t>', outside the package``, ``it is a hard link to '<t>', outside the
+    package``, ``it is a hard link to '<t>', which is not an earlier file of the archive``,
+    ``only info/ belongs in <inner>``, ``package metadata does not belong in <inner>``.
+    """
+
+    def __init__(self, archive: str, dest: Path) -> None:
+        self.archive = archive
+        self.dest = os.path.realpath(dest)
+        #: what each path extracted so far is: file, folder, symbolic link or hard link.
+        self.kinds: dict[str, str] = {}
+        self.symlinks: list[tuple[str, str]] = []
+
+    def check(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
+        name, kind = member.name, _kind(member)
+        if name.startswith("/"):
+            raise _refuse(self.archive, name, "it is an absolute path")
+        if ".." in name.split("/"):
+            raise _refuse(self.archive, name, "it has a '..' component")
+        if kind == "special":
+            raise _refuse(
+                self.archive, name, f"it is a {_SPECIAL.get(member.type, 'special file')}"
+            )
+        norm = posixpath.normpath(name)
+        folders = [norm.rsplit("/", depth)[0] for depth in range(norm.count("/"), 0, -1)]
+        self._check_place(name, norm, kind, folders)
+        if member.issym():
+            self._check_symlink(name, norm, member.linkname)
+        elif member.islnk():
+            self._check_hardlink(name, member.linkname)
+        self.kinds.update((folder, "folder") for folder in folders)
+        self.kinds[norm] = kind
+        return member
+
+    def _check_place(self, name: str, norm: str, kind: str, folders: list[str]) -> None:
+        for folder in folders:
+            if self.kinds.get(folder) == "symbolic link":
+                reason = f"it would be written through the symbolic link {folder!r}"
+                raise _refuse(self.archive, name, reason)
+            if self.kinds.get(folder) in ("file", "hard link"):
+                raise _refuse(self.archive, name, f"its folder {folder!r} is a file")
+        earlier = self.kinds.get(norm)
+        if earlier == "folder" and kind != "folder":
+            raise _refuse(self.archive, name, f"it would turn the folder {norm!r} into a {kind}")
+        if earlier not in (None, "folder"):
+            raise _refuse(self.archive, name, "it appears twice in the archive")
+
+    def _check_symlink(self, name: str, norm: str, target: str) -> None:
+        if not target:
+            reason = "it is a symbolic link with an empty target"
+            raise _refuse(self.archive, name, reason, _REPACKED_HINT)
+        # Lexically, then as the file system resolves it now; sweep_symlinks() resolves every
+        # link again once all members are in place, since a later link can change the meaning.
+        joined = posixpath.join(posixpath.dirname(norm), target)
+        if (
+            target.startswith("/")
+            or posixpath.normpath(joined).split("/")[0] == ".."
+            or not self._inside(joined)
+        ):
+            reason = f"it is a symbolic link to {target!r}, outside the package"
+            raise _refuse(self.archive, name, reason)
+        self.symlinks.append((name, target))
+
+    def _check_hardlink(self, name: str, target: str) -> None:
+        norm = posixpath.normpath(target)
+        if norm.startswith("/") or norm.split("/")[0] == "..":
+            reason = f"it is a hard link to {target!r}, outside the package"
+            raise _refuse(self.archive, name, reason)
+        if self.kinds.get(norm) not in ("file", "hard link"):
+            reason = f"it is a hard link to {target!r}, which is not an earlier file of the archive"
+            raise _refuse(self.archive, name, reason)
+
+    def _inside(self, path: str) -> bool:
+        real = os.path.realpath(Path(self.dest, path))
+        return real == self.dest or real.startswith(self.dest + os.sep)
+
+    def sweep_symlinks(self) -> None:
+        """Refuse symbolic links that resolve outside the package now that all members exist."""
+        for name, target in self.symlinks:
+            if not self._inside(posixpath.normpath(name)):
+                reason = f"it is a symbolic link to {target!r}, outside the package"
+                raise _refuse(self.archive, name, reason)
+
+
+def _refuse(archive: str, member: str, reason: str, hint: str = _UNSAFE_HINT) -> ArchiveError:
+    message = f"{archive}: refusing member {member!r}: {reason}"
+    return ArchiveError(message, hint=hint, package=archive, path=member)
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.isreg():
+        return "file"
+    if member.isdir():
+        return "folder"
+    if member.issym():
+        return "symbolic link"
+    return "hard link" if member.islnk() else "special"
+
+
+class _Reader:
+    """One open archive: its streams, and where reading is, for messages."""
+
+    def __init__(self, archive: Path, fileobj: IO[bytes]) -> None:
+        self.name = archive.name
+        self.fileobj = fileobj
+        self.part = "the archive"
+        self.member: str | None = None
+        self._zip: zipfile.ZipFile | None = None
+        self._inner: dict[str, str] = {}
+        if self.name.endswith(".conda"):
+            self._open_conda()
+        elif self.name.endswith(".tar.bz2"):
+            self._check_bzip2()
+        else:
+            raise ArchiveError(
+                f"{self.name} is not a conda package: its name does not end in .conda or .tar.bz2",
+                hint="pass a .conda or .tar.bz2 file",
+                package=self.name,
+            )
+
+    @property
+    def single_stream(self) -> bool:
+        return self._zip is None
+
+    def _not_conda(self, problem: str, hint: str | None = None) -> ArchiveError:
+        message = f"{self.name} is not a .conda archive: {problem}"
+        return ArchiveError(message, hint=hint, package=self.name)
+
+    def _open_conda(self) -> None:
+        try:
+            self._zip = zipfile.ZipFile(self.fileobj)
+        except zipfile.BadZipFile as exc:
+            raise self._not_conda("it is not a zip file (or it is truncated)") from exc
+        names = self._zip.namelist()
+        if nested := [n for n in names if "/" in n]:
+            files = [n for n in nested if not n.endswith("/")]
+            folder = files[0].rpartition("/")[0] if files else nested[0].rstrip("/")
+            problem = f"its members are nested under the folder {folder + '/'!r}"
+            raise self._not_conda(problem, _REPACKED_HINT)
+        if "metadata.json" not in names:
+            raise self._not_conda("it has no metadata.json")
+        for component in ("info", "pkg"):
+            found = [n for n in names if n.startswith(f"{component}-") and n.endswith(".tar.zst")]
+            if len(found) != 1:
+                many = f"it has {len(found)} {component}-*.tar.zst members"
+                raise self._not_conda(many if found else f"it has no {component}-*.tar.zst")
+            self._inner[component] = found[0]
+        if extra := sorted(set(names) - {"metadata.json", *self._inner.values()}):
+            raise self._not_conda(f"it holds the unexpected member {extra[0]!r}")
+        info, pkg = self._inner["info"], self._inner["pkg"]
+        if info.removeprefix("info-") != pkg.removeprefix("pkg-"):
+            raise self._not_conda(f"{info} and {pkg} belong to different packages")
+        with contextlib.suppress(ValueError, AttributeError):
+            metadata = json.loads(self._zip.read("metadata.json"))
+            if metadata.get("conda_pkg_format_version") == 2:  # noqa: PLR2004 - the .conda format
+                return
+        raise self._not_conda("metadata.json does not declare conda_pkg_format_version 2")
+
+    def _check_bzip2(self) -> None:
+        head = self.fileobj.read(4)
+        self.fileobj.seek(0)
+        if head.startswith(b"BZh"):
+            return
+        kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "unknown data")
+        raise ArchiveError(
+            f"{self.name} is not a bzip2 archive: {f'it holds {kind}' if head else 'it is empty'}",
+            hint="a .tar.bz2 conda package must be bzip2-compressed; rebuild it with conda-build",
+            package=self.name,
+        )
+
+    def members(
+        self, component: _Component
+    ) -> Generator[tuple[tarfile.TarFile, tarfile.TarInfo], None, None]:
+        """Stream the members of *component* (for a ``.tar.bz2``: of the whole archive)."""
+        if self._zip is None:
+            self.part = "the bzip2 stream"
+            self.fileobj.seek(0)
+            stream = package_streaming.stream_conda_component(self.name, self.fileobj, "pkg")
+        else:
+            self.part = self._inner[component]
+            # Give the inner stem, not the archive's name: a cached copy is <sha256>-<name>.
+            stem = self.part.removeprefix(f"{component}-").removesuffix(".tar.zst")
+            stream = package_streaming.stream_conda_component(
+                f"{stem}.conda", self.fileobj, component, zf=self._zip
+            )
+        self.member = None
+        try:
+            for tar, member in stream:
+                self.member = member.name
+                if self._zip is not None:
+                    self._check_component(component, member.name)
+                yield tar, member
+        finally:
+            stream.close()
+
+    def _check_component(self, component: _Component, name: str) -> None:
+        # conda-package-handling before 2.0 put the info/ files it did not know (licenses above
+        # all) into pkg-*; the metadata that defines the package must come from info-*.
+        if component == "info" and name.split("/", 1)[0] != "info":
+            raise _refuse(self.name, name, f"only info/ belongs in {self.part}")
+        if component == "pkg" and name in _conda_meta.INFO_FILES:
+            raise _refuse(self.name, name, f"package metadata does not belong in {self.part}")
+
+    def read(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+        if member.size > _MAX_METADATA_BYTES:
+            message = f"{self.name}: member {member.name!r} is too large to read ({member.size} B)"
+            raise ArchiveError(message, package=self.name, path=member.name)
+        data = tar.extractfile(member)
+        return data.read() if data is not None else b""
+
+    def extract(self, component: _Component, guard: _Guard) -> None:
+        stream = self.members(component)
+        try:
+            first = next(stream, None)
+            if first is None:
+                return
+            tar = first[0]
+
+            def checked() -> Iterator[tarfile.TarInfo]:
+                yield guard.check(first[1])
+                for _, member in stream:
+                    yield guard.check(member)
+
+            # extractall, not extract: it sets folder modes last, so read-only folders work.
+            if _HAS_DATA_FILTER:
+                tar.extractall(guard.dest, members=checked(), filter="data")
+            else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
+                tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by _Guard
+        finally:
+            stream.close()
+
+
+@contextlib.contextmanager
+def _reading(archive: Path) -> Iterator[_Reader]:
+    """Open *archive*, and turn every foreign exception met while reading it into ArchiveError."""
+    try:
+        fileobj = archive.open("rb")
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot open {archive.name}: {exc.strerror}",
+            hint=f"check that {archive} exists and is readable",
+            package=archive.name,
+            path=str(archive),
+        ) from exc
+    reader: _Reader | None = None
+    with fileobj:
+        try:
+            reader = _Reader(archive, fileobj)
+            yield reader
+        except CondapressError:
+            raise
+        except _FOREIGN_ERRORS as exc:
+            raise _damaged(archive.name, reader, exc) from exc
+
+
+def _damaged(name: str, reader: _Reader | None, exc: Exception) -> ArchiveError:
+    member = reader.member if reader is not None else None
+    where = "(before its first member)" if member is None else f"(last member read: {member!r})"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
+        return ArchiveError(
+            f"cannot extract {name}: {exc.strerror} {where}",
+            hint="check the free space and permissions of the destination folder",
+            package=name,
+            detail=str(exc),
+        )
+    if isinstance(exc, _ZSTD_ERRORS):
+        reason = "the zstd data is corrupt"
+    elif isinstance(exc, EOFError) or "unexpected end of data" in str(exc):
+        reason = "the data ends early"
+    elif isinstance(exc, OSError) and reader is not None and reader.single_stream:
+        reason = "the bzip2 data is corrupt"
+    elif isinstance(exc, tarfile.TarError):
+        reason = "the tar data is invalid"
+    elif isinstance(exc, zipfile.BadZipFile):
+        reason = "the zip data is corrupt"
+    else:
+        reason = "it cannot be read"
+    part = reader.part if reader is not None else "the archive"
+    message = f"{name} is damaged: {reason} in {part} {where}"
+    return ArchiveError(message, package=name, path=member, detail=repr(exc))
+
+
+def _load_info(dest: Path, archive: str) -> tuple[PackageInfo, bool]:
+    """Validate the extracted ``info/``; also say whether the package predates paths.json."""
+    files = {
+        name: (dest / name).read_bytes()
+        for name in sorted(_conda_meta.INFO_FILES)
+        if stat.S_ISREG(_lstat_mode(dest / name))
+    }
+    licenses = dest / "info" / "licenses"
+    names = []
+    if stat.S_ISDIR(_lstat_mode(licenses)):
+        names = [
+            path.relative_to(licenses).as_posix()
+            for path in sorted(licenses.rglob("*"))
+            if stat.S_ISREG(_lstat_mode(path))
+        ]
+    raw = _conda_meta.parse(files, names)
+    return _conda_meta.validate(raw, archive), raw.get("paths") is None
+
+
+def _lstat_mode(path: Path) -> int:
+    try:
+        return path.lstat().st_mode
+    except FileNotFoundError:
+        return 0
+
+
+def _verify(info: PackageInfo, legacy: bool, root: Path, archive: str) -> PackageInfo:  # noqa: FBT001
+    """Check the payload on disk against paths.json; return *info* with legacy types corrected."""
+    source = "info/files" if legacy else "paths.json"
+    entries = []
+    try:
+        entries = [_verify_entry(entry, root, legacy=legacy) for entry in info.paths]
+        _check_unlisted(root, {entry.path for entry in info.paths})
+    except _Mismatch as exc:
+        raise ArchiveError(
+            f"{archive} does not match its {source}: {exc.args[0]}",
+            hint=_MISMATCH_HINT,
+            package=archive,
+            path=exc.args[1],
+        ) from None
+    return dataclasses.replace(info, paths=tuple(entries)) if legacy else info
+
+
+class _Mismatch(Exception):  # noqa: N818 - internal signal, turned into ArchiveError by _verify
+    pass
+
+
+def _verify_entry(entry: PathEntry, root: Path, *, legacy: bool) -> PathEntry:
+    mode = _lstat_mode(root / entry.path)
+    if not mode:
+        raise _Mismatch(f"{entry.path} is missing", entry.path)
+    actual = "symbolic link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode) else "file"
+    if legacy and actual == "symbolic link":  # info/files does not say; conda asks the disk too
+        entry = PathEntry(entry.path, PathType.SOFTLINK, no_link=entry.no_link)
+    wanted = {PathType.HARDLINK: "file", PathType.SOFTLINK: "symbolic link"}.get(
+        entry.path_type, "folder"
+    )
+    if actual != wanted:
+        raise _Mismatch(f"{entry.path} is a {actual}, not a {wanted}", entry.path)
+    # For a softlink conda-build records the size and sha256 of its target (when a file).
+    target = Path(os.path.realpath(root / entry.path))
+    if actual != "folder" and target.is_relative_to(root.resolve()) and target.is_file():
+        size = target.stat().st_size
+        if entry.size is not None and size != entry.size:
+            raise _Mismatch(f"{entry.path} is {size} bytes, not {entry.size}", entry.path)
+        if entry.sha256 is not None and (digest := _sha256(target)) != entry.sha256:
+            raise _Mismatch(f"{entry.path} has sha256 {digest}, not {entry.sha256}", entry.path)
+    return entry
+
+
+def _check_unlisted(root: Path, listed: set[str]) -> None:
+    for folder, dirs, files in os.walk(root):
+        rel = Path(folder).relative_to(root).as_posix()
+        if rel == ".":
+            dirs[:] = [name for name in dirs if name != "info"]
+        for name in sorted([*dirs, *files]):
+            path = name if rel == "." else f"{rel}/{name}"
+            real_folder = name in dirs and not Path(folder, name).is_symlink()
+            if path not in listed and not real_folder:
+                raise _Mismatch(f"{path} is not listed", path)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return _hash("sha256", iter(lambda: stream.read(_CHUNK), b""))[0]
+
+
+def _hash(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+    digest = hashlib.new(algorithm)
+    size = 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _remove_written(dest: Path, *, keep_folder: bool) -> None:
+    if not dest.is_dir():
+        return
+    # Without the data filter a member can leave a folder read-only: undo that first.
+    for folder, dirs, _ in os.walk(dest):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                Path(folder, name).chmod(0o700)
+    for path in list(dest.iterdir()) if keep_folder else [dest]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def fetch(
+    record: CondaRecord,
+    cache_dir: Path,
+    *,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    backoff: float = DOWNLOAD_BACKOFF,
+) -> Path:
+    """Return a local, verified copy of the archive of *record*.
+
+    ``file://`` URLs and plain paths are used in place. ``http(s)://`` URLs are downloaded to
+    ``cache_dir/pkgs/<sha256>-<file name>`` through a temporary file in the same folder (so the
+    cache never holds half a file), unless a verified copy is there already. The size, then the
+    sha256 (for records without one: the md5) must match the record before the path is
+    returned; a cached copy that does not match is deleted and downloaded again.
+
+    :param attempts: tries per download; connection errors and HTTP 5xx are retried.
+    :param backoff: seconds before the second try, doubled before each later one.
+    :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
+        ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
+    :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
+        ``cannot fetch <dist>: '<name>' is not a conda archive file name``,
+        ``cannot fetch <dist>: '<x>' is not a sha256 digest``,
+        ``cannot fetch <dist>: unsupported URL scheme '<s>' in <url>``,
+        ``cannot fetch <file>: <path> does not exist``,
+        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried), and
+        ``could not download <url>: <reason> (tried <n> times)``.
+    """
+    if not record.url:
+        raise ChannelError(
+            f"cannot fetch {record.dist}: its record has no URL", package=record.dist
+        )
+    parts = urllib.parse.urlsplit(record.url)
+    file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
+    _check_record(record, file_name)
+    if parts.scheme in ("http", "https"):
+        return _download(record, file_name, cache_dir / "pkgs", attempts, backoff)
+    if parts.scheme not in ("file", ""):
+        raise ChannelError(
+            f"cannot fetch {record.dist}: unsupported URL scheme {parts.scheme!r} in {record.url}",
+            hint="use an https://, http:// or file:// URL, or a local path",
+            package=record.dist,
+        )
+    local = Path(urllib.request.url2pathname(parts.path) if parts.scheme else record.url)
+    if not local.is_file():
+        raise ChannelError(
+            f"cannot fetch {file_name}: {local} does not exist",
+            hint="check the local channel folder; re-index it if files were moved",
+            package=record.dist,
+            path=str(local),
+        )
+    if problem := _mismatch(record, file_name, local):
+        raise ArchiveError(problem, hint=_LOCAL_HINT, package=record.dist, path=str(local))
+    return local
+
+
+def _check_record(record: CondaRecord, file_name: str) -> None:
+    # The file name and the sha256 name a file in the cache: nothing may lead out of it.
+    if not (file_name.endswith((".conda", ".tar.bz2")) and _conda_meta.safe_name(file_name)):
+        message = f"cannot fetch {record.dist}: {file_name!r} is not a conda archive file name"
+        raise ChannelError(message, package=record.dist)
+    if record.sha256 is not None and not _HEX64.match(record.sha256):
+        message = f"cannot fetch {record.dist}: {record.sha256!r} is not a sha256 digest"
+        raise ChannelError(message, package=record.dist)
+
+
+def _mismatch(record: CondaRecord, file_name: str, path: Path) -> str | None:
+    """Compare the file at *path* with the record: the mismatch message, or None."""
+    algorithm = "sha256" if record.sha256 else "md5" if record.md5 else None
+    with path.open("rb") as stream:
+        digest, size = _hash(algorithm or "sha256", iter(lambda: stream.read(_CHUNK), b""))
+    if record.size is not None and size != record.size:
+        return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
+    expected = (record.sha256 or record.md5 or "").lower()
+    if algorithm is None:
+        logger.warning("%s has no sha256 or md5 in its record: it is used unverified", file_name)
+    elif digest != expected:
+        return f"{algorithm} mismatch for {file_name}: expected {expected}, got {digest}"
+    return None
+
+
+def _download(
+    record: CondaRecord, file_name: str, folder: Path, attempts: int, backoff: float
+) -> Path:
+    key = (record.sha256 or record.md5 or "unverified").lower()
+    target = folder / f"{key}-{file_name}"
+    if target.is_file() and key != "unverified":
+        if (problem := _mismatch(record, file_name, target)) is None:
+            return target
+        logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
+        target.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, attempts + 1):
+        try:
+            part = _download_once(record.url, folder, file_name)
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+            reason, again = _failure(exc)
+            if not again or attempt == attempts:
+                raise _download_error(record, reason, attempts if again else None) from exc
+            logger.warning("downloading %s failed (%s); trying again", record.url, reason)
+            time.sleep(backoff * 2 ** (attempt - 1))
+            continue
+        if problem := _mismatch(record, file_name, part):
+            part.unlink()
+            raise ArchiveError(problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url)
+        return part.replace(target)
+    raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+
+def _failure(exc: Exception) -> tuple[str, bool]:
+    """Why a download failed, and whether another try may help (network or server trouble)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        exc.close()  # it holds the response and its socket
+        return f"HTTP {exc.code} {exc.reason}", exc.code >= 500  # noqa: PLR2004 - 5xx
+    return str(getattr(exc, "reason", exc)) or type(exc).__name__, True
+
+
+def _download_once(url: str, folder: Path, file_name: str) -> Path:
+    """Download *url* into a new temporary file in *folder*, flushed to disk; delete on failure."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
+    part = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        part.unlink()
+        raise
+    return part
+
+
+def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:
+    tried = f" (tried {attempts} times)" if attempts else ""
+    return ChannelError(
+        f"could not download {record.url}: {reason}{tried}",
+        hint="check your network connection and the channel URL, then run again",
+        package=record.dist,
+        path=record.url,
+    )

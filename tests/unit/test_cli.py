@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from condapress import __version__
+from condapress._cli import main
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"condapress {__version__}\n"
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: condapress [-h] [--version] [-v] [-q] COMMAND ...")
+    assert "plan         resolve specs and show what each conda package becomes" in out
+
+
+def test_plan_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--channel", "--python", "--subdir", "--fat", "--json", "--graph", "--runtime"):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["plan", "pyyaml", "--python", "3"],
+            ("error: python version '3' is not of the form X.Y\n"
+            "hint: pass the target interpreter as major.minor, e.g. --python 3.11\n"),
+        ),
+        (
+            ["plan", "pyyaml", "--subdir", "linux-65"],
+            ("error: unknown subdir 'linux-65'\n"
+            "hint: use one of: linux-64, linux-aarch64, linux-ppc64le, linux-s390x, osx-64, "
+            "osx-arm64, win-64\n"),
+        ),
+        (
+            ["plan", "pyyaml["],
+            ("error: invalid match spec 'pyyaml[': invalid package name 'pyyaml[': 'pyyaml[' is "
+            "not a valid package name. Package names can only contain 0-9, a-z, A-Z, -, _, or .\n"
+            "hint: write specs the way conda does, for example 'numpy >=1.26' or 'pyarrow=0.14'\n"),
+        ),
+    ],
+)
+def test_bad_input_is_one_error_and_one_hint(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", expected)

@@ -1,0 +1,247 @@
+"""The plan stage is pure: closures are built here, no solver, no archive."""
+
+from __future__ import annotations
+
+import pytest
+
+from condapress.model import (
+    Becomes,
+    Closure,
+    CondaRecord,
+    NoArch,
+    NodeClass,
+    PackageFacts,
+    PlanOptions,
+)
+from condapress.plan import plan
+
+
+def rec(
+    name: str,
+    version: str,
+    build: str,
+    *depends: str,
+    noarch: NoArch = NoArch.NONE,
+) -> CondaRecord:
+    return CondaRecord(
+        name=name,
+        version=version,
+        build=build,
+        build_number=0,
+        subdir="noarch" if noarch is NoArch.PYTHON else "linux-64",
+        depends=depends,
+        noarch=noarch,
+    )
+
+
+SYSTEM = (
+    rec("_libgcc_mutex", "0.1", "conda_forge"),
+    rec("_openmp_mutex", "4.5", "2_gnu", "_libgcc_mutex 0.1 conda_forge", "libgomp >=7.5.0"),
+    rec("libgomp", "13.2.0", "h807b86a_5", "_libgcc_mutex 0.1 conda_forge"),
+    rec(
+        "libgcc-ng", "13.2.0", "h807b86a_5", "_libgcc_mutex 0.1 conda_forge", "_openmp_mutex >=4.5"
+    ),
+    rec("libstdcxx-ng", "13.2.0", "h7e041cc_5", "libgcc-ng 13.2.0 h807b86a_5"),
+    rec("python_abi", "3.11", "4_cp311"),
+)
+
+PYGREET = (
+    *SYSTEM,
+    rec("libgreet", "1.0.0", "h1234567_0", "libgcc-ng >=12"),
+    rec(
+        "libgreetpp",
+        "1.0.0",
+        "h7654321_0",
+        "libgreet >=1.0.0,<2.0a0",
+        "libgcc-ng >=12",
+        "libstdcxx-ng >=12",
+    ),
+    rec(
+        "pygreet",
+        "1.0.0",
+        "py311habcdef0_0",
+        "libgcc-ng >=12",
+        "libstdcxx-ng >=12",
+        "libgreetpp >=1.0.0,<2.0a0",
+        "python >=3.11,<3.12.0a0",
+        "python_abi 3.11.* *_cp311",
+        "salutation-python >=1.2",
+    ),
+    rec("salutation-python", "1.2.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
+)
+
+
+def closure(records: tuple[CondaRecord, ...], *roots: str) -> Closure:
+    return Closure(
+        specs=roots,
+        roots=roots,
+        records=tuple(sorted(records, key=lambda r: r.name)),
+        python="3.11",
+        subdir="linux-64",
+        channels=("channels_fixture",),
+    )
+
+
+def summary(
+    specs: tuple[str, ...], fat: bool, **kw: str
+) -> dict[str, tuple[str, str, tuple[str, ...], str | None]]:
+    the_plan = plan(closure(PYGREET, *specs), FACTS, PlanOptions(fat=fat, **kw))  # type: ignore[arg-type]
+    return {
+        d.record.name: (d.node_class.value, d.becomes.value, d.wheels, d.requirement)
+        for d in the_plan.decisions
+    }
+
+
+FACTS = {
+    "pygreet": PackageFacts("pygreet", has_site_packages=True, dist_info_name="pygreet"),
+    "salutation-python": PackageFacts(
+        "salutation-python", has_site_packages=True, dist_info_name="salutation"
+    ),
+    "libgreet": PackageFacts("libgreet", has_site_packages=False),
+    "libgreetpp": PackageFacts("libgreetpp", has_site_packages=False),
+}
+
+
+def test_fat_plan_merges_natives_and_drops_system() -> None:
+    assert summary(("pygreet",), fat=True) == {
+        "_libgcc_mutex": ("system", "dropped", (), None),
+        "_openmp_mutex": ("system", "dropped", (), None),
+        "libgcc-ng": ("system", "dropped", (), None),
+        "libgomp": ("system", "dropped", (), None),
+        "libgreet": ("native", "merged", ("pygreet",), None),
+        "libgreetpp": ("native", "merged", ("pygreet",), None),
+        "libstdcxx-ng": ("system", "dropped", (), None),
+        "pygreet": ("root", "wheel", ("pygreet",), None),
+        "python_abi": ("system", "dropped", (), None),
+        "salutation-python": ("python", "requirement", (), "salutation>=1.2"),
+    }
+
+
+def test_split_plan_gives_each_native_its_own_wheel_pinned_exactly() -> None:
+    the_plan = plan(closure(PYGREET, "pygreet"), FACTS, PlanOptions(fat=False))
+    assert {(w.distribution, w.members, w.requires_dist) for w in the_plan.wheels} == {
+        ("pygreet", ("pygreet",), ("libgreetpp-conda==1.0.0", "salutation>=1.2")),
+        ("libgreetpp-conda", ("libgreetpp",), ("libgreet-conda==1.0.0",)),
+        ("libgreet-conda", ("libgreet",), ()),
+    }
+    assert the_plan.decision("libgreet").becomes is Becomes.WHEEL
+
+
+def test_bundle_runtime_merges_the_compiler_runtime() -> None:
+    got = summary(("pygreet",), fat=True, runtime="bundle")
+    assert got["libstdcxx-ng"] == ("native", "merged", ("pygreet",), None)
+    assert got["libgcc-ng"] == ("native", "merged", ("pygreet",), None)
+    # only the _openmp_mutex marker needs libgomp here; nothing in the wheel links it
+    assert got["libgomp"] == ("native", "dropped", (), None)
+    assert got["_openmp_mutex"] == ("system", "dropped", (), None)
+
+
+def test_native_root_gets_a_name_that_cannot_mean_something_else_on_pypi() -> None:
+    the_plan = plan(closure(PYGREET, "libgreetpp"), FACTS, PlanOptions(fat=True))
+    assert [(w.distribution, w.members) for w in the_plan.wheels] == [
+        ("libgreetpp-conda", ("libgreetpp", "libgreet"))
+    ]
+
+
+def test_native_reached_only_through_a_python_dependency_is_dropped() -> None:
+    records = (
+        *SYSTEM,
+        rec("yaml", "0.2.5", "h7f98852_2", "libgcc-ng >=9.4.0"),
+        rec(
+            "pyyaml",
+            "6.0.1",
+            "py311h2372a71_1",
+            "python_abi 3.11.* *_cp311",
+            "yaml >=0.2.5,<0.3.0a0",
+        ),
+        rec("tool", "1.0", "py_0", "python", "pyyaml >=6"),
+    )
+    facts = {"tool": PackageFacts("tool", has_site_packages=True, dist_info_name="tool")}
+    the_plan = plan(closure(records, "tool"), facts, PlanOptions(fat=True))
+    yaml = the_plan.decision("yaml")
+    assert (yaml.node_class, yaml.becomes) == (NodeClass.NATIVE, Becomes.DROPPED)
+    assert yaml.notes == (
+        "needed only by pyyaml, which bring their own copy or are provided by the system",
+    )
+    pyyaml = the_plan.decision("pyyaml")
+    assert pyyaml.requirement == "PyYAML>=6"
+    assert (pyyaml.name_source, pyyaml.name_verified) == ("table", False)
+    assert pyyaml.reason == (
+        "depends on python_abi (archive not read: not checked against paths.json)"
+    )
+
+
+def test_package_that_depends_on_python_but_has_no_python_files_is_native() -> None:
+    records = (
+        *SYSTEM,
+        rec("libarrow", "16.0", "h1_0", "python >=3.11", "libstdcxx-ng >=12"),
+        rec("pyarrow", "16.0", "py311h2_0", "libarrow 16.0 h1_0", "python_abi 3.11.* *_cp311"),
+    )
+    facts = {
+        "libarrow": PackageFacts("libarrow", has_site_packages=False),
+        "pyarrow": PackageFacts("pyarrow", has_site_packages=True, dist_info_name="pyarrow"),
+    }
+    the_plan = plan(closure(records, "pyarrow"), facts, PlanOptions(fat=True))
+    arrow = the_plan.decision("libarrow")
+    assert (arrow.node_class, arrow.becomes, arrow.wheels) == (
+        NodeClass.NATIVE,
+        Becomes.MERGED,
+        ("pyarrow",),
+    )
+    assert (
+        arrow.reason == "depends on python, but installs nothing under site-packages (paths.json)"
+    )
+
+
+def test_unknown_python_dependency_is_marked_unverified() -> None:
+    records = (
+        *SYSTEM,
+        rec("msgpack-python", "1.0.8", "py311h1_0", "python_abi 3.11.* *_cp311"),
+        rec("obscure-thing", "2.1", "pyhd_0", "python >=3.8", noarch=NoArch.PYTHON),
+        rec(
+            "app",
+            "1.0",
+            "py311h3_0",
+            "python_abi 3.11.* *_cp311",
+            "msgpack-python 1.0.*",
+            "obscure-thing >=2|<1",
+        ),
+    )
+    the_plan = plan(closure(records, "app"), {}, PlanOptions(fat=True))
+    msgpack = the_plan.decision("msgpack-python")
+    assert (msgpack.requirement, msgpack.name_source, msgpack.name_verified) == (
+        "msgpack==1.0.*",
+        "table",
+        False,
+    )
+    obscure = the_plan.decision("obscure-thing")
+    assert (obscure.pypi_name, obscure.name_source, obscure.name_verified) == (
+        "obscure-thing",
+        "conda-name",
+        False,
+    )
+    assert obscure.requirement == "obscure-thing"
+    assert obscure.notes == ("widened '>=2|<1' to any version (PEP 440 has no 'or')",)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "python_abi",
+        "_libgcc_mutex",
+        "__glibc",
+        "ld_impl_linux-64",
+        "sysroot_linux-64",
+        "kernel-headers_linux-64",
+        "pip",
+    ],
+)
+def test_system_names_never_become_requirements(name: str) -> None:
+    records = (
+        rec(name, "1.0", "0"),
+        rec("app", "1.0", "py311h3_0", "python_abi 3.11.* *_cp311", f"{name} >=1"),
+    )
+    the_plan = plan(closure(records, "app"), {}, PlanOptions(fat=True))
+    decision = the_plan.decision(name)
+    assert (decision.node_class, decision.becomes) == (NodeClass.SYSTEM, Becomes.DROPPED)
+    assert the_plan.wheels[0].requires_dist == ()

@@ -1,0 +1,966 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import logging
+import tarfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import pytest
+import zstandard
+
+from condapress.errors import ArchiveError, ChannelError, MetadataError
+from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
+from condapress.unpack import extract, fetch, read_info, read_python_metadata
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+DIST = "demo-1.0-h0_0"
+UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
+MISMATCH_HINT = "the archive was changed after it was built; download it again from its channel"
+DEFAULT_HINT = "delete the file and download it again; report the package if it persists"
+METADATA_HINT = "the package was not built by conda-build or rattler-build; rebuild it"
+LIB = b"\x7fELF pretend shared library"
+METADATA = b"Metadata-Version: 2.1\nName: Demo-Py\nVersion: 1.0\n"
+
+
+@dataclass(frozen=True)
+class M:
+    """One tar member: a file (data), a folder, a link (target) or a special file."""
+
+    name: str
+    data: bytes = b""
+    kind: str = "file"
+    target: str = ""
+
+
+_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+    "chr": tarfile.CHRTYPE,
+}
+
+
+def tar_bytes(members: list[M]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            info = tarfile.TarInfo(member.name)
+            info.type = _TYPES[member.kind]
+            info.mode = 0o755 if member.kind == "dir" else 0o644
+            info.linkname = member.target
+            info.size = len(member.data) if member.kind == "file" else 0
+            tar.addfile(info, io.BytesIO(member.data) if member.kind == "file" else None)
+    return buffer.getvalue()
+
+
+def json_member(name: str, value: object) -> M:
+    return M(f"info/{name}", json.dumps(value).encode())
+
+
+def index(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "name": "demo",
+        "version": "1.0",
+        "build": "h0_0",
+        "build_number": 0,
+        "subdir": "linux-64",
+        "depends": ["libzlib >=1.2"],
+        "license": "MIT",
+        "timestamp": 1700000000000,
+    }
+    return {**base, **changes}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Package:
+    """A small conda package; ``payload`` and ``info`` are the members each stream holds."""
+
+    payload: list[M] = field(
+        default_factory=lambda: [
+            M("lib/libdemo.so.1.0", LIB),
+            M("lib/libdemo.so.1", kind="symlink", target="libdemo.so.1.0"),
+            M("site-packages/demo/__init__.py", b"x = 1\n"),
+            M("site-packages/demo_py-1.0.dist-info/METADATA", METADATA),
+        ]
+    )
+    index: dict[str, object] = field(default_factory=index)
+    #: paths.json entries; None: computed from the payload; absent from info when ``legacy``.
+    paths: list[dict[str, object]] | None = None
+    legacy: bool = False
+    extra_info: list[M] = field(default_factory=list)
+
+    def computed_paths(self) -> list[dict[str, object]]:
+        data = {m.name: m.data for m in self.payload if m.kind == "file"}
+        entries: list[dict[str, object]] = []
+        for member in self.payload:
+            if member.kind == "file":
+                entries.append(
+                    {
+                        "_path": member.name,
+                        "path_type": "hardlink",
+                        "sha256": sha(member.data),
+                        "size_in_bytes": len(member.data),
+                    }
+                )
+            elif member.kind == "symlink":
+                target = data.get(f"{member.name.rpartition('/')[0]}/{member.target}", b"")
+                entries.append(
+                    {
+                        "_path": member.name,
+                        "path_type": "softlink",
+                        "sha256": sha(target),
+                        "size_in_bytes": len(target),
+                    }
+                )
+        return entries
+
+    def info(self) -> list[M]:
+        members = [
+            json_member("index.json", self.index),
+            json_member("about.json", {"summary": "A demo", "home": "https://example.org"}),
+            json_member("run_exports.json", {"weak": ["demo >=1.0"], "strong": ["demo-rt"]}),
+            json_member("link.json", {"noarch": {"type": "python", "entry_points": ["d = a:b"]}}),
+            M("info/licenses/LICENSE", b"MIT"),
+            M("info/files", "\n".join(m.name for m in self.payload if m.kind != "dir").encode()),
+        ]
+        if not self.legacy:
+            paths = self.computed_paths() if self.paths is None else self.paths
+            members.append(json_member("paths.json", {"paths": paths, "paths_version": 1}))
+        return members + self.extra_info
+
+    def conda(self, folder: Path, name: str = f"{DIST}.conda") -> Path:
+        return write_conda(folder / name, tar_bytes(self.info()), tar_bytes(self.payload))
+
+    def tar_bz2(self, folder: Path, name: str = f"{DIST}.tar.bz2") -> Path:
+        path = folder / name
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:bz2") as tar:
+            for blob in (tar_bytes(self.info()), tar_bytes(self.payload)):
+                with tarfile.open(fileobj=io.BytesIO(blob)) as part:
+                    for info in part.getmembers():
+                        tar.addfile(info, part.extractfile(info) if info.isfile() else None)
+        path.write_bytes(buffer.getvalue())
+        return path
+
+
+def write_conda(
+    path: Path,
+    info: bytes,
+    pkg: bytes,
+    *,
+    stem: str = DIST,
+    metadata: bytes = b'{"conda_pkg_format_version": 2}',
+    raw_pkg: bytes | None = None,
+) -> Path:
+    compressor = zstandard.ZstdCompressor()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("metadata.json", metadata)
+        zf.writestr(f"info-{stem}.tar.zst", compressor.compress(info))
+        zf.writestr(f"pkg-{stem}.tar.zst", raw_pkg or compressor.compress(pkg))
+    return path
+
+
+@pytest.fixture(params=["conda", "tar_bz2"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def build(package: Package, folder: Path, fmt: str) -> Path:
+    return package.conda(folder) if fmt == "conda" else package.tar_bz2(folder)
+
+
+def assert_error(
+    exc: pytest.ExceptionInfo[Exception], kind: type[Exception], message: str, hint: str
+) -> None:
+    assert type(exc.value) is kind
+    assert str(exc.value) == message
+    assert getattr(exc.value, "hint", None) == hint
+
+
+# -- good packages ---------------------------------------------------------------------------
+
+
+def test_read_info_reads_every_info_file(tmp_path: Path, fmt: str) -> None:
+    archive = build(Package(), tmp_path, fmt)
+    info = read_info(archive)
+    record = info.record
+    assert (record.name, record.version, record.build, record.build_number) == (
+        "demo",
+        "1.0",
+        "h0_0",
+        0,
+    )
+    assert (record.subdir, record.depends, record.license) == (
+        "linux-64",
+        ("libzlib >=1.2",),
+        "MIT",
+    )
+    assert (record.file_name, record.url, record.sha256, record.timestamp) == (
+        archive.name,
+        "",
+        None,
+        1700000000000,
+    )
+    assert record.noarch is NoArch.NONE
+    assert info.entry_points == ("d = a:b",)
+    assert info.run_exports == ("demo >=1.0", "demo-rt")
+    assert (info.summary, info.home, info.dev_url) == ("A demo", "https://example.org", None)
+    assert info.license_files == ("LICENSE",)
+    assert info.paths[0] == PathEntry("lib/libdemo.so.1.0", PathType.HARDLINK, sha(LIB), len(LIB))
+    assert info.paths[1].path_type is PathType.SOFTLINK
+    assert info.site_packages == (
+        "site-packages/demo/__init__.py",
+        "site-packages/demo_py-1.0.dist-info/METADATA",
+    )
+
+
+def test_extract_round_trips(tmp_path: Path, fmt: str) -> None:
+    archive = build(Package(), tmp_path, fmt)
+    unpacked = extract(archive, tmp_path / "out")
+    root = tmp_path / "out"
+    assert (unpacked.root, unpacked.archive) == (root, archive)
+    assert unpacked.info == read_info(archive)
+    assert (root / "lib/libdemo.so.1.0").read_bytes() == LIB
+    assert (root / "lib/libdemo.so.1").readlink().as_posix() == "libdemo.so.1.0"
+    assert (root / "info/index.json").is_file()
+
+
+def test_extract_into_an_existing_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    extract(Package().conda(tmp_path), tmp_path / "out")
+    assert (tmp_path / "out/lib/libdemo.so.1.0").is_file()
+
+
+def test_extract_refuses_a_folder_with_content(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/keep").write_text("mine")
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package().conda(tmp_path), tmp_path / "out")
+    assert_error(
+        exc,
+        ArchiveError,
+        f"cannot extract {DIST}.conda into {tmp_path / 'out'}: it is not an empty folder",
+        "pass a folder that does not exist yet, or an empty one",
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep"]
+
+
+def test_read_python_metadata(tmp_path: Path, fmt: str) -> None:
+    metadata = read_python_metadata(build(Package(), tmp_path, fmt))
+    assert metadata is not None
+    assert metadata["Name"] == "Demo-Py"
+    plain = Package(payload=[M("lib/libdemo.so", LIB)])
+    assert read_python_metadata(plain.conda(tmp_path, "plain-1-0.conda")) is None
+
+
+def test_read_python_metadata_in_lib_python(tmp_path: Path) -> None:
+    member = M("lib/python3.12/site-packages/demo_py-1.0.dist-info/METADATA", METADATA)
+    nested = M("lib/python3.12/site-packages/vendor/x-1.dist-info/METADATA", b"Name: no\n")
+    metadata = read_python_metadata(Package(payload=[nested, member]).conda(tmp_path))
+    assert metadata is not None
+    assert metadata["Name"] == "Demo-Py"
+
+
+def test_a_renamed_archive_is_read_by_its_inner_names(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path, f"{'0' * 64}-{DIST}.conda")
+    assert read_info(archive).record.name == "demo"
+    assert extract(archive, tmp_path / "out").info.record.file_name == archive.name
+
+
+def test_an_old_package_without_paths_json(tmp_path: Path) -> None:
+    has_prefix = M("info/has_prefix", b'/opt/prefix text "lib/libdemo.so.1.0"\nbin/tool\n')
+    payload = [*Package().payload, M("bin/tool", b"#!/opt/anaconda1anaconda2anaconda3/bin/sh\n")]
+    archive = Package(payload=payload, legacy=True, extra_info=[has_prefix]).tar_bz2(tmp_path)
+    info = read_info(archive)
+    assert info.paths[0] == PathEntry(
+        "lib/libdemo.so.1.0", PathType.HARDLINK, None, None, "/opt/prefix", FileMode.TEXT
+    )
+    assert info.paths[-1].prefix_placeholder == "/opt/anaconda1anaconda2anaconda3"
+    assert {p.path_type for p in info.paths} == {PathType.HARDLINK}
+    unpacked = extract(archive, tmp_path / "out")
+    assert unpacked.info.paths[1] == PathEntry("lib/libdemo.so.1", PathType.SOFTLINK)
+
+
+def test_old_conda_package_handling_puts_licenses_in_the_payload(tmp_path: Path) -> None:
+    package = Package()
+    info = [m for m in package.info() if not m.name.startswith("info/licenses/")]
+    archive = write_conda(
+        tmp_path / f"{DIST}.conda",
+        tar_bytes(info),
+        tar_bytes([*package.payload, M("info/licenses/COPYING", b"GPL")]),
+    )
+    assert read_info(archive).license_files == ()
+    assert extract(archive, tmp_path / "out").info.license_files == ("COPYING",)
+
+
+# -- hostile members ---------------------------------------------------------------------------
+
+HOSTILE = {
+    "absolute": ([M("/etc/evil", b"x")], "/etc/evil", "it is an absolute path"),
+    "dotdot": ([M("lib/../../evil", b"x")], "lib/../../evil", "it has a '..' component"),
+    "symlink-out": (
+        [M("lib/out", kind="symlink", target="../../etc")],
+        "lib/out",
+        "it is a symbolic link to '../../etc', outside the package",
+    ),
+    "symlink-absolute": (
+        [M("lib/pw", kind="symlink", target="/etc/passwd")],
+        "lib/pw",
+        "it is a symbolic link to '/etc/passwd', outside the package",
+    ),
+    "symlink-chain": (
+        # a/e resolves inside until a/d exists; a/d itself points inside (to the package root).
+        [M("a/e", kind="symlink", target="d/../.."), M("a/d", kind="symlink", target="..")],
+        "a/e",
+        "it is a symbolic link to 'd/../..', outside the package",
+    ),
+    "hardlink-out": (
+        [M("lib/h", kind="hardlink", target="../outside")],
+        "lib/h",
+        "it is a hard link to '../outside', outside the package",
+    ),
+    "hardlink-ahead": (
+        [M("lib/h", kind="hardlink", target="lib/later"), M("lib/later", b"x")],
+        "lib/h",
+        "it is a hard link to 'lib/later', which is not an earlier file of the archive",
+    ),
+    "fifo": ([M("lib/pipe", kind="fifo")], "lib/pipe", "it is a FIFO"),
+    "device": ([M("dev/null", kind="chr")], "dev/null", "it is a character device"),
+    "dir-then-link": (
+        [M("lib/sub", kind="dir"), M("lib/sub", kind="symlink", target=".")],
+        "lib/sub",
+        "it would turn the folder 'lib/sub' into a symbolic link",
+    ),
+    "implicit-dir-then-file": (
+        [M("lib/sub/a", b"x"), M("lib/sub", b"x")],
+        "lib/sub",
+        "it would turn the folder 'lib/sub' into a file",
+    ),
+    "through-symlink": (
+        [M("lib/real", kind="dir"), M("lib/l", kind="symlink", target="real"), M("lib/l/x")],
+        "lib/l/x",
+        "it would be written through the symbolic link 'lib/l'",
+    ),
+    "under-a-file": (
+        [M("lib/f", b"x"), M("lib/f/x", b"y")],
+        "lib/f/x",
+        "its folder 'lib/f' is a file",
+    ),
+    "duplicate": ([M("lib/a", b"x"), M("lib/a", b"y")], "lib/a", "it appears twice in the archive"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_members_are_refused(tmp_path: Path, fmt: str, case: str) -> None:
+    members, member, reason = HOSTILE[case]
+    archive = build(Package(payload=[M("lib/ok", b"ok"), *members], paths=[]), tmp_path, fmt)
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc, ArchiveError, f"{archive.name}: refusing member {member!r}: {reason}", UNSAFE_HINT
+    )
+    assert exc.value.path == member
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name]
+
+
+def test_an_empty_symlink_target_is_refused(tmp_path: Path) -> None:
+    archive = Package(payload=[M("lib/libz.so", kind="symlink")]).conda(tmp_path)
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc,
+        ArchiveError,
+        f"{DIST}.conda: refusing member 'lib/libz.so': it is a symbolic link with an empty target",
+        "the archive was damaged when it was re-packed; download the original again",
+    )
+
+
+def test_a_failure_keeps_an_existing_empty_destination_empty(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    archive = Package(payload=[M("lib/a", b"x"), M("lib/a", b"y")], paths=[]).conda(tmp_path)
+    with pytest.raises(ArchiveError):
+        extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("component", "member", "reason"),
+    [
+        ("info", "lib/x", f"only info/ belongs in info-{DIST}.tar.zst"),
+        ("pkg", "info/index.json", f"package metadata does not belong in pkg-{DIST}.tar.zst"),
+    ],
+)
+def test_inner_tarballs_that_lie_about_their_names(
+    tmp_path: Path, component: str, member: str, reason: str
+) -> None:
+    package = Package()
+    info, pkg = package.info(), package.payload
+    if component == "info":
+        info = [*info, M(member, b"x")]
+    else:
+        pkg = [M(member, b"{}"), *pkg]
+    archive = write_conda(tmp_path / f"{DIST}.conda", tar_bytes(info), tar_bytes(pkg))
+    reader = read_info if component == "info" else read_python_metadata
+    for run in (reader, lambda a: extract(a, tmp_path / "out")):
+        with pytest.raises(ArchiveError) as exc:
+            run(archive)
+        message = f"{DIST}.conda: refusing member {member!r}: {reason}"
+        assert_error(exc, ArchiveError, message, UNSAFE_HINT)
+        assert not (tmp_path / "out").exists()
+
+
+# -- payload against paths.json ----------------------------------------------------------------
+
+
+def paths_with(**change: object) -> list[dict[str, object]]:
+    entries = Package().computed_paths()
+    entries[0] = {**entries[0], **change}
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        (paths_with(sha256="f" * 64), f"lib/libdemo.so.1.0 has sha256 {sha(LIB)}, not {'f' * 64}"),
+        (paths_with(size_in_bytes=3), f"lib/libdemo.so.1.0 is {len(LIB)} bytes, not 3"),
+        (
+            [*Package().computed_paths(), {"_path": "lib/gone", "path_type": "hardlink"}],
+            "lib/gone is missing",
+        ),
+        (Package().computed_paths()[1:], "lib/libdemo.so.1.0 is not listed"),
+        (paths_with(path_type="softlink"), "lib/libdemo.so.1.0 is a file, not a symbolic link"),
+    ],
+    ids=["sha256", "size", "missing", "unlisted", "kind"],
+)
+def test_payload_must_match_paths_json(
+    tmp_path: Path, fmt: str, paths: list[dict[str, object]], problem: str
+) -> None:
+    archive = build(Package(paths=paths), tmp_path, fmt)
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    message = f"{archive.name} does not match its paths.json: {problem}"
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+    assert not (tmp_path / "out").exists()
+
+
+def test_softlink_targets_are_verified(tmp_path: Path) -> None:
+    paths = Package().computed_paths()
+    paths[1] = {**paths[1], "sha256": "0" * 64}
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: "
+        f"lib/libdemo.so.1 has sha256 {sha(LIB)}, not {'0' * 64}"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+# -- metadata ----------------------------------------------------------------------------------
+
+
+def test_unsafe_names_are_refused(tmp_path: Path) -> None:
+    package = Package(index=index(name="../evil", version="1/2", build="h\x00"))
+    with pytest.raises(MetadataError) as exc:
+        read_info(package.conda(tmp_path))
+    unsafe = (
+        " is not safe in a file name (empty, or contains '/', '\\', '..' or a control character)"
+    )
+    message = (
+        f"{DIST}.conda has invalid metadata: info/index.json: name '../evil'{unsafe}; "
+        f"info/index.json: version '1/2'{unsafe}; info/index.json: build 'h\\x00'{unsafe}"
+    )
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+
+
+def test_malformed_json(tmp_path: Path, fmt: str) -> None:
+    # The broken link.json comes after the good one and replaces it (read_info keeps the last).
+    archive = build(Package(extra_info=[M("info/link.json", b"{")]), tmp_path, fmt)
+    with pytest.raises(MetadataError) as exc:
+        read_info(archive)
+    message = (
+        f"{archive.name} has invalid metadata: info/link.json is not valid JSON"
+        " (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    )
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+
+
+def test_several_problems_make_one_error(tmp_path: Path, fmt: str) -> None:
+    paths = Package().computed_paths()
+    paths[0] = {**paths[0], "path_type": "weird"}
+    paths[1] = {**paths[1], "sha256": "xyz", "_path": "/abs"}
+    paths[2] = {**paths[2], "size_in_bytes": -1, "file_mode": "octal"}
+    bad_index = index(build_number="7", depends="zlib", noarch="perl")
+    del bad_index["version"]
+    archive = build(Package(index=bad_index, paths=paths), tmp_path, fmt)
+    with pytest.raises(MetadataError) as exc:
+        extract(archive, tmp_path / "out")
+    problems = [
+        "info/index.json: 'version' is missing",
+        "info/index.json: noarch 'perl' is not known",
+        "info/index.json: 'build_number' must be an integer, not '7'",
+        "info/index.json: 'depends' must be a list of strings",
+        "info/paths.json: 'lib/libdemo.so.1.0': path_type 'weird' is not known",
+        "info/paths.json: paths[1]: '_path' '/abs' is not a relative path inside the package",
+        "info/paths.json: 'site-packages/demo/__init__.py': size_in_bytes -1 is not a byte count",
+        (
+            "info/paths.json: 'site-packages/demo/__init__.py':"
+            " file_mode 'octal' is not 'text' or 'binary'"
+        ),
+    ]
+    message = f"{archive.name} has invalid metadata: " + "; ".join(problems)
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+    assert exc.value.detail == "\n".join(problems)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_index_json(tmp_path: Path) -> None:
+    package = Package()
+    info = [m for m in package.info() if m.name != "info/index.json"]
+    archive = write_conda(tmp_path / f"{DIST}.conda", tar_bytes(info), tar_bytes(package.payload))
+    with pytest.raises(MetadataError) as exc:
+        read_info(archive)
+    message = (
+        f"{DIST}.conda has invalid metadata: info/index.json is missing; "
+        "info/index.json: 'name' is missing; info/index.json: 'version' is missing; "
+        "info/index.json: 'build' is missing; "
+        "info/index.json: 'build_number' must be an integer, not None; "
+        "info/index.json: 'subdir' is missing"
+    )
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+
+
+# -- damaged and mislabelled archives ----------------------------------------------------------
+
+
+def conda_problem(name: str, problem: str) -> str:
+    return f"{name} is not a .conda archive: {problem}"
+
+
+def zip_of(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_corrupt_zstd(tmp_path: Path) -> None:
+    package = Package()
+    garbage = b"\x28\xb5\x2f\xfd" + b"\xff" * 64
+    archive = write_conda(
+        tmp_path / f"{DIST}.conda", tar_bytes(package.info()), b"", raw_pkg=garbage
+    )
+    assert read_info(archive).record.name == "demo"  # info/ is intact
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    message = (
+        f"{DIST}.conda is damaged: the zstd data is corrupt in pkg-{DIST}.tar.zst"
+        " (before its first member)"
+    )
+    assert_error(exc, ArchiveError, message, DEFAULT_HINT)
+    assert isinstance(exc.value.__cause__, Exception)
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_tar_bz2(tmp_path: Path) -> None:
+    archive = Package().tar_bz2(tmp_path)
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    for run in (read_info, lambda a: extract(a, tmp_path / "out")):
+        with pytest.raises(ArchiveError) as exc:
+            run(archive)
+        message = (
+            f"{DIST}.tar.bz2 is damaged: the data ends early in the bzip2 stream"
+            " (before its first member)"
+        )
+        assert_error(exc, ArchiveError, message, DEFAULT_HINT)
+        assert not (tmp_path / "out").exists()
+
+
+def test_truncated_conda(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    archive.write_bytes(archive.read_bytes()[:-100])
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    message = conda_problem(archive.name, "it is not a zip file (or it is truncated)")
+    assert_error(exc, ArchiveError, message, DEFAULT_HINT)
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_bzip2(tmp_path: Path) -> None:
+    archive = tmp_path / f"{DIST}.tar.bz2"
+    archive.write_bytes(b"BZh9" + b"\x00" * 200)
+    with pytest.raises(ArchiveError) as exc:
+        read_info(archive)
+    message = (
+        f"{DIST}.tar.bz2 is damaged: the bzip2 data is corrupt in the bzip2 stream"
+        " (before its first member)"
+    )
+    assert_error(exc, ArchiveError, message, DEFAULT_HINT)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (gzip.compress(b"tar"), "it holds gzip data"),
+        (b"\x28\xb5\x2f\xfd....", "it holds zstd data"),
+        (b"hello", "it holds unknown data"),
+        (b"", "it is empty"),
+    ],
+)
+def test_not_bzip2(tmp_path: Path, content: bytes, problem: str) -> None:
+    archive = tmp_path / f"{DIST}.tar.bz2"
+    archive.write_bytes(content)
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc,
+        ArchiveError,
+        f"{DIST}.tar.bz2 is not a bzip2 archive: {problem}",
+        "a .tar.bz2 conda package must be bzip2-compressed; rebuild it with conda-build",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    archive = tmp_path / f"{DIST}.conda"
+    archive.write_bytes(b"just some text, not a zip file")
+    with pytest.raises(ArchiveError) as exc:
+        read_info(archive)
+    message = conda_problem(archive.name, "it is not a zip file (or it is truncated)")
+    assert_error(exc, ArchiveError, message, DEFAULT_HINT)
+    assert isinstance(exc.value.__cause__, zipfile.BadZipFile)
+
+
+METADATA_JSON = b'{"conda_pkg_format_version": 2}'
+ZST = zstandard.ZstdCompressor().compress(tar_bytes([]))
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        ({f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST}, "it has no metadata.json"),
+        ({"metadata.json": METADATA_JSON, f"info-{DIST}.tar.zst": ZST}, "it has no pkg-*.tar.zst"),
+        (
+            {
+                "metadata.json": METADATA_JSON,
+                f"info-{DIST}.tar.zst": ZST,
+                "info-other-1-0.tar.zst": ZST,
+                f"pkg-{DIST}.tar.zst": ZST,
+            },
+            "it has 2 info-*.tar.zst members",
+        ),
+        (
+            {
+                "metadata.json": METADATA_JSON,
+                f"info-{DIST}.tar.zst": ZST,
+                f"pkg-{DIST}.tar.zst": ZST,
+                "extra.txt": b"",
+            },
+            "it holds the unexpected member 'extra.txt'",
+        ),
+        (
+            {
+                "metadata.json": METADATA_JSON,
+                f"info-{DIST}.tar.zst": ZST,
+                "pkg-other-1-0.tar.zst": ZST,
+            },
+            f"info-{DIST}.tar.zst and pkg-other-1-0.tar.zst belong to different packages",
+        ),
+        (
+            {"metadata.json": b"{}", f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST},
+            "metadata.json does not declare conda_pkg_format_version 2",
+        ),
+    ],
+    ids=["no-metadata", "no-pkg", "two-info", "extra", "different", "version"],
+)
+def test_malformed_conda_zip(tmp_path: Path, members: dict[str, bytes], problem: str) -> None:
+    archive = zip_of(tmp_path / f"{DIST}.conda", members)
+    with pytest.raises(ArchiveError) as exc:
+        read_info(archive)
+    assert_error(exc, ArchiveError, conda_problem(archive.name, problem), DEFAULT_HINT)
+
+
+def test_members_nested_under_a_folder(tmp_path: Path) -> None:
+    folder = "Users/someone/Downloads/demo"
+    archive = zip_of(
+        tmp_path / f"{DIST}.conda",
+        {f"{folder}/": b"", f"{folder}/metadata.json": METADATA_JSON, f"{folder}/x.tar.zst": ZST},
+    )
+    with pytest.raises(ArchiveError) as exc:
+        read_info(archive)
+    assert_error(
+        exc,
+        ArchiveError,
+        conda_problem(archive.name, f"its members are nested under the folder '{folder}/'"),
+        "the archive was damaged when it was re-packed; download the original again",
+    )
+
+
+def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError) as exc:
+        read_info(zip_of(tmp_path / "demo.zip", {}))
+    message = "demo.zip is not a conda package: its name does not end in .conda or .tar.bz2"
+    assert_error(exc, ArchiveError, message, "pass a .conda or .tar.bz2 file")
+    with pytest.raises(ArchiveError) as exc:
+        read_info(tmp_path / "gone.conda")
+    message = "cannot open gone.conda: No such file or directory"
+    assert_error(
+        exc, ArchiveError, message, f"check that {tmp_path / 'gone.conda'} exists and is readable"
+    )
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+
+def record_for(archive: Path, location: str, **changes: object) -> CondaRecord:
+    data = archive.read_bytes()
+    fields: dict[str, object] = {
+        "sha256": sha(data),
+        "size": len(data),
+        "url": location,
+        "file_name": archive.name,
+        **changes,
+    }
+    return CondaRecord(
+        "demo",
+        "1.0",
+        "h0_0",
+        0,
+        "linux-64",
+        (),
+        sha256=fields["sha256"],  # type: ignore[arg-type]
+        md5=fields.get("md5"),  # type: ignore[arg-type]
+        size=fields["size"],  # type: ignore[arg-type]
+        url=str(fields["url"]),
+        file_name=str(fields["file_name"]),
+    )
+
+
+def test_fetch_a_local_file_in_place(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    assert fetch(record_for(archive, archive.as_uri()), tmp_path / "cache") == archive
+    assert fetch(record_for(archive, str(archive)), tmp_path / "cache") == archive
+    assert not (tmp_path / "cache").exists()
+
+
+def test_fetch_a_local_file_with_a_wrong_sha256(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record_for(archive, archive.as_uri(), sha256="a" * 64), tmp_path / "cache")
+    message = (
+        f"sha256 mismatch for {DIST}.conda: expected {'a' * 64}, got {sha(archive.read_bytes())}"
+    )
+    hint = "the file is not the one the channel lists; re-index the channel or fetch it again"
+    assert_error(exc, ArchiveError, message, hint)
+    assert archive.exists()  # not ours to delete
+
+
+def test_fetch_checks_size_and_md5(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    archive = Package().conda(tmp_path)
+    size = archive.stat().st_size
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record_for(archive, archive.as_uri(), size=size + 1), tmp_path)
+    assert (
+        str(exc.value) == f"size mismatch for {DIST}.conda: expected {size + 1} bytes, got {size}"
+    )
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()  # noqa: S324 - what old repodata has
+    assert fetch(record_for(archive, archive.as_uri(), sha256=None, md5=md5), tmp_path) == archive
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record_for(archive, archive.as_uri(), sha256=None, md5="b" * 32), tmp_path)
+    assert str(exc.value) == f"md5 mismatch for {DIST}.conda: expected {'b' * 32}, got {md5}"
+    with caplog.at_level(logging.WARNING, logger="condapress.unpack"):
+        fetch(record_for(archive, archive.as_uri(), sha256=None), tmp_path)
+    assert caplog.messages == [
+        f"{DIST}.conda has no sha256 or md5 in its record: it is used unverified"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"url": ""}, f"cannot fetch {DIST}: its record has no URL"),
+        (
+            {"url": "ftp://host/x.conda"},
+            f"cannot fetch {DIST}: unsupported URL scheme 'ftp' in ftp://host/x.conda",
+        ),
+        (
+            {"file_name": "../x.conda"},
+            f"cannot fetch {DIST}: '../x.conda' is not a conda archive file name",
+        ),
+        ({"sha256": "../../x"}, f"cannot fetch {DIST}: '../../x' is not a sha256 digest"),
+    ],
+)
+def test_fetch_refuses_bad_records(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    archive = Package().conda(tmp_path)
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, archive.as_uri(), **changes), tmp_path)
+    assert type(exc.value) is ChannelError
+    assert str(exc.value) == message
+
+
+def test_fetch_a_missing_local_file(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    record = record_for(archive, (tmp_path / "gone.conda").as_uri(), file_name="gone.conda")
+    with pytest.raises(ChannelError) as exc:
+        fetch(record, tmp_path)
+    assert_error(
+        exc,
+        ChannelError,
+        f"cannot fetch gone.conda: {tmp_path / 'gone.conda'} does not exist",
+        "check the local channel folder; re-index it if files were moved",
+    )
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    body: ClassVar[bytes] = b""
+    #: status codes to answer with before serving the body; 200 once they are used up.
+    failures: ClassVar[list[int]] = []
+    requests: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).requests += 1
+        if self.failures:
+            self.send_error(self.failures.pop(0))
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    _Handler.failures = []
+    _Handler.requests = 0
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def cache_files(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / "pkgs").iterdir())
+
+
+def test_fetch_downloads_into_the_cache(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    record = record_for(archive, f"{server}/{archive.name}")
+    cache = tmp_path / "cache"
+    path = fetch(record, cache)
+    assert path == cache / "pkgs" / f"{record.sha256}-{archive.name}"
+    assert path.read_bytes() == archive.read_bytes()
+    assert fetch(record, cache) == path
+    assert _Handler.requests == 1
+    assert cache_files(cache) == [path.name]
+
+
+def test_fetch_replaces_a_truncated_cached_file(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    record = record_for(archive, f"{server}/{archive.name}")
+    cached = tmp_path / "cache" / "pkgs" / f"{record.sha256}-{archive.name}"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(archive.read_bytes()[:100])
+    assert fetch(record, tmp_path / "cache") == cached
+    assert cached.read_bytes() == archive.read_bytes()
+    assert _Handler.requests == 1
+
+
+def test_fetch_retries_server_errors(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    _Handler.failures = [500, 503]
+    path = fetch(record_for(archive, f"{server}/{archive.name}"), tmp_path, backoff=0.001)
+    assert path.read_bytes() == archive.read_bytes()
+    assert _Handler.requests == 3
+
+
+def test_fetch_gives_up_after_the_last_try(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.failures = [500] * 5
+    url = f"{server}/{archive.name}"
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, url), tmp_path / "cache", attempts=3, backoff=0.001)
+    assert_error(
+        exc,
+        ChannelError,
+        f"could not download {url}: HTTP 500 Internal Server Error (tried 3 times)",
+        "check your network connection and the channel URL, then run again",
+    )
+    assert _Handler.requests == 3
+    assert cache_files(tmp_path / "cache") == []
+
+
+def test_fetch_does_not_retry_a_client_error(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.failures = [404]
+    url = f"{server}/{archive.name}"
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, url), tmp_path / "cache", backoff=0.001)
+    assert str(exc.value) == f"could not download {url}: HTTP 404 Not Found"
+    assert _Handler.requests == 1
+
+
+def test_fetch_refuses_a_download_with_a_wrong_sha256(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    record = record_for(archive, f"{server}/{archive.name}", sha256="c" * 64)
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record, tmp_path / "cache")
+    assert_error(
+        exc,
+        ArchiveError,
+        f"sha256 mismatch for {DIST}.conda: expected {'c' * 64}, got {sha(archive.read_bytes())}",
+        "the channel served another file than its index lists; try again later",
+    )
+    assert cache_files(tmp_path / "cache") == []
+
+
+@pytest.mark.usefixtures("server")  # for its proxy settings
+def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    url = "http://127.0.0.1:9/demo-1.0-h0_0.conda"  # the discard port: nothing listens there
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, url), tmp_path / "cache", attempts=2, backoff=0.001)
+    assert (
+        str(exc.value)
+        == f"could not download {url}: [Errno 111] Connection refused (tried 2 times)"
+    )
+    assert cache_files(tmp_path / "cache") == []
