@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,42 @@ def realworld() -> Path:
 def fixture_channel() -> Path:
     """The committed fixture channel."""
     return FIXTURE_CHANNEL
+
+
+def cpython(version: str) -> Path:
+    """The interpreter of CPython *version* (``X.Y``) from pyenv; skips the test when absent."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{version}.*/bin/python{version}"))
+    if not found:
+        pytest.skip(f"CPython {version} is not installed under {root} (pyenv install {version})")
+    return found[-1]
+
+
+@dataclass(frozen=True)
+class Venv:
+    """A fresh virtual environment made with the stdlib venv module, used with real pip."""
+
+    path: Path
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def run(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        result = subprocess.run(
+            [str(a) for a in argv], capture_output=True, text=True, check=False, env=env
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"{argv} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def pip(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run(self.python, "-m", "pip", *argv, check=check)
+
+
+def make_venv(version: str, where: Path) -> Venv:
+    """A fresh venv of CPython *version* at *where*."""
+    subprocess.run([str(cpython(version)), "-m", "venv", str(where)], check=True)
+    return Venv(where)

@@ -22,6 +22,8 @@ from condapress.model import KNOWN_SUBDIRS, Runtime
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from condapress.solve import SolveRequest
+
 __all__ = ["main"]
 
 _DESCRIPTION = """\
@@ -34,6 +36,8 @@ to a wheel-relative layout, tags the wheel from its binaries and audits it.
 
 _EPILOG = """\
 examples:
+  condapress pygreet -c channels_fixture --python 3.11 --fat
+  condapress pyarrow=0.14 --fat -o dist/
   condapress plan pyyaml -c conda-forge --python 3.11
   condapress plan pygreet -c channels_fixture --fat --json
   condapress plan pygreet -c channels_fixture --graph plan.dot
@@ -125,8 +129,9 @@ def _configure_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     _add_solve_options(parser)
     parser.add_argument(
-        "--json", action="store_true", help="print the plan as versioned JSON (schema: "
-        "condapress/data/plan-schema.json)"
+        "--json",
+        action="store_true",
+        help="print the plan as versioned JSON (schema: condapress/data/plan-schema.json)",
     )
     parser.add_argument(
         "--graph", type=Path, metavar="FILE.dot", help="also write the plan graph as Graphviz DOT"
@@ -138,17 +143,8 @@ def _execute_plan(args: argparse.Namespace) -> int:
     from condapress._core import make_plan  # noqa: PLC0415
     from condapress._report import plan_document, plan_dot, plan_table  # noqa: PLC0415
     from condapress.model import PlanOptions  # noqa: PLC0415
-    from condapress.solve import SolveRequest  # noqa: PLC0415
 
-    request = SolveRequest(
-        specs=tuple(args.specs),
-        channels=tuple(args.channels or ("conda-forge",)),
-        python=args.python,
-        subdir=args.subdir,
-        glibc=args.glibc,
-        cache_dir=args.cache_dir,
-    )
-    the_plan = make_plan(request, PlanOptions(fat=args.fat, runtime=args.runtime))
+    the_plan = make_plan(_solve_request(args), PlanOptions(fat=args.fat, runtime=args.runtime))
     if args.graph is not None:
         _write_atomically(args.graph, plan_dot(the_plan))
     if args.json:
@@ -156,6 +152,69 @@ def _execute_plan(args: argparse.Namespace) -> int:
     else:
         print(plan_table(the_plan), end="")
     return 0
+
+
+def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "press",
+        help="press SPEC's closure into wheels (the default command)",
+        description="Resolve SPEC on the channels, plan the wheels, then unpack, relocate, tag "
+        "and write them. 'condapress SPEC...' is short for 'condapress press SPEC...'. Prints "
+        "one line per wheel: path, tags, size and the conda packages inside. No wheel is "
+        "written unless every wheel of the plan could be built.",
+    )
+    _add_solve_options(parser)
+    parser.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("wheelhouse"),
+        metavar="DIR",
+        help="where to write the wheels (default: ./wheelhouse)",
+    )
+    parser.add_argument(
+        "--compression-level",
+        type=int,
+        choices=range(10),
+        default=6,
+        metavar="0-9",
+        help="deflate level of the wheel's zip members; 0 stores them (default: 6)",
+    )
+    parser.set_defaults(execute=_execute_press)
+
+
+def _execute_press(args: argparse.Namespace) -> int:
+    from condapress._core import PressOptions, press  # noqa: PLC0415
+    from condapress.model import PlanOptions  # noqa: PLC0415
+
+    result = press(
+        _solve_request(args),
+        PressOptions(
+            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+            output_dir=args.output_dir,
+            compression_level=args.compression_level,
+        ),
+    )
+    members = {w.distribution: w.members for w in result.plan.wheels}
+    for wheel, spec in zip(result.wheels, result.plan.wheels, strict=True):
+        print(
+            f"{wheel.path}  {'.'.join(wheel.tags)}  {wheel.size / 1024:.0f} KiB  "
+            f"{' + '.join(members[spec.distribution])}"
+        )
+    return 0
+
+
+def _solve_request(args: argparse.Namespace) -> SolveRequest:
+    from condapress.solve import SolveRequest  # noqa: PLC0415
+
+    return SolveRequest(
+        specs=tuple(args.specs),
+        channels=tuple(args.channels or ("conda-forge",)),
+        python=args.python,
+        subdir=args.subdir,
+        glibc=args.glibc,
+        cache_dir=args.cache_dir,
+    )
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -184,6 +243,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="count", default=0, help="say less")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     configure: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+        _configure_press,
         _configure_plan,
     )
     for configure_one in configure:
@@ -191,10 +251,26 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+_COMMANDS = ("press", "plan")
+_GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
+
+
+def _default_to_press(argv: list[str]) -> list[str]:
+    """``condapress SPEC...`` means ``condapress press SPEC...``."""
+    for index, arg in enumerate(argv):
+        if arg in _GLOBAL_FLAGS:
+            continue
+        if arg not in _COMMANDS:
+            return [*argv[:index], "press", *argv[index:]]
+        break
+    return argv
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command line *argv* (default: ``sys.argv[1:]``) and return the exit status."""
     parser = _build_parser(prog)
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_default_to_press(arguments))
     level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s")
     execute: Callable[[argparse.Namespace], int] | None = getattr(args, "execute", None)

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import plan, solve
+from condapress import _elf, _metadata, assemble, plan, relocate, retag, solve, unpack
 from condapress._facts import gather_facts
+from condapress.model import PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
-    from condapress.model import PlanOptions, WheelPlan
+    from condapress.model import WheelPlan
     from condapress.solve import SolveRequest
 
-__all__ = ["make_plan"]
+__all__ = ["PressOptions", "make_plan", "press"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PressOptions:
+    """How to press, beyond what to solve: plan options, output folder, compression."""
+
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    output_dir: Path = Path("wheelhouse")
+    compression_level: int = 6
 
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
@@ -26,3 +39,70 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     facts = gather_facts(closure, cache_dir)
     # 3. plan: classify every package and decide what it becomes
     return plan.plan(closure, facts, options)
+
+
+def press(request: SolveRequest, options: PressOptions) -> PressResult:
+    """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*."""
+    the_plan = make_plan(request, options.plan)
+    cache_dir = request.cache_dir or solve.default_cache_dir()
+    records = {rec.name: rec for rec in the_plan.closure.records}
+    members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
+    with tempfile.TemporaryDirectory(prefix="condapress-") as tmp:
+        work = Path(tmp)
+        # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
+        packages = {
+            name: unpack.extract(unpack.fetch(records[name], cache_dir), work / "pkgs" / name)
+            for name in members
+        }
+        elfs = {name: relocate.scan(package) for name, package in packages.items()}
+        provided = {
+            wheel.distribution: relocate.provided_sonames(wheel, packages, elfs)
+            for wheel in the_plan.wheels
+        }
+        staged: list[WheelContents] = []
+        for wheel in the_plan.wheels:
+            # 5. relocate: plan every path and ELF edit, then write the staged tree
+            others = {
+                soname: where
+                for dependency in wheel.wheel_dependencies
+                for soname, where in provided[dependency].items()
+            }
+            layout = relocate.plan_layout(wheel, packages, elfs, others=others)
+            stage = work / "stage" / wheel.distribution
+            relocate.apply(layout, packages, stage)
+            # 6. retag: python/abi tags from the extension modules, platform from the binaries
+            tags = _tags(layout, stage, {mangled for _, mangled in others.values()})
+            staged.append(
+                WheelContents(
+                    metadata=_metadata.core_metadata(wheel, packages),
+                    tags=tags,
+                    root_is_purelib=not layout.elf_edits,
+                    files=tuple(sorted((path, stage / path) for path in _staged_paths(layout))),
+                    executables=frozenset(p.dest for p in layout.placements if p.executable)
+                    | {launcher.dest for launcher in layout.launchers},
+                    entry_points=_metadata.entry_points(wheel, packages),
+                    provenance=_metadata.provenance(wheel, records),
+                )
+            )
+        # 7. assemble: only once every wheel is staged, so that a failure writes no wheel
+        built = tuple(
+            assemble.build_wheel(
+                contents, options.output_dir, compression_level=options.compression_level
+            )
+            for contents in staged
+        )
+    return PressResult(plan=the_plan, wheels=built)
+
+
+def _staged_paths(layout: relocate.Layout) -> list[str]:
+    return [p.dest for p in layout.placements] + [launcher.dest for launcher in layout.launchers]
+
+
+def _tags(layout: relocate.Layout, stage: Path, external: set[str]) -> tuple[str, ...]:
+    elfs = {edit.dest: _elf.read_elf(stage / edit.dest) for edit in layout.elf_edits}
+    if not elfs:
+        return ("py3-none-any",)
+    extensions = [dest for dest in elfs if not dest.startswith(layout.libs_dir + "/")]
+    python, abi = retag.python_tags(extensions)
+    libs = {elf.soname for elf in elfs.values() if elf.soname} | external
+    return retag.wheel_tags(python, abi, retag.platform_tag(elfs, wheel_libs=libs))

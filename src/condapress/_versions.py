@@ -1,13 +1,9 @@
 """Translate conda versions and version constraints into PEP 440 with conda's meaning.
 
-A conda constraint is parsed by py-rattler first, so that whatever conda rejects is rejected
-here too. The text is then split on ``|``, ``,`` and parentheses, and each single constraint is
-read back through py-rattler's canonical form: ``=1.2`` and ``1.2*`` become ``1.2.*``, a bare
-``1.2`` becomes ``==1.2``, ``==1.2.*`` becomes ``==1.2``, ``>1.2.*`` becomes ``>=1.2``.
-
-Specifiers are compared as sets of versions, pre-releases included. Whether pip *prefers* a final
-release over a pre-release is an installer policy (PEP 440, "Handling of pre-releases"); conda
-has no such policy, so it is not part of the translation.
+py-rattler parses each constraint first (what conda rejects, condapress rejects) and spells each
+single clause canonically (``=1.2`` -> ``1.2.*``, ``1.2`` -> ``==1.2``, ``>1.2.*`` -> ``>=1.2``).
+Meaning is compared as sets of versions, pre-releases included: pip's preference for final
+releases is installer policy (PEP 440, "Handling of pre-releases"), which conda does not have.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ __all__ = ["Translation", "pep440_version", "translate_version_spec"]
 # and '_' or '-' read as '.'): a release, then optionally a pre-release tag glued to the last
 # number, a '.postN' component and a dev tag.
 _PORTABLE = re.compile(r"(?:\d+!)?\d+(?:\.\d+)*(?:(?:a|b|rc)\d*)?(?:\.post\d*)?(?:\.?dev\d*)?")
-# One constraint in py-rattler's canonical spelling: an operator, a version, maybe '.*'.
 _OPERATORS = ("==", "!=", ">=", "<=", "~=", ">", "<")  # two-character operators first
 _TOKEN = re.compile(r"[(),|]|[^(),|]+")
 
@@ -50,26 +45,26 @@ class Translation:
     notes: tuple[str, ...]
     """Why the specifier differs from a literal reading of the conda text, in source order."""
     widened: bool
-    """True when the specifier may admit versions (or builds) that the conda constraint refuses."""
+    """True when the specifier may admit versions or builds that the conda constraint refuses
+    (setting aside the ordering differences listed under :func:`pep440_version`)."""
 
 
 def pep440_version(conda_version: str) -> str:
     """Return the PEP 440 spelling of a conda package version.
 
-    Versions that conda and PEP 440 order alike are accepted: dot-separated numbers with an
+    Accepted are the versions conda and PEP 440 order alike: dot-separated numbers with an
     optional epoch, an ``aN``/``bN``/``rcN`` tag glued to the last number, ``.postN`` and a
-    ``devN`` tag. Conda folds case and reads ``_`` and ``-`` as ``.``, so ``1.0_1`` is ``1.0.1``
-    and ``1.0RC1`` is ``1.0rc1``; the result is in PEP 440's normal form (``1.0dev`` gives
-    ``1.0.dev0``). Everything else raises :class:`SpecError` rather than mapping to a version
-    that sorts differently: conda sorts ``1.1.1w`` *below* ``1.1.1`` and a local ``1.0+cuda``
-    below ``1.0`` (PEP 440 has no letters and sorts locals above), reads ``1.0post1`` as above
-    ``1.0.1``, and ``alpha``, ``c`` or ``pre`` as words unequal to ``a`` or ``rc``.
+    ``devN`` tag. Conda folds case and reads ``_`` and ``-`` as ``.``, so ``1.0_1`` is ``1.0.1``;
+    the result is in PEP 440's normal form (``1.0dev`` gives ``1.0.dev0``). Anything else raises
+    :class:`SpecError` instead of becoming a version that sorts elsewhere: conda sorts ``1.1.1w``
+    *below* ``1.1.1`` and ``1.0+cuda`` below ``1.0`` (PEP 440 has no such letters, and sorts
+    local labels above), ``1.0post1`` above ``1.0.1``, and ``alpha`` or ``c`` apart from ``a``
+    and ``rc``.
 
-    Two known differences remain among accepted versions. Conda compares ``1.0a0`` and
-    ``1.0.0a0`` as different (the shorter one first), where PEP 440 pads with zeros and finds
-    them equal; this affects only pre-, dev- and post-releases whose releases differ by trailing
-    zeros. Conda also reads a separate ``.devN`` or ``.postN`` as a new ``0`` component, so it
-    sorts ``2.0.dev0`` above ``2.0a0`` (PEP 440: below).
+    Two differences remain. Conda pads with zeros only between dots, so it sorts ``1.0a0``
+    before ``1.0.0a0`` where PEP 440 finds them equal (tagged versions whose releases differ by
+    trailing zeros). And conda reads a separate ``.devN``/``.postN`` as a new ``0`` component:
+    ``2.0.dev0`` sorts above ``2.0a0`` and ``1.post1`` above ``1.0.1`` (PEP 440: below).
 
     >>> pep440_version("1.0.0a0"), pep440_version("1.0_1"), pep440_version("1!2.0dev")
     ('1.0.0a0', '1.0.1', '1!2.0.dev0')
@@ -260,9 +255,8 @@ def _all_of(parts: list[_Part]) -> _Part:
     )
 
 
-def _pinned(part: _Part) -> Version | None:
-    """Return the only version ``part``'s range holds, if it is a single point."""
-    lower, upper = part.lower, part.upper
+def _pinned(lower: _Bound | None, upper: _Bound | None) -> Version | None:
+    """Return the only version between ``lower`` and ``upper``, if they meet at one point."""
     if lower and upper and lower.inclusive and upper.inclusive and lower.key == upper.key:
         return lower.key
     return None
@@ -280,14 +274,14 @@ def _any_of(parts: list[_Part], source: str) -> _Part:
     lower = min(lowers, key=_lower_order) if len(lowers) == len(parts) else None
     upper = max(uppers, key=_upper_order) if len(uppers) == len(parts) else None
     excluded = frozenset.intersection(*(part.excluded for part in parts))
-    pin = _pinned(_Part((), lower, upper))
+    pin = _pinned(lower, upper)
     if pin is not None:
         clauses: tuple[str, ...] = (f"=={pin}", *sorted(excluded))
     else:
         clauses = (*(lower.clauses if lower else ()), *(upper.clauses if upper else ()))
         clauses += tuple(sorted(excluded))
     why = "PEP 440 has no 'or'"
-    if pin is None and all(_pinned(part) for part in parts):
+    if pin is None and all(_pinned(part.lower, part.upper) for part in parts):
         why += "; the pins became a range"
     result = repr(_canonical(clauses)) if clauses else "any version"
     note = f"widened {source!r} to {result} ({why})"
@@ -299,15 +293,15 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = [(m.group().strip(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-        self.tokens = [token for token in self.tokens if token[0]]
+        found = [(m.group().strip(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        self.tokens = [token for token in found if token[0]] + [("", len(text), len(text))]
         self.index = 0
 
     def parse(self) -> _Part:
         return self._any_of()
 
     def _peek(self) -> str:
-        return self.tokens[self.index][0] if self.index < len(self.tokens) else ""
+        return self.tokens[self.index][0]
 
     def _any_of(self) -> _Part:
         start = self.tokens[self.index][1]

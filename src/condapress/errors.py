@@ -19,6 +19,7 @@ __all__ = [
     "SpecError",
     "ToolError",
     "UnresolvedLibraryError",
+    "WheelContentsError",
 ]
 
 
@@ -115,3 +116,10 @@ class ToolError(CondapressError):
 
     code = "tool-failed"
     default_hint = "reinstall condapress's dependencies: pip install --force-reinstall condapress"
+
+
+class WheelContentsError(CondapressError, ValueError):
+    """The files, tags or metadata handed to the assemble stage cannot make a valid wheel."""
+
+    code = "bad-wheel-contents"
+    default_hint = "this is a bug in condapress; report it with the command line that caused it"

@@ -19,7 +19,7 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
   member)``; reasons: ``the zstd data is corrupt``, ``the data ends early``, ``the bzip2 data is
   corrupt``, ``the tar data is invalid``, ``the zip data is corrupt``, ``it cannot be read``
-- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`_Guard`
+- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`~condapress._guard.Guard`
 - ``<a> does not match its paths.json: <p> is missing`` (``info/files`` for old packages), or
   ``...: <p> is a <kind>, not a <kind>``, ``<p> is <n> bytes, not <n>``, ``<p> has sha256 <x>,
   not <y>``, ``<p> is not listed``
@@ -31,21 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import http.client
 import json
-import logging
 import os
-import posixpath
 import re
 import shutil
 import stat
 import tarfile
-import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import zipfile
 from email.parser import BytesParser
 from pathlib import Path
@@ -54,14 +45,16 @@ from typing import IO, TYPE_CHECKING, Literal
 from conda_package_streaming import package_streaming
 
 from condapress import _conda_meta
-from condapress.errors import ArchiveError, ChannelError, CondapressError
+from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch, file_digest
+from condapress._guard import REPACKED_HINT, Guard, refuse
+from condapress.errors import ArchiveError, CondapressError
 from condapress.model import PathEntry, PathType, UnpackedPackage
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator
+    from collections.abc import Generator, Iterator
     from email.message import Message
 
-    from condapress.model import CondaRecord, PackageInfo
+    from condapress.model import PackageInfo
 
 __all__ = [
     "DOWNLOAD_ATTEMPTS",
@@ -72,17 +65,9 @@ __all__ = [
     "read_python_metadata",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: How often :func:`fetch` tries a download, and the pause in seconds before the second try
-#: (doubled before each later one).
-DOWNLOAD_ATTEMPTS = 4
-DOWNLOAD_BACKOFF = 0.5
-_TIMEOUT = 60
-_CHUNK = 1 << 20
 _Component = Literal["info", "pkg"]
-#: tarfile's ``data`` filter (3.12+, backported to 3.10.12 and 3.11.4) refuses what _Guard
-#: refuses; it is a second line of defence, and _Guard runs either way to name the member.
+#: tarfile's ``data`` filter (3.12+, backported to 3.10.12 and 3.11.4) refuses what Guard
+#: refuses; it is a second line of defence, and Guard runs either way to name the member.
 _HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
 _ZSTD_ERRORS: tuple[type[Exception], ...] = (
     (package_streaming.zstd.ZstdError,) if package_streaming.zstd is not None else ()
@@ -99,14 +84,7 @@ _DIST_INFO_METADATA = re.compile(
     r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/METADATA$"
 )
 _MAGIC = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data", b"PK": "zip data"}
-_SPECIAL = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device"}
-_SPECIAL[tarfile.FIFOTYPE] = "FIFO"
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
 _MISMATCH_HINT = "the archive was changed after it was built; download it again from its channel"
-_REPACKED_HINT = "the archive was damaged when it was re-packed; download the original again"
-_LOCAL_HINT = "the file is not the one the channel lists; re-index the channel or fetch it again"
-_DOWNLOAD_HINT = "the channel served another file than its index lists; try again later"
 
 
 def read_info(archive: Path) -> PackageInfo:
@@ -174,7 +152,7 @@ def extract(archive: Path, dest: Path) -> UnpackedPackage:
     try:
         with _reading(archive) as reader:
             dest.mkdir(parents=True, exist_ok=True)
-            guard = _Guard(archive.name, dest)
+            guard = Guard(archive.name, dest)
             if not reader.single_stream:  # .conda: info/ is valid before any payload is written
                 reader.extract("info", guard)
                 _load_info(dest, archive.name)
@@ -185,111 +163,6 @@ def extract(archive: Path, dest: Path) -> UnpackedPackage:
         _remove_written(dest, keep_folder=existed)
         raise
     return UnpackedPackage(info=info, root=dest, archive=archive)
-
-
-class _Guard:
-    """Checks each member before it is extracted; refusals name the member.
-
-    Reasons: ``it is an absolute path``, ``it has a '..' component``, ``it is a <character
-    device|block device|FIFO|special file>``, ``it would be written through the symbolic link
-    '<l>'``, ``its folder '<f>' is a file``, ``it would turn the folder '<f>' into a <kind>``,
-    ``it appears twice in the archive``, ``it is a symbolic link with an empty target``, ``it is a
-    symbolic link to '<t>', outside the package``, ``it is a hard link to '<t>', outside the
-    package``, ``it is a hard link to '<t>', which is not an earlier file of the archive``,
-    ``only info/ belongs in <inner>``, ``package metadata does not belong in <inner>``.
-    """
-
-    def __init__(self, archive: str, dest: Path) -> None:
-        self.archive = archive
-        self.dest = os.path.realpath(dest)
-        #: what each path extracted so far is: file, folder, symbolic link or hard link.
-        self.kinds: dict[str, str] = {}
-        self.symlinks: list[tuple[str, str]] = []
-
-    def check(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
-        name, kind = member.name, _kind(member)
-        if name.startswith("/"):
-            raise _refuse(self.archive, name, "it is an absolute path")
-        if ".." in name.split("/"):
-            raise _refuse(self.archive, name, "it has a '..' component")
-        if kind == "special":
-            raise _refuse(
-                self.archive, name, f"it is a {_SPECIAL.get(member.type, 'special file')}"
-            )
-        norm = posixpath.normpath(name)
-        folders = [norm.rsplit("/", depth)[0] for depth in range(norm.count("/"), 0, -1)]
-        self._check_place(name, norm, kind, folders)
-        if member.issym():
-            self._check_symlink(name, norm, member.linkname)
-        elif member.islnk():
-            self._check_hardlink(name, member.linkname)
-        self.kinds.update((folder, "folder") for folder in folders)
-        self.kinds[norm] = kind
-        return member
-
-    def _check_place(self, name: str, norm: str, kind: str, folders: list[str]) -> None:
-        for folder in folders:
-            if self.kinds.get(folder) == "symbolic link":
-                reason = f"it would be written through the symbolic link {folder!r}"
-                raise _refuse(self.archive, name, reason)
-            if self.kinds.get(folder) in ("file", "hard link"):
-                raise _refuse(self.archive, name, f"its folder {folder!r} is a file")
-        earlier = self.kinds.get(norm)
-        if earlier == "folder" and kind != "folder":
-            raise _refuse(self.archive, name, f"it would turn the folder {norm!r} into a {kind}")
-        if earlier not in (None, "folder"):
-            raise _refuse(self.archive, name, "it appears twice in the archive")
-
-    def _check_symlink(self, name: str, norm: str, target: str) -> None:
-        if not target:
-            reason = "it is a symbolic link with an empty target"
-            raise _refuse(self.archive, name, reason, _REPACKED_HINT)
-        # Lexically, then as the file system resolves it now; sweep_symlinks() resolves every
-        # link again once all members are in place, since a later link can change the meaning.
-        joined = posixpath.join(posixpath.dirname(norm), target)
-        if (
-            target.startswith("/")
-            or posixpath.normpath(joined).split("/")[0] == ".."
-            or not self._inside(joined)
-        ):
-            reason = f"it is a symbolic link to {target!r}, outside the package"
-            raise _refuse(self.archive, name, reason)
-        self.symlinks.append((name, target))
-
-    def _check_hardlink(self, name: str, target: str) -> None:
-        norm = posixpath.normpath(target)
-        if norm.startswith("/") or norm.split("/")[0] == "..":
-            reason = f"it is a hard link to {target!r}, outside the package"
-            raise _refuse(self.archive, name, reason)
-        if self.kinds.get(norm) not in ("file", "hard link"):
-            reason = f"it is a hard link to {target!r}, which is not an earlier file of the archive"
-            raise _refuse(self.archive, name, reason)
-
-    def _inside(self, path: str) -> bool:
-        real = os.path.realpath(Path(self.dest, path))
-        return real == self.dest or real.startswith(self.dest + os.sep)
-
-    def sweep_symlinks(self) -> None:
-        """Refuse symbolic links that resolve outside the package now that all members exist."""
-        for name, target in self.symlinks:
-            if not self._inside(posixpath.normpath(name)):
-                reason = f"it is a symbolic link to {target!r}, outside the package"
-                raise _refuse(self.archive, name, reason)
-
-
-def _refuse(archive: str, member: str, reason: str, hint: str = _UNSAFE_HINT) -> ArchiveError:
-    message = f"{archive}: refusing member {member!r}: {reason}"
-    return ArchiveError(message, hint=hint, package=archive, path=member)
-
-
-def _kind(member: tarfile.TarInfo) -> str:
-    if member.isreg():
-        return "file"
-    if member.isdir():
-        return "folder"
-    if member.issym():
-        return "symbolic link"
-    return "hard link" if member.islnk() else "special"
 
 
 class _Reader:
@@ -331,7 +204,7 @@ class _Reader:
             files = [n for n in nested if not n.endswith("/")]
             folder = files[0].rpartition("/")[0] if files else nested[0].rstrip("/")
             problem = f"its members are nested under the folder {folder + '/'!r}"
-            raise self._not_conda(problem, _REPACKED_HINT)
+            raise self._not_conda(problem, REPACKED_HINT)
         if "metadata.json" not in names:
             raise self._not_conda("it has no metadata.json")
         for component in ("info", "pkg"):
@@ -392,9 +265,9 @@ class _Reader:
         # conda-package-handling before 2.0 put the info/ files it did not know (licenses above
         # all) into pkg-*; the metadata that defines the package must come from info-*.
         if component == "info" and name.split("/", 1)[0] != "info":
-            raise _refuse(self.name, name, f"only info/ belongs in {self.part}")
+            raise refuse(self.name, name, f"only info/ belongs in {self.part}")
         if component == "pkg" and name in _conda_meta.INFO_FILES:
-            raise _refuse(self.name, name, f"package metadata does not belong in {self.part}")
+            raise refuse(self.name, name, f"package metadata does not belong in {self.part}")
 
     def read(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
         if member.size > _MAX_METADATA_BYTES:
@@ -403,7 +276,7 @@ class _Reader:
         data = tar.extractfile(member)
         return data.read() if data is not None else b""
 
-    def extract(self, component: _Component, guard: _Guard) -> None:
+    def extract(self, component: _Component, guard: Guard) -> None:
         stream = self.members(component)
         try:
             first = next(stream, None)
@@ -420,7 +293,7 @@ class _Reader:
             if _HAS_DATA_FILTER:
                 tar.extractall(guard.dest, members=checked(), filter="data")
             else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
-                tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by _Guard
+                tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by Guard
         finally:
             stream.close()
 
@@ -518,7 +391,7 @@ def _verify(info: PackageInfo, legacy: bool, root: Path, archive: str) -> Packag
     return dataclasses.replace(info, paths=tuple(entries)) if legacy else info
 
 
-class _Mismatch(Exception):  # noqa: N818 - internal signal, turned into ArchiveError by _verify
+class _Mismatch(Exception):  # an internal signal, turned into ArchiveError by _verify
     pass
 
 
@@ -540,7 +413,7 @@ def _verify_entry(entry: PathEntry, root: Path, *, legacy: bool) -> PathEntry:
         size = target.stat().st_size
         if entry.size is not None and size != entry.size:
             raise _Mismatch(f"{entry.path} is {size} bytes, not {entry.size}", entry.path)
-        if entry.sha256 is not None and (digest := _sha256(target)) != entry.sha256:
+        if entry.sha256 is not None and (digest := file_digest(target)[0]) != entry.sha256:
             raise _Mismatch(f"{entry.path} has sha256 {digest}, not {entry.sha256}", entry.path)
     return entry
 
@@ -557,20 +430,6 @@ def _check_unlisted(root: Path, listed: set[str]) -> None:
                 raise _Mismatch(f"{path} is not listed", path)
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as stream:
-        return _hash("sha256", iter(lambda: stream.read(_CHUNK), b""))[0]
-
-
-def _hash(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
-    digest = hashlib.new(algorithm)
-    size = 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def _remove_written(dest: Path, *, keep_folder: bool) -> None:
     if not dest.is_dir():
         return
@@ -584,145 +443,3 @@ def _remove_written(dest: Path, *, keep_folder: bool) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
-
-
-def fetch(
-    record: CondaRecord,
-    cache_dir: Path,
-    *,
-    attempts: int = DOWNLOAD_ATTEMPTS,
-    backoff: float = DOWNLOAD_BACKOFF,
-) -> Path:
-    """Return a local, verified copy of the archive of *record*.
-
-    ``file://`` URLs and plain paths are used in place. ``http(s)://`` URLs are downloaded to
-    ``cache_dir/pkgs/<sha256>-<file name>`` through a temporary file in the same folder (so the
-    cache never holds half a file), unless a verified copy is there already. The size, then the
-    sha256 (for records without one: the md5) must match the record before the path is
-    returned; a cached copy that does not match is deleted and downloaded again.
-
-    :param attempts: tries per download; connection errors and HTTP 5xx are retried.
-    :param backoff: seconds before the second try, doubled before each later one.
-    :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
-        ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
-    :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
-        ``cannot fetch <dist>: '<name>' is not a conda archive file name``,
-        ``cannot fetch <dist>: '<x>' is not a sha256 digest``,
-        ``cannot fetch <dist>: unsupported URL scheme '<s>' in <url>``,
-        ``cannot fetch <file>: <path> does not exist``,
-        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried), and
-        ``could not download <url>: <reason> (tried <n> times)``.
-    """
-    if not record.url:
-        raise ChannelError(
-            f"cannot fetch {record.dist}: its record has no URL", package=record.dist
-        )
-    parts = urllib.parse.urlsplit(record.url)
-    file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
-    _check_record(record, file_name)
-    if parts.scheme in ("http", "https"):
-        return _download(record, file_name, cache_dir / "pkgs", attempts, backoff)
-    if parts.scheme not in ("file", ""):
-        raise ChannelError(
-            f"cannot fetch {record.dist}: unsupported URL scheme {parts.scheme!r} in {record.url}",
-            hint="use an https://, http:// or file:// URL, or a local path",
-            package=record.dist,
-        )
-    local = Path(urllib.request.url2pathname(parts.path) if parts.scheme else record.url)
-    if not local.is_file():
-        raise ChannelError(
-            f"cannot fetch {file_name}: {local} does not exist",
-            hint="check the local channel folder; re-index it if files were moved",
-            package=record.dist,
-            path=str(local),
-        )
-    if problem := _mismatch(record, file_name, local):
-        raise ArchiveError(problem, hint=_LOCAL_HINT, package=record.dist, path=str(local))
-    return local
-
-
-def _check_record(record: CondaRecord, file_name: str) -> None:
-    # The file name and the sha256 name a file in the cache: nothing may lead out of it.
-    if not (file_name.endswith((".conda", ".tar.bz2")) and _conda_meta.safe_name(file_name)):
-        message = f"cannot fetch {record.dist}: {file_name!r} is not a conda archive file name"
-        raise ChannelError(message, package=record.dist)
-    if record.sha256 is not None and not _HEX64.match(record.sha256):
-        message = f"cannot fetch {record.dist}: {record.sha256!r} is not a sha256 digest"
-        raise ChannelError(message, package=record.dist)
-
-
-def _mismatch(record: CondaRecord, file_name: str, path: Path) -> str | None:
-    """Compare the file at *path* with the record: the mismatch message, or None."""
-    algorithm = "sha256" if record.sha256 else "md5" if record.md5 else None
-    with path.open("rb") as stream:
-        digest, size = _hash(algorithm or "sha256", iter(lambda: stream.read(_CHUNK), b""))
-    if record.size is not None and size != record.size:
-        return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
-    expected = (record.sha256 or record.md5 or "").lower()
-    if algorithm is None:
-        logger.warning("%s has no sha256 or md5 in its record: it is used unverified", file_name)
-    elif digest != expected:
-        return f"{algorithm} mismatch for {file_name}: expected {expected}, got {digest}"
-    return None
-
-
-def _download(
-    record: CondaRecord, file_name: str, folder: Path, attempts: int, backoff: float
-) -> Path:
-    key = (record.sha256 or record.md5 or "unverified").lower()
-    target = folder / f"{key}-{file_name}"
-    if target.is_file() and key != "unverified":
-        if (problem := _mismatch(record, file_name, target)) is None:
-            return target
-        logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
-        target.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, attempts + 1):
-        try:
-            part = _download_once(record.url, folder, file_name)
-        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-            reason, again = _failure(exc)
-            if not again or attempt == attempts:
-                raise _download_error(record, reason, attempts if again else None) from exc
-            logger.warning("downloading %s failed (%s); trying again", record.url, reason)
-            time.sleep(backoff * 2 ** (attempt - 1))
-            continue
-        if problem := _mismatch(record, file_name, part):
-            part.unlink()
-            raise ArchiveError(problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url)
-        return part.replace(target)
-    raise AssertionError  # pragma: no cover - the last attempt returns or raises
-
-
-def _failure(exc: Exception) -> tuple[str, bool]:
-    """Why a download failed, and whether another try may help (network or server trouble)."""
-    if isinstance(exc, urllib.error.HTTPError):
-        exc.close()  # it holds the response and its socket
-        return f"HTTP {exc.code} {exc.reason}", exc.code >= 500  # noqa: PLR2004 - 5xx
-    return str(getattr(exc, "reason", exc)) or type(exc).__name__, True
-
-
-def _download_once(url: str, folder: Path, file_name: str) -> Path:
-    """Download *url* into a new temporary file in *folder*, flushed to disk; delete on failure."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
-    part = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        part.unlink()
-        raise
-    return part
-
-
-def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:
-    tried = f" (tried {attempts} times)" if attempts else ""
-    return ChannelError(
-        f"could not download {record.url}: {reason}{tried}",
-        hint="check your network connection and the channel URL, then run again",
-        package=record.dist,
-        path=record.url,
-    )

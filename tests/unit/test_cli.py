@@ -33,20 +33,28 @@ def test_plan_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (
             ["plan", "pyyaml", "--python", "3"],
-            ("error: python version '3' is not of the form X.Y\n"
-            "hint: pass the target interpreter as major.minor, e.g. --python 3.11\n"),
+            (
+                "error: python version '3' is not of the form X.Y\n"
+                "hint: pass the target interpreter as major.minor, e.g. --python 3.11\n"
+            ),
         ),
         (
             ["plan", "pyyaml", "--subdir", "linux-65"],
-            ("error: unknown subdir 'linux-65'\n"
-            "hint: use one of: linux-64, linux-aarch64, linux-ppc64le, linux-s390x, osx-64, "
-            "osx-arm64, win-64\n"),
+            (
+                "error: unknown subdir 'linux-65'\n"
+                "hint: use one of: linux-64, linux-aarch64, linux-ppc64le, linux-s390x, osx-64, "
+                "osx-arm64, win-64\n"
+            ),
         ),
         (
             ["plan", "pyyaml["],
-            ("error: invalid match spec 'pyyaml[': invalid package name 'pyyaml[': 'pyyaml[' is "
-            "not a valid package name. Package names can only contain 0-9, a-z, A-Z, -, _, or .\n"
-            "hint: write specs the way conda does, for example 'numpy >=1.26' or 'pyarrow=0.14'\n"),
+            (
+                "error: invalid match spec 'pyyaml[': invalid package name 'pyyaml[': "
+                "'pyyaml[' is not a valid package name. Package names can only contain "
+                "0-9, a-z, A-Z, -, _, or .\n"
+                "hint: write specs the way conda does, for example 'numpy >=1.26' or "
+                "'pyarrow=0.14'\n"
+            ),
         ),
     ],
 )

@@ -28,6 +28,12 @@ def lt_note(conda: str, pep: str, version: str) -> str:
     )
 
 
+GT_NOTE = (
+    "wrote '>1.2' as '!=1.2,>=1.2' (PEP 440's '>1.2' would also exclude post-releases of 1.2,"
+    " which conda admits)"
+)
+
+
 # --- examples -------------------------------------------------------------------------------
 
 EXACT = [
@@ -67,21 +73,22 @@ EXACT = [
     ("1.0dev", "==1.0.dev0", ()),
     ("1.0RC1", "==1.0rc1", ()),
     (">=1.2,<2", "!=2,<=2,>=1.2", (lt_note("<2", "!=2,<=2", "2"),)),
-    (
-        ">1.2",
-        "!=1.2,>=1.2",
-        (
-            "wrote '>1.2' as '!=1.2,>=1.2' (PEP 440's '>1.2' would also exclude post-releases"
-            " of 1.2, which conda admits)",
-        ),
-    ),
+    (">1.2", "!=1.2,>=1.2", (GT_NOTE,)),
     ("~=1", ">=1", ("wrote '~=1' as '>=1' (PEP 440 needs two numbers after '~=')",)),
     ("<2,<2", "!=2,<=2", (lt_note("<2", "!=2,<=2", "2"),)),
 ]
 
 WIDENED = [
-    ("1.2|1.4", "<=1.4,>=1.2", f"widened '1.2|1.4' to '<=1.4,>=1.2' ({OR_NOTE}; the pins became a range)"),
-    ("1.2 | 1.4", "<=1.4,>=1.2", f"widened '1.2 | 1.4' to '<=1.4,>=1.2' ({OR_NOTE}; the pins became a range)"),
+    (
+        "1.2|1.4",
+        "<=1.4,>=1.2",
+        f"widened '1.2|1.4' to '<=1.4,>=1.2' ({OR_NOTE}; the pins became a range)",
+    ),
+    (
+        "1.2 | 1.4",
+        "<=1.4,>=1.2",
+        f"widened '1.2 | 1.4' to '<=1.4,>=1.2' ({OR_NOTE}; the pins became a range)",
+    ),
     (">=1,<2|>=3", ">=1", f"widened '>=1,<2|>=3' to '>=1' ({OR_NOTE})"),
     ("(>=1,<2)|>=3", ">=1", f"widened '(>=1,<2)|>=3' to '>=1' ({OR_NOTE})"),
     (">=1,(<2|>=3)", ">=1", f"widened '<2|>=3' to any version ({OR_NOTE})"),
@@ -94,9 +101,17 @@ WIDENED = [
     ("<2.0a0|>1.5", "", f"widened '<2.0a0|>1.5' to any version ({OR_NOTE})"),
     # ',' binds tighter than '|': this is '2|(3,>1)'.
     ("2|3,>1", "<=3,>=2", f"widened '2|3,>1' to '<=3,>=2' ({OR_NOTE}; the pins became a range)"),
-    ("(2|3),!=2.5", "!=2.5,<=3,>=2", f"widened '2|3' to '<=3,>=2' ({OR_NOTE}; the pins became a range)"),
+    (
+        "(2|3),!=2.5",
+        "!=2.5,<=3,>=2",
+        f"widened '2|3' to '<=3,>=2' ({OR_NOTE}; the pins became a range)",
+    ),
     # An exclusion survives only when every branch has it.
-    ("!=1.5,>=1|!=1.5,>=2", "!=1.5,>=1", f"widened '!=1.5,>=1|!=1.5,>=2' to '!=1.5,>=1' ({OR_NOTE})"),
+    (
+        "!=1.5,>=1|!=1.5,>=2",
+        "!=1.5,>=1",
+        f"widened '!=1.5,>=1|!=1.5,>=2' to '!=1.5,>=1' ({OR_NOTE})",
+    ),
     ("!=1.5,>=1|>=2", ">=1", f"widened '!=1.5,>=1|>=2' to '>=1' ({OR_NOTE})"),
     ("1.2,!=1.3|1.2.0", "==1.2", f"widened '1.2,!=1.3|1.2.0' to '==1.2' ({OR_NOTE})"),
 ]
@@ -187,7 +202,10 @@ def test_pep440_version_refuses_what_conda_refuses() -> None:
     with pytest.raises(SpecError) as info:
         pep440_version("1..2")
     assert info.value.message == "invalid conda version '1..2'"
-    assert info.value.hint == "conda versions are numbers and letters joined by dots, for example '1.2.3'"
+    assert (
+        info.value.hint
+        == "conda versions are numbers and letters joined by dots, for example '1.2.3'"
+    )
 
 
 @pytest.mark.parametrize("conda", [">=", "1.2,,", ">>1", "", " 1.2", ">= 1.2", "(1.2", "1.2*.1"])
@@ -220,7 +238,7 @@ def test_prefix_after_a_prerelease() -> None:
 
 # --- properties: py-rattler is the oracle ----------------------------------------------------
 
-TAGS = ["", "", "a0", "rc1", "dev0"]
+TAGS = ["", "", "a0", "rc1", "dev0"]  # untagged twice as often
 releases = st.lists(st.integers(0, 3) | st.integers(0, 20), min_size=1, max_size=4).map(
     lambda numbers: ".".join(map(str, numbers))
 )
@@ -228,7 +246,9 @@ versions = st.builds(str.__add__, releases, st.sampled_from(TAGS))
 atoms = st.one_of(
     st.builds(str.__add__, st.sampled_from(["", "==", "!=", ">=", ">", "<", "<=", "~="]), versions),
     # Fuzzy forms take a release only: '1.2a0.*' has no PEP 440 form (see above).
-    st.builds(str.__add__, st.sampled_from(["=", "!=", ">=", "<", "~="]), releases.map(lambda r: r + ".*")),
+    st.builds(
+        str.__add__, st.sampled_from(["=", "!=", ">=", "<", "~="]), releases.map(lambda r: r + ".*")
+    ),
     st.builds(str.__add__, st.sampled_from(["=", ""]), releases),
     releases.map(lambda r: r + "*"),
     st.just("*"),
@@ -254,8 +274,14 @@ def orders_differ(a: str, b: str) -> bool:
     '1rc1' > '1.0a0'). Pairs whose releases differ only by trailing zeros, in length, and that
     both carry a tag, are the one class where the two disagree (see pep440_version).
     """
-    (ra, ta), (rb, tb) = (_VERSION.fullmatch(v).groups() for v in (a, b))  # type: ignore[union-attr]
+    (ra, ta), (rb, tb) = split(a), split(b)
     return bool(ta and tb) and ra != rb and Version(ra) == Version(rb)
+
+
+def split(version: str) -> tuple[str, str | None]:
+    match = _VERSION.fullmatch(version)
+    assert match is not None
+    return match[1], match[2]
 
 
 def spec_versions(text: str) -> list[str]:
@@ -282,3 +308,16 @@ def test_versions_order_alike(a: str, b: str) -> None:
     conda_a, conda_b = rattler.Version(a), rattler.Version(b)
     pep_a, pep_b = Version(pep440_version(a)), Version(pep440_version(b))
     assert (conda_a < conda_b, conda_a == conda_b) == (pep_a < pep_b, pep_a == pep_b)
+
+
+def test_trailing_zero_prereleases_are_the_known_difference() -> None:
+    # The class orders_differ() leaves out, pinned down so a change on either side shows up.
+    assert rattler.Version("1a0") < rattler.Version("1.0a0") < rattler.Version("1.0")
+    assert Version("1a0") == Version("1.0a0")
+    assert rattler.Version("1rc1") < rattler.Version("1.0a0")
+    assert Version("1rc1") > Version("1.0a0")
+    assert orders_differ("1rc1", "1.0a0")
+    assert not orders_differ("1rc1", "1.0")
+    assert not orders_differ("1.0rc1", "1.0a0")
+    assert not rattler.VersionSpec("==1.0a0").matches(rattler.Version("1a0"))
+    assert "1a0" in SpecifierSet(translate_version_spec("==1.0a0").specifier, prereleases=True)

@@ -1,0 +1,327 @@
+"""Read what the loader and the platform tag care about from an ELF file, without executing it.
+
+Everything comes from one open of the file: the ELF and program headers, ``.dynamic`` (SONAME,
+DT_NEEDED, RPATH, RUNPATH), ``.gnu.version_r`` (the symbol versions needed from each library)
+and ``.dynsym``. pyelftools locates and reads the sections; its objects never leave this module,
+callers get :class:`ElfFile`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
+from elftools.elf.dynamic import DynamicSection, DynamicSegment
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.segments import InterpSegment
+
+from condapress.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+    from elftools.elf.dynamic import DynamicTag
+    from elftools.elf.sections import Section
+
+__all__ = ["ElfFile", "is_elf", "max_versions", "read_elf"]
+
+_MAGIC = b"\x7fELF"
+
+# e_machine -> the architecture names of auditwheel's Architecture enum (and of wheel tags).
+# EM_PPC64 and EM_S390 are refined by byte order and class in _machine().
+_MACHINES = {
+    "EM_X86_64": "x86_64",
+    "EM_386": "i686",
+    "EM_AARCH64": "aarch64",
+    "EM_PPC64": "ppc64",
+    "EM_S390": "s390x",
+    "EM_ARM": "armv7l",
+    "EM_RISCV": "riscv64",
+    "EM_LOONGARCH": "loongarch64",
+}
+
+# A symbol is "in namespace std" when its Itanium C++ ABI mangling names an entity whose
+# outermost scope is std (https://itanium-cxx-abi.github.io/cxx-abi/abi.html#mangling), that is:
+#   _ZSt...              std::f, std::v                    (unscoped name, St prefix)
+#   _ZN[rVK]*[RO]?St...  std::C::f, incl. const/volatile/ref-qualified members and
+#                        inline namespaces (std::__cxx11::, libc++'s std::__1::)
+#   S[abiods]            the std abbreviations: allocator, basic_string, string, istream,
+#                        ostream, iostream (old-ABI std::string members are _ZNSs...)
+# optionally behind a special-name prefix for data the compiler emits for such an entity:
+#   TV TT TI TS TC TW TH vtable, VTT, typeinfo, typeinfo name, construction vtable,
+#                        TLS wrapper and init (std::__once_call is TLS)
+#   Th Tv Tc             non-virtual, virtual and covariant thunks
+#   GV GR GTt GTn        guard variables, reference temporaries, transaction clones
+# and a local-entity prefix Z: statics inside a std function, such as the once_flag and
+# lambda machinery std::call_once instantiates in the caller's library.
+# Names that only mention std in their arguments (_Z3fooSt6vectorIiSaIiEE) are not in std.
+_CALL_OFFSET = rb"(?:hn?\d+_|vn?\d+_n?\d+_)"
+_STD_SYMBOL = re.compile(
+    rb"_Z(?:T[VTISCWH]|T" + _CALL_OFFSET + rb"|Tc" + _CALL_OFFSET * 2 + rb"|G(?:[VR]|T[tn]))?"
+    rb"Z?(?:N[rVK]*[RO]?)?S[tabiods]"
+)
+# The new libstdc++ ABI (_GLIBCXX_USE_CXX11_ABI=1) shows as the abi tag [abi:cxx11] (B5cxx11)
+# on functions returning new-ABI types, and as the inline namespace std::__cxx11 (7__cxx11) in
+# every name that takes one; a library using only the latter still needs the new ABI.
+_CXX11 = re.compile(rb"[^\0]*?(?:B5cxx11|7__cxx11)")
+_CXX11_MARKERS = (b"B5cxx11", b"7__cxx11")
+
+_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE = 1, 2, 10
+_STV_DEFAULT, _STV_PROTECTED = 0, 3
+_SHN_UNDEF = 0
+_ELFCLASS32, _ELFCLASS64 = 32, 64
+
+
+@dataclass(frozen=True, slots=True)
+class ElfFile:
+    """What condapress needs to know about one ELF file."""
+
+    #: architecture, spelled as in wheel tags: x86_64, aarch64, i686, ppc64le, s390x, armv7l, ...
+    machine: str
+    #: a library or extension module: ET_DYN without PT_INTERP.
+    is_shared: bool
+    #: a program: has PT_INTERP (PIE executables are ET_DYN) or is ET_EXEC.
+    is_executable: bool
+    #: DT_SONAME, if any.
+    soname: str | None
+    #: DT_NEEDED entries, in file order.
+    needed: tuple[str, ...]
+    #: DT_RPATH entries, split on ``:``; empty entries dropped.
+    rpath: tuple[str, ...]
+    #: DT_RUNPATH entries, split on ``:``; empty entries dropped.
+    runpath: tuple[str, ...]
+    #: the program interpreter (PT_INTERP), for executables.
+    interpreter: str | None
+    #: ``(library, sorted version names)`` from ``.gnu.version_r``, sorted by library.
+    version_needs: tuple[tuple[str, tuple[str, ...]], ...]
+    #: defined (st_shndx != SHN_UNDEF), exported (visibility default or protected) STB_WEAK
+    #: .dynsym symbols in namespace std (mangled, sorted; the rule is at _STD_SYMBOL). Another
+    #: C++ runtime's definitions may be bound to these, or these to its callers: the crash of
+    #: two libstdc++ in one process.
+    exported_weak_std: tuple[str, ...]
+    #: the same for STB_GLOBAL and STB_GNU_UNIQUE (unified process-wide by the loader).
+    exported_global_std: tuple[str, ...]
+    #: any dynamic symbol uses the libstdc++ C++11 ABI (``[abi:cxx11]`` or ``std::__cxx11``).
+    uses_cxx11_abi: bool
+
+
+def is_elf(path: Path) -> bool:
+    """Whether *path* starts with the ELF magic number (``OSError`` if it cannot be read)."""
+    with path.open("rb") as f:
+        return f.read(4) == _MAGIC
+
+
+def read_elf(path: Path) -> ElfFile:
+    """Read *path*'s dynamic linking facts.
+
+    :raises ArchiveError: *path* is not an ELF file, or is truncated or corrupt.
+    """
+    try:
+        with path.open("rb") as f:
+            return _read(f)
+    except _InvalidElfError as exc:
+        reason = str(exc)
+    except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+    raise ArchiveError(f"{path.name} is not a valid ELF file: {reason}", path=str(path))
+
+
+def max_versions(elf: ElfFile) -> dict[str, str]:
+    """The highest GLIBC, GLIBCXX, CXXABI and GCC version *elf* needs, per prefix.
+
+    Versions compare numerically; names that are not numbers (``GLIBC_PRIVATE``,
+    ``CXXABI_TM_1``) are left out.
+
+    >>> elf = ElfFile("x86_64", True, False, None, (), (), (), None,
+    ...               (("libc.so.6", ("GLIBC_2.14", "GLIBC_2.2.5", "GLIBC_2.9")),), (), (), False)
+    >>> max_versions(elf)
+    {'GLIBC': '2.14'}
+    """
+    best: dict[str, tuple[tuple[int, ...], str]] = {}
+    for _library, names in elf.version_needs:
+        for name in names:
+            prefix, _, version = name.partition("_")
+            if prefix not in {"GLIBC", "GLIBCXX", "CXXABI", "GCC"}:
+                continue
+            key = _numeric(version)
+            if key is not None and (prefix not in best or key > best[prefix][0]):
+                best[prefix] = (key, version)
+    return {prefix: best[prefix][1] for prefix in sorted(best)}
+
+
+def _numeric(version: str) -> tuple[int, ...] | None:
+    parts = version.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+class _InvalidElfError(Exception):
+    """A structural problem found by our own checks; its text is the reason shown to users."""
+
+
+def _read(f: BinaryIO) -> ElfFile:
+    elf, size = _open(f)
+    interpreter = None
+    dynamic: DynamicSection | DynamicSegment | None = None
+    for segment in elf.iter_segments():
+        if isinstance(segment, InterpSegment):
+            interpreter = segment.get_interp_name()
+        elif isinstance(segment, DynamicSegment):
+            dynamic = segment  # only used when the file has no section headers
+    section, verneed, dynsym = _sections(elf, size)
+    strings = _dynamic_strings(section or dynamic)
+    weak_std, global_std, cxx11 = _symbols(elf, dynsym)
+    e_type = elf["e_type"]
+    return ElfFile(
+        machine=_machine(elf),
+        is_shared=e_type == "ET_DYN" and interpreter is None,
+        is_executable=interpreter is not None or e_type == "ET_EXEC",
+        soname=strings["DT_SONAME"][0] if strings["DT_SONAME"] else None,
+        needed=tuple(strings["DT_NEEDED"]),
+        rpath=tuple(p for entry in strings["DT_RPATH"] for p in entry.split(":") if p),
+        runpath=tuple(p for entry in strings["DT_RUNPATH"] for p in entry.split(":") if p),
+        interpreter=interpreter,
+        version_needs=_version_needs(verneed),
+        exported_weak_std=weak_std,
+        exported_global_std=global_std,
+        uses_cxx11_abi=cxx11,
+    )
+
+
+def _open(f: BinaryIO) -> tuple[ELFFile, int]:
+    """Parse the ELF header, checking first that the file holds everything its headers describe.
+
+    A truncated file then fails with a reason a user understands, not deep inside pyelftools.
+    """
+    ident = f.read(5)
+    if ident[:4] != _MAGIC:
+        raise _InvalidElfError("it does not start with the ELF magic number")
+    size = os.fstat(f.fileno()).st_size
+    header_size = 64 if ident[4:] == b"\x02" else 52
+    if size < header_size:
+        raise _InvalidElfError(f"it is truncated ({size} bytes, shorter than an ELF header)")
+    f.seek(0)
+    elf = ELFFile(f)
+    needed_size = max(
+        elf["e_phoff"] + elf["e_phnum"] * elf["e_phentsize"],
+        elf["e_shoff"] + elf["e_shnum"] * elf["e_shentsize"],
+    )
+    if size < needed_size:
+        raise _InvalidElfError(f"it is truncated ({size} bytes, its headers need {needed_size})")
+    return elf, size
+
+
+def _sections(
+    elf: ELFFile, size: int
+) -> tuple[DynamicSection | None, GNUVerNeedSection | None, Section | None]:
+    dynamic = verneed = dynsym = None
+    for section in elf.iter_sections():
+        if section["sh_type"] != "SHT_NOBITS" and section["sh_offset"] + section["sh_size"] > size:
+            msg = f"it is truncated ({size} bytes, section {section.name} lies beyond)"
+            raise _InvalidElfError(msg)
+        if isinstance(section, DynamicSection):
+            dynamic = section
+        elif isinstance(section, GNUVerNeedSection):
+            verneed = section
+        elif section["sh_type"] == "SHT_DYNSYM":
+            dynsym = section
+    return dynamic, verneed, dynsym
+
+
+def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[str, list[str]]:
+    strings: dict[str, list[str]] = {
+        "DT_NEEDED": [],
+        "DT_SONAME": [],
+        "DT_RPATH": [],
+        "DT_RUNPATH": [],
+    }
+    for tag in dynamic.iter_tags() if dynamic is not None else ():
+        if tag.entry.d_tag in strings:
+            strings[tag.entry.d_tag].append(_tag_string(tag))
+    return strings
+
+
+def _symbols(elf: ELFFile, dynsym: Section | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    if dynsym is None:
+        return (), (), False
+    strtab = elf.get_section(dynsym["sh_link"]).data()
+    symbols = _iter_symbols(dynsym.data(), elf.elfclass, little=elf.little_endian)
+    return _scan_symbols(symbols, strtab)
+
+
+def _tag_string(tag: DynamicTag) -> str:
+    # pyelftools stores the string of DT_NEEDED/DT_SONAME/... under the tag's lowercased name.
+    return str(getattr(tag, tag.entry.d_tag[3:].lower()))
+
+
+def _machine(elf: ELFFile) -> str:
+    em = elf["e_machine"]
+    if not isinstance(em, str):
+        return f"em_{em}"
+    machine = _MACHINES.get(em, em.removeprefix("EM_").lower())
+    if machine == "ppc64" and elf.little_endian:
+        return "ppc64le"
+    if machine == "s390x" and elf.elfclass == _ELFCLASS32:
+        return "s390"
+    return machine
+
+
+def _version_needs(section: GNUVerNeedSection | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if section is None:
+        return ()
+    needs: dict[str, set[str]] = {}
+    for verneed, auxiliaries in section.iter_versions():
+        needs.setdefault(str(verneed.name), set()).update(aux.name for aux in auxiliaries)
+    return tuple((library, tuple(sorted(needs[library]))) for library in sorted(needs))
+
+
+def _iter_symbols(
+    data: bytes, elfclass: int, *, little: bool
+) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(st_name, st_info, st_other, st_shndx)`` of every dynamic symbol.
+
+    Unpacked in bulk with :mod:`struct`: pyelftools builds a container per symbol, which is
+    two orders of magnitude slower on the tens of thousands of symbols of a C++ library.
+    """
+    order = "<" if little else ">"
+    if elfclass == _ELFCLASS64:
+        fmt, size = order + "IBBHQQ", 24
+        usable = len(data) - len(data) % size
+        for name, info, other, shndx, _value, _size in struct.iter_unpack(fmt, data[:usable]):
+            yield name, info, other, shndx
+    else:
+        fmt, size = order + "IIIBBH", 16
+        usable = len(data) - len(data) % size
+        for name, _value, _size, info, other, shndx in struct.iter_unpack(fmt, data[:usable]):
+            yield name, info, other, shndx
+
+
+def _scan_symbols(
+    symbols: Iterable[tuple[int, int, int, int]], strtab: bytes
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    # Names are matched on the string table's bytes at the symbol's offset, so only the few
+    # std:: exports are ever sliced and decoded.
+    look_for_cxx11 = any(marker in strtab for marker in _CXX11_MARKERS)
+    cxx11 = False
+    weak: list[str] = []
+    strong: list[str] = []
+    for name, info, other, shndx in symbols:
+        if look_for_cxx11 and not cxx11 and _CXX11.match(strtab, name):
+            cxx11 = True
+        bind = info >> 4
+        if (
+            shndx == _SHN_UNDEF
+            or bind not in {_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE}
+            or other & 0x3 not in {_STV_DEFAULT, _STV_PROTECTED}
+            or not _STD_SYMBOL.match(strtab, name)
+        ):
+            continue
+        text = strtab[name : strtab.index(b"\0", name)].decode("utf-8", "replace")
+        (weak if bind == _STB_WEAK else strong).append(text)
+    return tuple(sorted(weak)), tuple(sorted(strong)), cxx11

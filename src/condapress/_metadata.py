@@ -1,0 +1,131 @@
+"""What a pressed wheel says about itself, gathered from the conda packages pressed into it."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from condapress._versions import pep440_version, translate_version_spec
+from condapress.assemble import core_metadata_from_dist_info, spdx_or_none
+from condapress.model import CoreMetadata, NoArch, Provenance
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from condapress.model import CondaRecord, UnpackedPackage, WheelSpec
+
+__all__ = ["core_metadata", "entry_points", "provenance"]
+
+_DIST_INFO = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/")
+
+
+def _own_dist_info(package: UnpackedPackage, file: str) -> Path | None:
+    for entry in package.info.paths:
+        match = _DIST_INFO.match(entry.path)
+        if match and entry.path[match.end() :] == file:
+            return package.root / entry.path
+    return None
+
+
+def core_metadata(wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]) -> CoreMetadata:
+    """METADATA of *wheel*: the root's own dist-info if it has one, else its conda metadata."""
+    root = packages[wheel.members[0]]
+    info = root.info
+    version = wheel.version
+    own = _own_dist_info(root, "METADATA")
+    if own is not None:
+        meta = core_metadata_from_dist_info(
+            own.read_text(encoding="utf-8", errors="replace"),
+            name=wheel.distribution,
+            version=version,
+        )
+    else:
+        urls = tuple(
+            (label, url)
+            for label, url in (
+                ("Homepage", info.home),
+                ("Source", info.dev_url),
+                ("Documentation", info.doc_url),
+            )
+            if url
+        )
+        pressed = "\n".join(f"- `{packages[name].info.record.dist}`" for name in wheel.members)
+        meta = CoreMetadata(
+            name=wheel.distribution,
+            version=version,
+            summary=info.summary,
+            project_urls=urls,
+            requires_python=_requires_python(root),
+            description=f"# {wheel.distribution}\n\n{info.summary or ''}\n\n"
+            f"Pressed by condapress from these conda packages:\n\n{pressed}\n",
+            description_content_type="text/markdown",
+        )
+    license_text = info.record.license
+    expression = meta.license_expression or spdx_or_none(license_text)
+    licenses = tuple(
+        (f"{name}/{file}", packages[name].root / "info" / "licenses" / file)
+        for name in wheel.members
+        for file in packages[name].info.license_files
+    )
+    return replace(
+        meta,
+        license_expression=expression,
+        license=None if expression else (meta.license or license_text),
+        license_files=licenses,
+        requires_dist=wheel.requires_dist,
+    )
+
+
+def _requires_python(package: UnpackedPackage) -> str | None:
+    for dep in package.info.record.depends:
+        name, _, rest = dep.partition(" ")
+        if name == "python" and rest.strip():
+            version, _, build = rest.strip().partition(" ")
+            return translate_version_spec(version, build or None).specifier or None
+    return None
+
+
+def entry_points(
+    wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]
+) -> tuple[tuple[str, str, str], ...]:
+    """Entry points of *wheel*: the root's own entry_points.txt and noarch link.json scripts."""
+    found: dict[tuple[str, str], str] = {}
+    for name in wheel.members:
+        package = packages[name]
+        own = _own_dist_info(package, "entry_points.txt")
+        if own is not None and name == wheel.members[0]:
+            parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+            parser.optionxform = str  # type: ignore[assignment,method-assign]
+            parser.read_string(own.read_text(encoding="utf-8"))
+            for group in parser.sections():
+                for key, value in parser.items(group):
+                    found[(group, key)] = value
+        if package.info.record.noarch is NoArch.PYTHON:
+            for line in package.info.entry_points:
+                key, _, value = line.partition("=")
+                found.setdefault(("console_scripts", key.strip()), value.strip())
+    return tuple(sorted((group, key, value) for (group, key), value in found.items()))
+
+
+def provenance(wheel: WheelSpec, records: Mapping[str, CondaRecord]) -> tuple[Provenance, ...]:
+    """The conda packages pressed into *wheel*, as the channel described them."""
+    return tuple(
+        Provenance(
+            name=rec.name,
+            version=rec.version,
+            build=rec.build,
+            channel=rec.channel,
+            sha256=rec.sha256 or "",
+            license=rec.license,
+            url=rec.url,
+        )
+        for rec in (records[name] for name in wheel.members)
+    )
+
+
+def wheel_version(version: str) -> str:
+    """The PEP 440 spelling of a conda version, for a wheel's Version field."""
+    return pep440_version(version)

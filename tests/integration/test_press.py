@@ -1,0 +1,179 @@
+"""Press the fixture channel, install the wheels with real pip into fresh venvs, and run them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from condapress._cli import main
+from conftest import FIXTURE_CHANNEL, Venv, make_venv
+
+PLACEHOLDER = b"_h_env_placehold_placehold"
+GREETING = "Hello, {name}! (from share/libgreet/greeting.txt of libgreet {version})"
+
+
+@dataclass(frozen=True)
+class Pressed:
+    python: str
+    fat: bool
+    wheelhouse: Path
+    lines: list[str]
+    venv: Venv
+
+
+def press(out: Path, cache: Path, *argv: str) -> list[str]:
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        status = main(
+            ["-c", str(FIXTURE_CHANNEL), "--cache-dir", str(cache), "-o", str(out), *argv]
+        )
+    assert status == 0, buffer.getvalue()
+    return buffer.getvalue().splitlines()
+
+
+@pytest.fixture(scope="module", params=["3.10", "3.11", "3.12"])
+def python(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["fat", "split"])
+def pressed(
+    python: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Pressed:
+    fat = bool(request.param)
+    tmp = tmp_path_factory.mktemp(f"press-{python}-{'fat' if fat else 'split'}")
+    flags = ["--fat"] if fat else []
+    lines = press(
+        tmp / "wheelhouse",
+        tmp / "cache",
+        "pygreet",
+        "salutation-python",
+        "tally",
+        "--python",
+        python,
+        *flags,
+    )
+    venv = make_venv(python, tmp / "venv")
+    venv.pip("install", "--no-index", "--find-links", tmp / "wheelhouse", "pygreet", "tally-conda")
+    return Pressed(python, fat, tmp / "wheelhouse", lines, venv)
+
+
+def test_one_line_per_wheel(pressed: Pressed) -> None:
+    wheels = sorted(p.name for p in pressed.wheelhouse.iterdir())
+    assert len(pressed.lines) == len(wheels)
+    tag = pressed.python.replace(".", "")
+    expected = {
+        f"pygreet-1.0.0-cp{tag}-cp{tag}-",
+        "salutation-1.2.0-py3-none-any.whl",
+        "tally_conda-0.3.0-py3-none-",
+    }
+    if not pressed.fat:
+        expected |= {"libgreet_conda-1.0.0-py3-none-", "libgreetpp_conda-1.0.0-py3-none-"}
+    assert {next(e for e in expected if w.startswith(e)) for w in wheels} == expected
+    for line in pressed.lines:
+        assert re.fullmatch(r"\S+\.whl  \S+  \d+ KiB  [\w.+ -]+", line), line
+
+
+def test_extension_calls_into_cpp_and_c_libraries(pressed: Pressed) -> None:
+    code = (
+        "import pygreet; print(pygreet.greet('Ada')); print(pygreet.libgreet_version()); "
+        "print(pygreet.salute('Ada'))"
+    )
+    out = pressed.venv.run(pressed.venv.python, "-c", code).stdout.splitlines()
+    assert out == [GREETING.format(name="Ada", version="1.0.0"), "1", out[2]]
+    assert "Ada" in out[2]
+
+
+def test_console_script_and_executables(pressed: Pressed) -> None:
+    bin_dir = pressed.venv.path / "bin"
+    assert pressed.venv.run(bin_dir / "salute", "Ada").stdout == "Greetings, Ada.\n"
+    assert (
+        pressed.venv.run(bin_dir / "greet", "Bob").stdout
+        == GREETING.format(name="Bob", version="1.0.0") + "\n"
+    )
+    assert pressed.venv.run(bin_dir / "tally", "ab", "cde").stdout == "5\n"
+
+
+def test_pip_check_is_clean(pressed: Pressed) -> None:
+    assert pressed.venv.pip("check").stdout == "No broken requirements found.\n"
+
+
+def test_twine_check_passes(pressed: Pressed) -> None:
+    wheels = sorted(pressed.wheelhouse.iterdir())
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, wheels)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == len(wheels)
+
+
+def test_no_absolute_rpath_or_placeholder(pressed: Pressed, tmp_path: Path) -> None:
+    for wheel in pressed.wheelhouse.iterdir():
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                data = archive.read(name)
+                assert PLACEHOLDER not in data, f"{wheel.name}: {name}"
+                if data[:4] != b"\x7fELF":
+                    continue
+                target = tmp_path / "elf"
+                target.write_bytes(data)
+                dynamic = subprocess.run(
+                    ["readelf", "-d", "-W", str(target)], capture_output=True, text=True, check=True
+                ).stdout
+                for paths in re.findall(r"\((?:RPATH|RUNPATH)\).*\[(.*)\]", dynamic):
+                    for entry in paths.split(":"):
+                        assert entry.startswith("$ORIGIN"), f"{wheel.name}: {name}: {entry}"
+
+
+def _sibling_sonames(wheelhouse: Path, wheel: Path) -> list[str]:
+    """Sonames that *wheel* links but another wheel of the same press ships."""
+    names: list[str] = []
+    for other in wheelhouse.glob("*.whl"):
+        if other != wheel:
+            with zipfile.ZipFile(other) as archive:
+                names += [Path(n).name for n in archive.namelist() if ".libs/lib" in n]
+    return names
+
+
+def test_auditwheel_agrees_with_our_tag(pressed: Pressed, tmp_path: Path) -> None:
+    auditwheel = Path(sys.executable).parent / "auditwheel"
+    for wheel in pressed.wheelhouse.glob("*manylinux*.whl"):
+        ours = re.search(r"-(manylinux_\d+_\d+_x86_64)", wheel.name)
+        assert ours is not None
+        siblings = _sibling_sonames(pressed.wheelhouse, wheel)
+        shown = subprocess.run(
+            [str(auditwheel), "show", str(wheel)], capture_output=True, text=True, check=False
+        )
+        text = " ".join(shown.stdout.split())
+        if f'consistent with the following platform tag: "{ours.group(1)}"' in text:
+            continue
+        # A split wheel links libraries that its Requires-Dist wheels ship; auditwheel show
+        # cannot see them, so ask auditwheel repair, told that those sonames come from
+        # elsewhere (its --exclude), which tag the binaries honour.
+        assert not pressed.fat, text
+        excludes = [arg for soname in siblings for arg in ("--exclude", soname)]
+        env = {**os.environ, "PATH": f"{auditwheel.parent}{os.pathsep}{os.environ['PATH']}"}
+        repaired = subprocess.run(
+            [str(auditwheel), "repair", *excludes, "-w", str(tmp_path), str(wheel)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        assert repaired.returncode == 0, repaired.stderr
+        (out,) = tmp_path.glob("*.whl")
+        assert ours.group(1) in out.name, (out.name, text)
+        out.unlink()
