@@ -64,7 +64,9 @@ def _add_solve_options(parser: argparse.ArgumentParser) -> None:
         "specs",
         nargs="+",
         metavar="SPEC",
-        help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd'",
+        help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd', or "
+        "the path of a local .conda/.tar.bz2 (a fresh feedstock build), whose dependencies are "
+        "solved on the channels",
     )
     parser.add_argument(
         "-c",
@@ -198,7 +200,8 @@ def _execute_press(args: argparse.Namespace) -> int:
     members = {w.distribution: w.members for w in result.plan.wheels}
     for wheel, spec in zip(result.wheels, result.plan.wheels, strict=True):
         print(
-            f"{wheel.path}  {'.'.join(wheel.tags)}  {wheel.size / 1024:.0f} KiB  "
+            f"{wheel.path}  {wheel.path.name.removesuffix('.whl').split('-', 2)[2]}  "
+            f"{wheel.size / 1024:.0f} KiB  "
             f"{' + '.join(members[spec.distribution])}"
         )
     return 0

@@ -153,10 +153,24 @@ def provided_sonames(
     provided: dict[str, tuple[str, str]] = {}
     for name in wheel.members:
         for path, elf in sorted(elfs.get(name, {}).items()):
-            if elf.soname and elf.is_shared and not _SITE_PACKAGES.match(path):
-                mangled = mangle(elf.soname, _package_sha256(packages[name]))
-                provided.setdefault(elf.soname, (folder, mangled))
+            soname = _soname(path, elf)
+            if soname is not None:
+                mangled = mangle(soname, _package_sha256(packages[name]))
+                provided.setdefault(soname, (folder, mangled))
     return provided
+
+
+def _soname(path: str, elf: ElfFile) -> str | None:
+    """The name other files link *path* by.
+
+    Its DT_SONAME, or for a library in ``lib/`` without one (tk's ``libtcl8.6.so``), its file
+    name, which is what the linker then recorded in its users' DT_NEEDED.
+    """
+    if not elf.is_shared or not path.startswith("lib/"):
+        return None
+    if elf.soname:
+        return elf.soname
+    return posixpath.basename(path) if path.count("/") == 1 else None
 
 
 def plan_layout(
@@ -218,7 +232,7 @@ def plan_layout(
                 )
             )
             if elf is not None:
-                edits.append(_elf_edit(dest, elf, providers))
+                edits.append(_elf_edit(dest, _soname(entry.path, elf), elf, providers))
     return Layout(
         distribution=wheel.distribution,
         libs_dir=folder,
@@ -248,8 +262,9 @@ def _destination(
     if site:
         return path[site.end() :], None
     elf = elfs.get(path)
-    if path.startswith("lib/") and elf is not None and elf.is_shared and elf.soname:
-        return f"{folder}/{own[elf.soname][1]}", None
+    soname = _soname(path, elf) if elf is not None else None
+    if soname is not None:
+        return f"{folder}/{own[soname][1]}", None
     if path.startswith("bin/"):
         if elf is not None:
             return f"{folder}/bin/{path[4:]}", None
@@ -272,7 +287,9 @@ def _names_prefix_python(path: Path, placeholder: str | None) -> bool:
     )
 
 
-def _elf_edit(dest: str, elf: ElfFile, providers: Mapping[str, tuple[str, str]]) -> ElfEdit:
+def _elf_edit(
+    dest: str, soname: str | None, elf: ElfFile, providers: Mapping[str, tuple[str, str]]
+) -> ElfEdit:
     here = posixpath.dirname(dest) or "."
     replace = tuple((soname, providers[soname][1]) for soname in elf.needed if soname in providers)
     folders = sorted({providers[soname][0] for soname in elf.needed if soname in providers})
@@ -280,18 +297,14 @@ def _elf_edit(dest: str, elf: ElfFile, providers: Mapping[str, tuple[str, str]])
         "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
         for rel in (posixpath.relpath(f, here) for f in folders)
     )
-    soname = (
-        providers[elf.soname][1]
-        if elf.soname is not None and elf.soname in providers and elf.is_shared
-        else None
-    )
+    new_soname = providers[soname][1] if soname is not None and soname in providers else None
     had_rpath = bool(elf.rpath or elf.runpath)
     return ElfEdit(
         dest=dest,
         set_rpath=rpath or None,
         remove_rpath=had_rpath and not rpath,
         replace_needed=replace,
-        set_soname=soname,
+        set_soname=new_soname,
     )
 
 

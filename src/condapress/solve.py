@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -90,16 +90,41 @@ def resolve(request: SolveRequest, *, solver: _Solver | None = None) -> Closure:
     :raises ChannelError: a channel cannot be reached or read.
     """
     _validate(request)
-    roots = tuple(_spec_name(spec) for spec in request.specs)
-    records = (solver or _RattlerSolver()).solve(request)
+    local = {spec: _local_record(Path(spec)) for spec in request.specs if _is_archive(spec)}
+    names = tuple(spec for spec in request.specs if spec not in local)
+    roots = tuple(local[s].name if s in local else _spec_name(s) for s in request.specs)
+    # A local archive's own dependencies are solved on the channels, beside the other specs.
+    needed = names + tuple(dep for rec in local.values() for dep in rec.depends)
+    solved = (solver or _RattlerSolver()).solve(replace(request, specs=needed)) if needed else ()
+    records = {rec.name: rec for rec in solved} | {rec.name: rec for rec in local.values()}
     logger.info("solved %s: %d packages", " ".join(request.specs), len(records))
     return Closure(
         specs=request.specs,
         roots=roots,
-        records=tuple(sorted(records, key=lambda r: r.name)),
+        records=tuple(sorted(records.values(), key=lambda r: r.name)),
         python=request.python,
         subdir=request.subdir,
         channels=request.channels,
+    )
+
+
+def _is_archive(spec: str) -> bool:
+    return spec.endswith((".conda", ".tar.bz2")) and Path(spec).is_file()
+
+
+def _local_record(path: Path) -> CondaRecord:
+    """The record of a local archive (a feedstock's fresh build), as a channel would give it."""
+    from condapress import _fetch, unpack  # noqa: PLC0415 - only local archives need them
+
+    record = unpack.read_info(path).record
+    sha256, size = _fetch.file_digest(path, algorithm="sha256")
+    return replace(
+        record,
+        sha256=sha256,
+        size=size,
+        url=path.resolve().as_uri(),
+        channel=str(path.resolve().parent),
+        file_name=path.name,
     )
 
 

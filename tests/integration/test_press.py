@@ -177,3 +177,30 @@ def test_auditwheel_agrees_with_our_tag(pressed: Pressed, tmp_path: Path) -> Non
         (out,) = tmp_path.glob("*.whl")
         assert ours.group(1) in out.name, (out.name, text)
         out.unlink()
+
+
+def test_local_archive_spec_presses_the_same_binaries(tmp_path: Path) -> None:
+    archive = next((FIXTURE_CHANNEL / "linux-64").glob("pygreet-1.0.0-py311*.conda"))
+    local = tmp_path / "feedstock" / archive.name
+    local.parent.mkdir()
+    local.write_bytes(archive.read_bytes())
+    by_path = press(tmp_path / "a", tmp_path / "cache", str(local), "--python", "3.11", "--fat")
+    by_name = press(tmp_path / "b", tmp_path / "cache", "pygreet", "--python", "3.11", "--fat")
+    assert [line.split()[2:] for line in by_path] == [line.split()[2:] for line in by_name]
+    (wheel_a,) = (tmp_path / "a").glob("*.whl")
+    (wheel_b,) = (tmp_path / "b").glob("*.whl")
+    with zipfile.ZipFile(wheel_a) as a, zipfile.ZipFile(wheel_b) as b:
+        assert a.namelist() == b.namelist()
+        payload = [n for n in a.namelist() if ".dist-info/" not in n]
+        assert [a.read(n) for n in payload] == [b.read(n) for n in payload]
+        # only the provenance says where the package came from
+        provenance = "pygreet-1.0.0.dist-info/conda-packages.json"
+        assert str(local.parent) in a.read(provenance).decode()
+
+
+def test_pressing_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    first = press(tmp_path / "one", tmp_path / "cache", "pygreet", "tally", "--python", "3.12")
+    second = press(tmp_path / "two", tmp_path / "cache", "pygreet", "tally", "--python", "3.12")
+    assert len(first) == len(second) == 4
+    for wheel in (tmp_path / "one").iterdir():
+        assert wheel.read_bytes() == (tmp_path / "two" / wheel.name).read_bytes(), wheel.name
