@@ -3,7 +3,8 @@
 The channel in ``channels_fixture/`` imitates conda-forge packages closely
 enough to exercise condapress on real hazards: prefix placeholders in text and
 binary files, soname symlink chains, ``$ORIGIN`` RPATHs, weak ``std::``
-symbols, two majors of one library, CPython extensions for several Pythons, a
+symbols, two majors of one library, CPython extensions for several Pythons
+(one reaching libgreet 1 through libgreetpp, one linking libgreet 2), a
 ``noarch: python`` package whose PyPI name differs from its conda name, and
 metadata-only stand-ins for python, python_abi and the GCC runtime.
 
@@ -727,57 +728,98 @@ def dist_info(
     write(di / "RECORD", "".join(f"{path},{rest}\n" for path, rest in sorted(record.items())))
 
 
+def build_extension(
+    ctx: Context,
+    recipe: dict[str, Any],
+    variant: dict[str, Any],
+    *,
+    cxx: bool,
+    includes: list[Path],
+    libs: list[str],
+) -> None:
+    """Build one variant of a CPython extension package ``<name>._<name>``.
+
+    The package ships ``<name>/__init__.py`` and the extension under
+    ``lib/python3.X/site-packages`` with RPATH ``$ORIGIN/../../..``, plus the
+    dist-info pip wrote, whose RECORD keeps the extension's first build.
+    """
+    name = recipe["name"]
+    src = RECIPES_DIR / name / "src"
+    minor = variant["python"]
+    nodot = minor.replace(".", "")
+    headers = find_python_headers(minor)
+    if headers is None:
+        raise BuildError(f"no CPython {minor} headers found (pyenv or python{minor} on PATH)")
+    hash_input = dict(recipe["hash_input"], python=f"{minor}.* *_cpython")
+    build = f"py{nodot}{conda_hash(hash_input)}_{variant['build_number']}"
+    pkg = ctx.new_package(recipe, variant, build)
+    pkg.hash_input = hash_input
+    site = pkg.prefix / "lib" / f"python{minor}" / "site-packages"
+    write(site / name / "__init__.py", (src / name / "__init__.py").read_bytes())
+
+    obj = ctx.objdir(pkg)
+    module = f"_{name}"
+    flags = [f"-I{headers.include}", *[f"-I{include}" for include in includes]]
+    source = src / f"{module}.{'cpp' if cxx else 'c'}"
+    ctx.cc.compile(source, obj / f"{module}.o", cxx=cxx, flags=flags)
+    ext = site / name / f"{module}{variant['ext_suffix']}"
+    # What pip installed first: linked with conda-forge's -Wl,-rpath,$PREFIX/lib.
+    # conda-build then rewrote the RPATH to $ORIGIN/../../.. after pip had
+    # written RECORD, so RECORD keeps the hash and size of this first build.
+    pip_built = obj / ext.name
+    ctx.cc.link(
+        [obj / f"{module}.o"],
+        pip_built,
+        cxx=cxx,
+        shared=True,
+        rpath=f"{pkg.placeholder}/lib",
+        libs=libs,
+    )
+    ctx.cc.link(
+        [obj / f"{module}.o"], ext, cxx=cxx, shared=True, rpath="$ORIGIN/../../..", libs=libs
+    )
+    pip_data = pip_built.read_bytes()
+    rel_ext = f"{name}/{ext.name}"
+    dist_info(
+        site,
+        recipe,
+        pkg.version,
+        folder=pkg.build_folder,
+        wheel_tag=f"cp{nodot}-cp{nodot}-linux_x86_64",
+        purelib=False,
+        top_level=name,
+        extra_record={rel_ext: f"{record_hash(pip_data)},{len(pip_data)}"},
+    )
+    ctx.finish(pkg)
+
+
 def build_pygreet(ctx: Context, recipe: dict[str, Any]) -> None:
     """Build pygreet for each Python: a C++ extension module linked to libgreetpp."""
-    src = RECIPES_DIR / "pygreet" / "src"
     greetpp = ctx.prefixes[("libgreetpp", "1.0.0")]
     greet = ctx.prefixes[("libgreet", "1.0.0")]
     for variant in recipe["variants"]:
-        minor = variant["python"]
-        nodot = minor.replace(".", "")
-        headers = find_python_headers(minor)
-        if headers is None:
-            raise BuildError(f"no CPython {minor} headers found (pyenv or python{minor} on PATH)")
-        hash_input = dict(recipe["hash_input"], python=f"{minor}.* *_cpython")
-        build = f"py{nodot}{conda_hash(hash_input)}_{variant['build_number']}"
-        pkg = ctx.new_package(recipe, variant, build)
-        pkg.hash_input = hash_input
-        site = pkg.prefix / "lib" / f"python{minor}" / "site-packages"
-        write(site / "pygreet" / "__init__.py", (src / "pygreet" / "__init__.py").read_bytes())
-
-        obj = ctx.objdir(pkg)
-        flags = [f"-I{headers.include}", f"-I{greetpp / 'include'}", f"-I{greet / 'include'}"]
-        ctx.cc.compile(src / "_pygreet.cpp", obj / "_pygreet.o", cxx=True, flags=flags)
-        ext = site / "pygreet" / f"_pygreet{variant['ext_suffix']}"
-        libs = [f"-L{greetpp / 'lib'}", "-lgreetpp", f"-Wl,-rpath-link,{greet / 'lib'}"]
-        # What pip installed first: linked with conda-forge's -Wl,-rpath,$PREFIX/lib.
-        # conda-build then rewrote the RPATH to $ORIGIN/../../.. after pip had
-        # written RECORD, so RECORD keeps the hash and size of this first build.
-        pip_built = obj / ext.name
-        ctx.cc.link(
-            [obj / "_pygreet.o"],
-            pip_built,
-            cxx=True,
-            shared=True,
-            rpath=f"{pkg.placeholder}/lib",
-            libs=libs,
-        )
-        ctx.cc.link(
-            [obj / "_pygreet.o"], ext, cxx=True, shared=True, rpath="$ORIGIN/../../..", libs=libs
-        )
-        pip_data = pip_built.read_bytes()
-        rel_ext = f"pygreet/{ext.name}"
-        dist_info(
-            site,
+        build_extension(
+            ctx,
             recipe,
-            pkg.version,
-            folder=pkg.build_folder,
-            wheel_tag=f"cp{nodot}-cp{nodot}-linux_x86_64",
-            purelib=False,
-            top_level="pygreet",
-            extra_record={rel_ext: f"{record_hash(pip_data)},{len(pip_data)}"},
+            variant,
+            cxx=True,
+            includes=[greetpp / "include", greet / "include"],
+            libs=[f"-L{greetpp / 'lib'}", "-lgreetpp", f"-Wl,-rpath-link,{greet / 'lib'}"],
         )
-        ctx.finish(pkg)
+
+
+def build_pyshout(ctx: Context, recipe: dict[str, Any]) -> None:
+    """Build pyshout for each Python: a C extension module linked to libgreet 2 directly."""
+    for variant in recipe["variants"]:
+        greet = ctx.prefixes[("libgreet", variant["libgreet"])]
+        build_extension(
+            ctx,
+            recipe,
+            variant,
+            cxx=False,
+            includes=[greet / "include"],
+            libs=[f"-L{greet / 'lib'}", "-lgreet"],
+        )
 
 
 def console_script(prefix_placeholder: str, entry_point: str) -> bytes:
@@ -871,12 +913,14 @@ def build_metadata(ctx: Context, recipe: dict[str, Any]) -> None:
         ctx.finish(pkg)
 
 
-# Build order matters: libgreetpp links libgreet, pygreet links libgreetpp.
+# Build order matters: libgreetpp links libgreet, pygreet links libgreetpp, pyshout
+# links libgreet 2.
 RECIPE_ORDER = (
     "libgreet",
     "libgreetpp",
     "salutation-python",
     "pygreet",
+    "pyshout",
     "tally",
     "python",
     "python_abi",
@@ -891,6 +935,7 @@ BUILDERS = {
     "libgreet": build_libgreet,
     "libgreetpp": build_libgreetpp,
     "pygreet": build_pygreet,
+    "pyshout": build_pyshout,
     "noarch_python": build_noarch_python,
     "tally": build_tally,
     "metadata": build_metadata,

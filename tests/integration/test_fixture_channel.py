@@ -48,6 +48,9 @@ EXPECTED_ARCHIVES = {
     "linux-64/pygreet-1.0.0-py310hbfe3c1e_0.conda",
     "linux-64/pygreet-1.0.0-py311h26e73d1_0.conda",
     "linux-64/pygreet-1.0.0-py312h1254688_0.conda",
+    "linux-64/pyshout-2.0.0-py310hecea56f_0.conda",
+    "linux-64/pyshout-2.0.0-py311h83ddc40_0.conda",
+    "linux-64/pyshout-2.0.0-py312hc14fb9d_0.conda",
     "linux-64/python-3.10.13-hd12c33a_1_cpython.conda",
     "linux-64/python-3.11.7-hab00c5b_1_cpython.conda",
     "linux-64/python-3.12.1-hab00c5b_1_cpython.conda",
@@ -62,6 +65,11 @@ PYGREET = {
     "3.10": "pygreet-1.0.0-py310hbfe3c1e_0",
     "3.11": "pygreet-1.0.0-py311h26e73d1_0",
     "3.12": "pygreet-1.0.0-py312h1254688_0",
+}
+PYSHOUT = {
+    "3.10": "pyshout-2.0.0-py310hecea56f_0",
+    "3.11": "pyshout-2.0.0-py311h83ddc40_0",
+    "3.12": "pyshout-2.0.0-py312hc14fb9d_0",
 }
 PYTHON_VERSIONS = {"3.10": "3.10.13", "3.11": "3.11.7", "3.12": "3.12.1"}
 LIBGREET1 = "libgreet-1.0.0-hd590300_0"
@@ -105,9 +113,9 @@ class Dyn:
     runpath: str | None
 
 
-def _ext(minor: str) -> str:
+def _ext(minor: str, name: str = "pygreet") -> str:
     nodot = minor.replace(".", "")
-    return f"lib/python{minor}/site-packages/pygreet/_pygreet.cpython-{nodot}-x86_64-linux-gnu.so"
+    return f"lib/python{minor}/site-packages/{name}/_{name}.cpython-{nodot}-x86_64-linux-gnu.so"
 
 
 EXPECTED_ELF: dict[tuple[str, str], Dyn] = {
@@ -130,6 +138,10 @@ EXPECTED_ELF: dict[tuple[str, str], Dyn] = {
     **{
         (dist, _ext(minor)): Dyn(None, ["libgreetpp.so.1", *CXX_NEEDED], "$ORIGIN/../../..", None)
         for minor, dist in PYGREET.items()
+    },
+    **{
+        (dist, _ext(minor, "pyshout")): Dyn(None, ["libgreet.so.2"], "$ORIGIN/../../..", None)
+        for minor, dist in PYSHOUT.items()
     },
 }
 
@@ -507,29 +519,44 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("minor", sorted(PYGREET))
-def test_pygreet_dist_info(minor: str, extracted: dict[str, Path]) -> None:
-    site = extracted[PYGREET[minor]] / "lib" / f"python{minor}" / "site-packages"
-    di = site / "pygreet-1.0.0.dist-info"
+EXTENSION_DISTS = [
+    *[
+        pytest.param("pygreet", "1.0.0", minor, ["Requires-Dist: salutation>=1.2"], id=dist)
+        for minor, dist in PYGREET.items()
+    ],
+    *[pytest.param("pyshout", "2.0.0", minor, [], id=dist) for minor, dist in PYSHOUT.items()],
+]
+
+
+@pytest.mark.parametrize(("name", "version", "minor", "requires_dist"), EXTENSION_DISTS)
+def test_extension_dist_info(
+    name: str, version: str, minor: str, requires_dist: list[str], extracted: dict[str, Path]
+) -> None:
+    dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
+    site = extracted[dist] / "lib" / f"python{minor}" / "site-packages"
+    di = site / f"{name}-{version}.dist-info"
     assert (di / "INSTALLER").read_text() == "conda"
     assert (di / "REQUESTED").read_bytes() == b""
-    assert (di / "top_level.txt").read_text() == "pygreet\n"
-    assert json.loads((di / "direct_url.json").read_text())["dir_info"] == {}
+    assert (di / "top_level.txt").read_text() == f"{name}\n"
+    url = json.loads((di / "direct_url.json").read_text())
+    assert url["dir_info"] == {}
+    assert url["url"].startswith(f"file:///home/conda/feedstock_root/build_artifacts/{name}_")
+    assert url["url"].endswith("/work")
     headers = (di / "METADATA").read_text().split("\n\n")[0].splitlines()
     assert "Metadata-Version: 2.1" in headers
-    assert "Name: pygreet" in headers
-    assert "Version: 1.0.0" in headers
+    assert f"Name: {name}" in headers
+    assert f"Version: {version}" in headers
+    assert any(h.startswith("Summary: ") for h in headers)
     assert "License: MIT" in headers
     assert "Requires-Python: >=3.10" in headers
-    assert [h for h in headers if h.startswith("Requires-Dist:")] == [
-        "Requires-Dist: salutation>=1.2"
-    ]
+    assert [h for h in headers if h.startswith("Requires-Dist:")] == requires_dist
     nodot = minor.replace(".", "")
     assert f"Tag: cp{nodot}-cp{nodot}-linux_x86_64" in (di / "WHEEL").read_text()
+    assert (extracted[dist] / "info" / "licenses" / "LICENSE").is_file()
     record = _record(di / "RECORD")
-    ext = f"pygreet/_pygreet.cpython-{nodot}-x86_64-linux-gnu.so"
+    ext = f"{name}/_{name}.cpython-{nodot}-x86_64-linux-gnu.so"
     assert set(record) == {
-        f"pygreet-1.0.0.dist-info/{n}"
+        f"{name}-{version}.dist-info/{n}"
         for n in (
             "INSTALLER",
             "METADATA",
@@ -539,18 +566,18 @@ def test_pygreet_dist_info(minor: str, extracted: dict[str, Path]) -> None:
             "direct_url.json",
             "top_level.txt",
         )
-    } | {"pygreet/__init__.py", ext}
-    for name, (digest, size) in record.items():
-        if name.endswith("/RECORD"):
+    } | {f"{name}/__init__.py", ext}
+    for rel, (digest, size) in record.items():
+        if rel.endswith("/RECORD"):
             assert (digest, size) == ("", "")
             continue
-        data = (site / name).read_bytes()
-        if name == ext:
+        data = (site / rel).read_bytes()
+        if rel == ext:
             # Stale on purpose, as in conda-forge: RECORD was written by pip
             # before conda-build rewrote the extension's RPATH.
             assert digest != _record_hash(data)
         else:
-            assert (digest, size) == (_record_hash(data), str(len(data))), name
+            assert (digest, size) == (_record_hash(data), str(len(data))), rel
 
 
 def test_salutation_is_noarch_python_with_a_different_pypi_name(
@@ -588,6 +615,30 @@ def test_salutation_is_noarch_python_with_a_different_pypi_name(
         assert (digest, size) == (_record_hash(data), str(len(data))), name
 
 
+@pytest.mark.parametrize(("name", "version", "minor", "requires_dist"), EXTENSION_DISTS)
+def test_extension_build_string_and_pins(
+    name: str, version: str, minor: str, requires_dist: list[str], extracted: dict[str, Path]
+) -> None:
+    del requires_dist
+    dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
+    info = extracted[dist] / "info"
+    index = json.loads((info / "index.json").read_text())
+    hash_input = json.loads((info / "hash_input.json").read_text())
+    assert hash_input["python"] == f"{minor}.* *_cpython"
+    digest = hashlib.sha1(
+        json.dumps(hash_input, sort_keys=True).encode(), usedforsecurity=False
+    ).hexdigest()
+    nodot = minor.replace(".", "")
+    assert index["build"] == f"py{nodot}h{digest[:7]}_0"
+    assert (index["name"], index["version"]) == (name, version)
+    next_minor = f"3.{int(minor.split('.')[1]) + 1}"
+    pins = [f"python >={minor},<{next_minor}.0a0", f"python_abi {minor}.* *_cp{nodot}"]
+    if name == "pyshout":
+        assert index["depends"] == ["libgcc-ng >=12", "libgreet >=2.0.0,<3.0a0", *pins]
+    else:
+        assert set(pins) <= set(index["depends"])
+
+
 def test_run_exports(extracted: dict[str, Path]) -> None:
     def run_exports(dist: str) -> object:
         path = extracted[dist] / "info" / "run_exports.json"
@@ -598,6 +649,7 @@ def test_run_exports(extracted: dict[str, Path]) -> None:
     assert run_exports(LIBGREETPP) == {"weak": ["libgreetpp >=1.0.0,<2.0a0"]}
     assert run_exports(TALLY) is None
     assert run_exports(PYGREET["3.11"]) is None
+    assert run_exports(PYSHOUT["3.11"]) is None
 
 
 # --------------------------------------------------------------------------- solving
@@ -643,6 +695,23 @@ def test_solve_pygreet_for_each_python(minor: str, tmp_path: Path) -> None:
     assert str(solved["salutation-python"].version) == "1.2.0"
     assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
     assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
+
+
+@pytest.mark.parametrize("minor", sorted(PYSHOUT))
+def test_solve_pyshout_for_each_python(minor: str, tmp_path: Path) -> None:
+    solved = _solve(["pyshout", f"python {minor}.*"], tmp_path)
+    assert set(solved) == RUNTIME | {"pyshout", "libgreet", "python", "python_abi"}
+    assert f"pyshout-{solved['pyshout'].version}-{solved['pyshout'].build}" == PYSHOUT[minor]
+    assert str(solved["libgreet"].version) == "2.0.0"
+    assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
+    assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
+
+
+def test_pygreet_and_pyshout_cannot_share_a_conda_environment(tmp_path: Path) -> None:
+    # pygreet needs libgreet 1 (through libgreetpp), pyshout libgreet 2: one
+    # conda environment holds one libgreet, only wheels can carry both.
+    with pytest.raises(SolverError):
+        _solve(["pygreet", "pyshout"], tmp_path)
 
 
 def test_solve_every_package_of_the_channel(tmp_path: Path) -> None:
@@ -790,6 +859,121 @@ def test_pygreet_imports_and_calls_through_to_the_data_file(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert run.stdout.startswith("greet_message failed: cannot open /home/conda/feedstock_root/")
+
+
+def _interpreter(minor: str) -> Path:
+    """CPython ``minor`` from pyenv (newest micro first), else ``python3.X`` on PATH."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == minor:
+        return Path(sys.executable)
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        out = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
+        roots.insert(1, out.stdout.strip())
+    for root in filter(None, roots):
+        found = sorted(
+            (Path(root) / "versions").glob(f"{minor}.*/bin/python{minor}"),
+            key=lambda p: int(p.parts[-3].split(".")[-1]) if p.parts[-3][-1].isdigit() else -1,
+            reverse=True,
+        )
+        if found:
+            return found[0]
+    which = shutil.which(f"python{minor}")
+    if which is None:
+        pytest.skip(f"no CPython {minor} (pyenv or python{minor} on PATH)")
+    return Path(which)
+
+
+def _relocated_prefix(tmp_path: Path, extracted: dict[str, Path], *dists: str) -> Path:
+    """Install ``dists`` and rewrite libgreet's placeholder to ``..`` (found beside it)."""
+    prefix = _prefix(tmp_path, extracted, *dists)
+    for dist in dists:
+        has_prefix = extracted[dist] / "info" / "has_prefix"
+        if not dist.startswith("libgreet-") or not has_prefix.exists():
+            continue
+        for line in has_prefix.read_text().splitlines():
+            placeholder, mode, rel = line.split(" ")
+            if mode == "binary":
+                _relocate_binary(prefix / rel, placeholder, "..")
+    return prefix
+
+
+@needs_linux_x86_64
+@pytest.mark.parametrize("minor", sorted(PYSHOUT))
+def test_pyshout_calls_libgreet_2(minor: str, tmp_path: Path, extracted: dict[str, Path]) -> None:
+    python = str(_interpreter(minor))
+    prefix = _prefix(tmp_path, extracted, LIBGREET2, PYSHOUT[minor])
+    site = prefix / "lib" / f"python{minor}" / "site-packages"
+    code = (
+        "import pyshout\n"
+        "print(pyshout.__version__)\n"
+        "print(pyshout.libgreet_version())\n"
+        "print(pyshout.datadir())\n"
+        "print(pyshout.greet('Ada'))\n"
+        "print(pyshout.shout('Ada'))\n"
+    )
+    datadir = str(prefix / "share" / "libgreet")
+    env = _env(LIBGREET_DATADIR=datadir, PYTHONPATH=str(site))
+    run = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert run.stdout.splitlines() == [
+        "2.0.0",
+        "2",
+        datadir,
+        "Hello, Ada! (from share/libgreet/greeting.txt of libgreet 2.0.0)",
+        "HELLO, ADA! (FROM SHARE/LIBGREET/GREETING.TXT OF LIBGREET 2.0.0)",
+    ], run.stderr
+    assert run.returncode == 0
+
+    # Unrelocated: libgreet looks in the placeholder prefix and fails cleanly.
+    code = "import pyshout\ntry:\n    pyshout.shout('Ada')\nexcept RuntimeError as e:\n    print(e)"
+    env = _env(PYTHONPATH=str(site))
+    run = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert run.stdout.startswith("greet_shout failed: cannot open /home/conda/feedstock_root/")
+
+    placeholder = (extracted[LIBGREET2] / "info" / "has_prefix").read_text().split(" ")[0]
+    _relocate_binary(prefix / "lib" / "libgreet.so.2.0.0", placeholder, "..")
+    code = "import pyshout\nprint(pyshout.datadir())\nprint(pyshout.shout('Bob'))\n"
+    run = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert run.stdout.splitlines() == [
+        f"{prefix}/lib/../share/libgreet",
+        "HELLO, BOB! (FROM SHARE/LIBGREET/GREETING.TXT OF LIBGREET 2.0.0)",
+    ]
+
+
+@needs_linux_x86_64
+@pytest.mark.parametrize("first", ["pygreet", "pyshout"])
+@pytest.mark.parametrize("minor", sorted(PYSHOUT))
+def test_pygreet_and_pyshout_each_load_their_own_libgreet(
+    minor: str, first: str, tmp_path: Path, extracted: dict[str, Path]
+) -> None:
+    # libgreet 1 and 2 export the same symbol names under different SONAMEs;
+    # one process that imports both extensions must bind each to its own.
+    python = str(_interpreter(minor))
+    one = _relocated_prefix(tmp_path / "one", extracted, LIBGREET1, LIBGREETPP, PYGREET[minor])
+    two = _relocated_prefix(tmp_path / "two", extracted, LIBGREET2, PYSHOUT[minor])
+    sites = [p / "lib" / f"python{minor}" / "site-packages" for p in (one, two)]
+    second = "pyshout" if first == "pygreet" else "pygreet"
+    code = (
+        f"import {first}, {second}\n"
+        "import pygreet, pyshout\n"
+        "print(pygreet.libgreet_version(), pyshout.libgreet_version())\n"
+        "print(pygreet.greet('Ada'))\n"
+        "print(pyshout.greet('Ada'))\n"
+        "print(pyshout.shout('Ada'))\n"
+        "import os\n"
+        "maps = open('/proc/self/maps').read().split()\n"
+        "print(sorted({os.path.basename(p) for p in maps if 'libgreet.so' in p}))\n"
+    )
+    env = _env(PYTHONPATH=os.pathsep.join(map(str, sites)))
+    run = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert run.stdout.splitlines() == [
+        "1 2",
+        "Hello, Ada! (from share/libgreet/greeting.txt of libgreet 1.0.0)",
+        "Hello, Ada! (from share/libgreet/greeting.txt of libgreet 2.0.0)",
+        "HELLO, ADA! (FROM SHARE/LIBGREET/GREETING.TXT OF LIBGREET 2.0.0)",
+        "['libgreet.so.1.0.0', 'libgreet.so.2.0.0']",
+    ], run.stderr
+    assert run.returncode == 0
 
 
 # --------------------------------------------------------------------------- reproducibility

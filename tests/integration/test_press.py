@@ -204,3 +204,28 @@ def test_pressing_twice_gives_identical_bytes(tmp_path: Path) -> None:
     assert len(first) == len(second) == 4
     for wheel in (tmp_path / "one").iterdir():
         assert wheel.read_bytes() == (tmp_path / "two" / wheel.name).read_bytes(), wheel.name
+
+
+@pytest.mark.parametrize("order", ["pygreet,pyshout", "pyshout,pygreet"])
+def test_two_fat_wheels_with_different_libgreet_majors_in_one_process(
+    order: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.getbasetemp() / "two-majors"
+    if not (tmp / "venv").exists():
+        # pygreet bundles libgreet 1, pyshout libgreet 2: they cannot share a conda environment
+        for spec in ("pygreet", "pyshout", "salutation-python"):
+            press(tmp / "wheelhouse", tmp / "cache", spec, "--python", "3.11", "--fat")
+        venv = make_venv("3.11", tmp / "venv")
+        venv.pip("install", "--no-index", "--find-links", tmp / "wheelhouse", "pygreet", "pyshout")
+    venv = Venv(tmp / "venv")
+    first, second = order.split(",")
+    code = (
+        f"import {first}, {second}; import pygreet, pyshout; "
+        "print(pygreet.libgreet_version(), pyshout.libgreet_version()); "
+        "print(pygreet.greet('Ada')); print(pyshout.shout('Bob'))"
+    )
+    assert venv.run(venv.python, "-c", code).stdout.splitlines() == [
+        "1 2",
+        GREETING.format(name="Ada", version="1.0.0"),
+        GREETING.format(name="Bob", version="2.0.0").upper(),
+    ]
