@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +59,13 @@ class Venv:
         return result
 
     def pip(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(self.python, "-m", "pip", *argv, check=check)
+        # The suite's own pip, pointed at this environment: real pip, without paying for
+        # ensurepip in every venv. --isolated ignores the machine's pip configuration.
+        pip = [sys.executable, "-m", "pip", "--isolated", "--python", str(self.python)]
+        return self.run(*pip, *argv, check=check)
 
 
 def make_venv(version: str, where: Path) -> Venv:
-    """A fresh venv of CPython *version* at *where*."""
-    subprocess.run([str(cpython(version)), "-m", "venv", str(where)], check=True)
+    """A fresh venv of CPython *version* at *where*, without pip of its own."""
+    subprocess.run([str(cpython(version)), "-m", "venv", "--without-pip", str(where)], check=True)
     return Venv(where)
