@@ -41,6 +41,7 @@ examples:
   condapress plan pyyaml -c conda-forge --python 3.11
   condapress plan pygreet -c channels_fixture --fat --json
   condapress plan pygreet -c channels_fixture --graph plan.dot
+  condapress audit wheelhouse/*.whl
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -182,6 +183,19 @@ def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="0-9",
         help="deflate level of the wheel's zip members; 0 stores them (default: 6)",
     )
+    parser.add_argument(
+        "--plat",
+        metavar="TAG",
+        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64 or manylinux2014): "
+        "fails, saying why, when the binaries cannot honour it (default: the most compatible "
+        "tag they honour)",
+    )
+    parser.add_argument(
+        "--no-audit",
+        dest="audit",
+        action="store_false",
+        help="write the wheels even when their audit finds errors (see 'condapress audit')",
+    )
     parser.set_defaults(execute=_execute_press)
 
 
@@ -195,6 +209,8 @@ def _execute_press(args: argparse.Namespace) -> int:
             plan=PlanOptions(fat=args.fat, runtime=args.runtime),
             output_dir=args.output_dir,
             compression_level=args.compression_level,
+            audit=args.audit,
+            plat=args.plat,
         ),
     )
     members = {w.distribution: w.members for w in result.plan.wheels}
@@ -205,6 +221,37 @@ def _execute_press(args: argparse.Namespace) -> int:
             f"{' + '.join(members[spec.distribution])}"
         )
     return 0
+
+
+def _configure_audit(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="check any wheel for what pip, PyPI or a user would trip on",
+        description="Report, for each WHEEL (any wheel, not only condapress's): the tags it "
+        "claims and the most compatible manylinux policy its binaries satisfy; every DT_NEEDED "
+        "and where it resolves; the highest GLIBC/GLIBCXX/CXXABI/GCC versions each library "
+        "needs; RPATH problems; build-prefix strings left in files; exported std:: symbols (the "
+        "C++ interposition hazard); RECORD and METADATA integrity. Each finding has a level "
+        "and a hint. The exit status is 1 when any finding is an error.",
+    )
+    parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="a .whl file")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a versioned JSON document (schema: condapress/data/audit-schema.json)",
+    )
+    parser.set_defaults(execute=_execute_audit)
+
+
+def _execute_audit(args: argparse.Namespace) -> int:
+    from condapress import audit  # noqa: PLC0415
+
+    reports = [audit.audit_wheel(path) for path in args.wheels]
+    if args.json:
+        print(json.dumps(audit.audit_document(reports), indent=2))
+    else:
+        print("\n\n".join(audit.audit_text(report) for report in reports))
+    return 0 if all(report.ok for report in reports) else 1
 
 
 def _solve_request(args: argparse.Namespace) -> SolveRequest:
@@ -248,13 +295,14 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     configure: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
         _configure_press,
         _configure_plan,
+        _configure_audit,
     )
     for configure_one in configure:
         configure_one(subparsers)
     return parser
 
 
-_COMMANDS = ("press", "plan")
+_COMMANDS = ("press", "plan", "audit")
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import _elf, _metadata, assemble, plan, relocate, retag, solve, unpack
+from condapress import _elf, _metadata, assemble, audit, plan, relocate, retag, solve, unpack
 from condapress._facts import gather_facts
-from condapress.model import PlanOptions, PressResult, WheelContents
+from condapress.errors import PolicyViolation
+from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
     from condapress.model import WheelPlan
@@ -20,6 +22,12 @@ __all__ = ["PressOptions", "make_plan", "press"]
 
 logger = logging.getLogger(__name__)
 
+_LOG_LEVEL = {
+    audit.Level.ERROR: logging.ERROR,
+    audit.Level.WARNING: logging.WARNING,
+    audit.Level.INFO: logging.INFO,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PressOptions:
@@ -28,6 +36,10 @@ class PressOptions:
     plan: PlanOptions = field(default_factory=PlanOptions)
     output_dir: Path = Path("wheelhouse")
     compression_level: int = 6
+    #: audit every wheel before it lands, and refuse one with an error-level finding.
+    audit: bool = True
+    #: the platform tag asked for (``--plat``); the binaries must honour it.
+    plat: str | None = None
 
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
@@ -71,7 +83,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             stage = work / "stage" / wheel.distribution
             relocate.apply(layout, packages, stage)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
-            tags = _tags(layout, stage, {mangled for _, mangled in others.values()})
+            external = {mangled for _, mangled in others.values()}
+            tags = _tags(layout, stage, external, options.plat)
             staged.append(
                 WheelContents(
                     metadata=_metadata.core_metadata(wheel, packages),
@@ -82,27 +95,65 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                     | {launcher.dest for launcher in layout.launchers},
                     entry_points=_metadata.entry_points(wheel, packages),
                     provenance=_metadata.provenance(wheel, records),
+                    runtime=options.plan.runtime,
                 )
             )
-        # 7. assemble: only once every wheel is staged, so that a failure writes no wheel
-        built = tuple(
-            assemble.build_wheel(
-                contents, options.output_dir, compression_level=options.compression_level
-            )
-            for contents in staged
-        )
+        # 7. assemble, then 8. audit: only once every wheel is staged, into a hidden folder
+        # beside the output, so that a failure anywhere lands no wheel
+        built = _assemble_and_audit(staged, options)
     return PressResult(plan=the_plan, wheels=built)
+
+
+def _assemble_and_audit(
+    staged: list[WheelContents], options: PressOptions
+) -> tuple[BuiltWheel, ...]:
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    pending = Path(tempfile.mkdtemp(prefix=".condapress-", dir=options.output_dir))
+    try:
+        built = [
+            assemble.build_wheel(contents, pending, compression_level=options.compression_level)
+            for contents in staged
+        ]
+        if options.audit:
+            for wheel in built:
+                report = audit.audit_wheel(wheel.path)
+                for finding in report.findings:
+                    logger.log(
+                        _LOG_LEVEL[finding.level], "%s: %s", wheel.path.name, finding.message
+                    )
+                errors = [f for f in report.findings if f.level is audit.Level.ERROR]
+                if errors:
+                    raise PolicyViolation(
+                        f"{wheel.path.name} fails its audit: {errors[0].message}",
+                        hint=f"{errors[0].hint}; 'condapress audit' explains every finding, "
+                        "--no-audit writes the wheel anyway",
+                        path=str(wheel.path.name),
+                    )
+        landed = []
+        for wheel in built:
+            final = options.output_dir / wheel.path.name
+            wheel.path.replace(final)
+            landed.append(replace(wheel, path=final))
+        return tuple(landed)
+    finally:
+        shutil.rmtree(pending, ignore_errors=True)
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:
     return [p.dest for p in layout.placements] + [launcher.dest for launcher in layout.launchers]
 
 
-def _tags(layout: relocate.Layout, stage: Path, external: set[str]) -> tuple[str, ...]:
+def _tags(
+    layout: relocate.Layout, stage: Path, external: set[str], plat: str | None
+) -> tuple[str, ...]:
     elfs = {edit.dest: _elf.read_elf(stage / edit.dest) for edit in layout.elf_edits}
     if not elfs:
         return ("py3-none-any",)
     extensions = [dest for dest in elfs if not dest.startswith(layout.libs_dir + "/")]
     python, abi = retag.python_tags(extensions)
     libs = {elf.soname for elf in elfs.values() if elf.soname} | external
-    return retag.wheel_tags(python, abi, retag.platform_tag(elfs, wheel_libs=libs))
+    verdict = retag.platform_tag(elfs, wheel_libs=libs)
+    if plat is not None:
+        retag.check_requested(verdict, plat)
+        verdict = retag.requested_verdict(verdict, plat)
+    return retag.wheel_tags(python, abi, verdict)

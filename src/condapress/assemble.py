@@ -351,7 +351,12 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[_Member]:
     if problems:
         raise _problems(stem, "invalid metadata", problems)
     packages = sorted(contents.provenance, key=lambda p: (p.name, p.version, p.build, p.sha256))
-    provenance = {"version": 1, "packages": [dataclasses.asdict(p) for p in packages]}
+    provenance: dict[str, object] = {
+        "version": 1,
+        "packages": [dataclasses.asdict(p) for p in packages],
+    }
+    if contents.runtime is not None:
+        provenance["runtime"] = contents.runtime
     texts[PROVENANCE_FILE] = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
     return [
         _Member(f"{stem}.dist-info/{name}", 0o644, data=t.encode()) for name, t in texts.items()

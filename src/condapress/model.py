@@ -341,6 +341,8 @@ class WheelContents:
     #: (group, name, value) for ``entry_points.txt``, e.g. ("console_scripts", "salute", "m:f").
     entry_points: tuple[tuple[str, str, str], ...] = ()
     provenance: tuple[Provenance, ...] = ()
+    #: the compiler-runtime policy the wheel was pressed under, recorded with the provenance.
+    runtime: Runtime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ _SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packag
 _LEFT_OUT = (
     (re.compile(r"^include/"), "header (development file)"),
     (re.compile(r"^(lib|share)/(pkgconfig|cmake)/"), "build-system file (development file)"),
+    (re.compile(r"^lib/(.*/)?\w+Config\.sh$"), "build-system file (development file)"),
     (re.compile(r"^lib/.*\.(a|la)$"), "static library or libtool file (development file)"),
     (re.compile(r"^share/(man|doc|info|aclocal|gtk-doc|licenses)/"), "documentation"),
     (re.compile(r"^(conda-meta|etc/conda)/"), "conda environment bookkeeping"),

@@ -273,3 +273,20 @@ def check_requested(verdict: PlatformVerdict, requested: str) -> None:
         hint=f"the most compatible tag they allow is {verdict.tag}; ask for that with --plat, "
         "or pass --runtime bundle",
     )
+
+
+def requested_verdict(verdict: PlatformVerdict, requested: str) -> PlatformVerdict:
+    """The verdict to tag with once :func:`check_requested` accepted *requested*."""
+    arch = verdict.tag.removeprefix(f"{verdict.policy}_")
+    if requested in {verdict.tag, *verdict.aliases}:
+        return verdict
+    name = requested if requested.endswith(f"_{arch}") else f"{requested}_{arch}"
+    if name == f"linux_{arch}":
+        return PlatformVerdict(tag=name, aliases=(), policy="linux", limits=verdict.limits)
+    policy = _policies(arch).get_policy_by_name(name)
+    return PlatformVerdict(
+        tag=policy.name,
+        aliases=tuple(policy.aliases),
+        policy=policy.name.removesuffix(f"_{arch}"),
+        limits=verdict.limits,
+    )

@@ -252,3 +252,60 @@ def test_two_fat_wheels_with_different_libgreet_majors_in_one_process(
         GREETING.format(name="Ada", version="1.0.0"),
         GREETING.format(name="Bob", version="2.0.0").upper(),
     ]
+
+
+def _leaky_package(folder: Path) -> Path:
+    """A package with a build prefix that paths.json does not declare: relocation leaves it."""
+    from conda_archives import M, Package, index
+
+    source = b"PREFIX = '/home/conda/feedstock_root/build_artifacts/leaky_1/_h_env_placehold_pl'\n"
+    package = Package(
+        payload=[M("site-packages/leaky/__init__.py", source)],
+        index=index(name="leaky", depends=[], noarch="python", subdir="noarch"),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return package.conda(folder, "leaky-1.0-h0_0.conda")
+
+
+def test_a_wheel_that_fails_its_audit_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = _leaky_package(tmp_path / "feedstock")
+    argv = [str(archive), "-c", str(FIXTURE_CHANNEL), "--python", "3.11"]
+    argv += ["-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        (
+            "error: leaky-1.0-py3-none-any.whl fails its audit: leaky/__init__.py contains the "
+            "build prefix _h_env_placehold"
+        ),
+        (
+            "hint: press the package with condapress, or rebuild it relocatable; "
+            "'condapress audit' explains every finding, --no-audit writes the wheel anyway"
+        ),
+    ]
+    assert list((tmp_path / "out").iterdir()) == []
+    assert main([*argv, "--no-audit"]) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["leaky-1.0-py3-none-any.whl"]
+
+
+def test_plat_the_binaries_cannot_honour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["pygreet", "-c", str(FIXTURE_CHANNEL), "--python", "3.11", "--fat"]
+    argv += ["-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--plat", "manylinux2014"]) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        (
+            "error: the binaries cannot be tagged manylinux2014: pygreet.libs/bin/greet needs "
+            "GLIBC_2.34 (from libc.so.6)"
+        ),
+        (
+            "hint: the most compatible tag they allow is manylinux_2_34_x86_64; ask for that with "
+            "--plat, or pass --runtime bundle"
+        ),
+    ]
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert main([*argv, "--plat", "manylinux_2_35_x86_64"]) == 0
+    (wheel,) = (tmp_path / "out").iterdir()
+    assert wheel.name == "pygreet-1.0.0-cp311-cp311-manylinux_2_35_x86_64.whl"
