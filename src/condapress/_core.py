@@ -79,7 +79,10 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 for dependency in wheel.wheel_dependencies
                 for soname, where in provided[dependency].items()
             }
-            layout = relocate.plan_layout(wheel, packages, elfs, others=others)
+            runtime = frozenset(m for m in wheel.members if plan.is_compiler_runtime(m))
+            layout = relocate.plan_layout(
+                wheel, packages, elfs, others=others, graft_only_needed=runtime
+            )
             stage = work / "stage" / wheel.distribution
             relocate.apply(layout, packages, stage)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries

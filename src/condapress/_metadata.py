@@ -64,11 +64,12 @@ def core_metadata(wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]) -> 
             description_content_type="text/markdown",
         )
     license_text = info.record.license
-    expression = meta.license_expression or spdx_or_none(license_text)
+    expression = _combined_expression(
+        [meta.license_expression or spdx_or_none(license_text)]
+        + [spdx_or_none(packages[name].info.record.license) for name in wheel.members[1:]]
+    )
     licenses = tuple(
-        (f"{name}/{file}", packages[name].root / "info" / "licenses" / file)
-        for name in wheel.members
-        for file in packages[name].info.license_files
+        license_file for name in wheel.members for license_file in _licenses(name, packages[name])
     )
     return replace(
         meta,
@@ -77,6 +78,37 @@ def core_metadata(wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]) -> 
         license_files=licenses,
         requires_dist=wheel.requires_dist,
     )
+
+
+def _combined_expression(expressions: list[str | None]) -> str | None:
+    """``MIT`` and ``GPL-3.0-only WITH GCC-exception-3.1`` -> ``MIT AND GPL-3.0-only WITH ...``.
+
+    A fat wheel is under the licenses of everything pressed into it. None when the root's
+    license, or any member's, is not an SPDX expression: METADATA then says ``License``.
+    """
+    if any(expression is None for expression in expressions):
+        return None
+    unique = list(dict.fromkeys(e for e in expressions if e is not None))
+    if len(unique) == 1:
+        return unique[0]
+    return spdx_or_none(" AND ".join(f"({e})" if " OR " in e else e for e in unique))
+
+
+def _licenses(name: str, package: UnpackedPackage) -> list[tuple[str, Path]]:
+    """A package's license files: ``info/licenses/`` and ``share/licenses/`` in its payload.
+
+    conda-forge's GCC runtime keeps its runtime library exception in ``share/licenses/``.
+    """
+    found = [
+        (f"{name}/{file}", package.root / "info" / "licenses" / file)
+        for file in package.info.license_files
+    ]
+    found += [
+        (f"{name}/{entry.path.removeprefix('share/licenses/')}", package.root / entry.path)
+        for entry in package.info.paths
+        if entry.path.startswith("share/licenses/")
+    ]
+    return found
 
 
 def _requires_python(package: UnpackedPackage) -> str | None:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from condapress.model import Closure, CondaRecord, NameSource
 
-__all__ = ["build_graph", "plan", "pypi_name"]
+__all__ = ["build_graph", "is_compiler_runtime", "plan", "pypi_name"]
 
 # conda-build names python builds py310h..., pyh..., py_0 (old noarch); a hint, never proof.
 _PYTHON_BUILD_RE = re.compile(r"^py(\d+|h|_)")
@@ -60,6 +60,11 @@ def _tables() -> _Tables:
         runtime=frozenset(system["runtime"]),
         pypi=dict(pypi["names"]),
     )
+
+
+def is_compiler_runtime(name: str) -> bool:
+    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...)."""
+    return name in _tables().runtime
 
 
 def build_graph(closure: Closure) -> nx.DiGraph[str]:

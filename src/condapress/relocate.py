@@ -50,6 +50,7 @@ _LEFT_OUT = (
     (re.compile(r"^include/"), "header (development file)"),
     (re.compile(r"^(lib|share)/(pkgconfig|cmake)/"), "build-system file (development file)"),
     (re.compile(r"^lib/(.*/)?\w+Config\.sh$"), "build-system file (development file)"),
+    (re.compile(r"^lib/[^/]+\.so$"), "link-time name of a library (development file)"),
     (re.compile(r"^lib/.*\.(a|la)$"), "static library or libtool file (development file)"),
     (re.compile(r"^share/(man|doc|info|aclocal|gtk-doc|licenses)/"), "documentation"),
     (re.compile(r"^(conda-meta|etc/conda)/"), "conda environment bookkeeping"),
@@ -180,14 +181,18 @@ def plan_layout(
     elfs: Mapping[str, Mapping[str, ElfFile]],
     *,
     others: Mapping[str, tuple[str, str]] | None = None,
+    graft_only_needed: frozenset[str] = frozenset(),
 ) -> Layout:
     """Decide where every file of the members of *wheel* goes, and every ELF edit.
 
     :param elfs: per conda package, its ELF files as :func:`scan` read them.
     :param others: sonames carried by the other wheels this one depends on (split mode).
+    :param graft_only_needed: members (the compiler runtime under ``--runtime bundle``) of which
+        only the shared libraries that the wheel's other binaries need are kept.
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs)
+    unneeded = _unneeded(wheel, elfs, graft_only_needed)
     providers = {**(others or {}), **own}
     placements: list[Placement] = []
     launchers: list[Launcher] = []
@@ -201,6 +206,9 @@ def plan_layout(
         package = packages[name]
         pkg_elfs = elfs.get(name, {})
         for entry in package.info.paths:
+            if (name, entry.path) in unneeded:
+                left_out.append((name, entry.path, "runtime library that no binary needs"))
+                continue
             dest, why = _destination(entry, package, pkg_elfs, folder, own)
             if dest is None or dest in taken:
                 left_out.append(
@@ -242,6 +250,34 @@ def plan_layout(
         launchers=tuple(launchers),
         left_out=tuple(left_out),
     )
+
+
+def _unneeded(
+    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, ElfFile]], graft: frozenset[str]
+) -> set[tuple[str, str]]:
+    """Files of the *graft* members that no binary of the wheel needs, directly or not."""
+    if not graft:
+        return set()
+    by_soname = {
+        soname: (name, path)
+        for name in wheel.members
+        if name in graft
+        for path, elf in elfs.get(name, {}).items()
+        if (soname := _soname(path, elf)) is not None
+    }
+    wanted: set[tuple[str, str]] = set()
+    queue = [
+        elf for name in wheel.members if name not in graft for elf in elfs.get(name, {}).values()
+    ]
+    while queue:
+        for soname in queue.pop().needed:
+            key = by_soname.get(soname)
+            if key is not None and key not in wanted:
+                wanted.add(key)
+                queue.append(elfs[key[0]][key[1]])
+    return {
+        (name, path) for name in wheel.members if name in graft for path in elfs.get(name, {})
+    } - wanted
 
 
 def _destination(

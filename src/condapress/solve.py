@@ -195,12 +195,13 @@ class _RattlerSolver:
             raise _channel_error(exc, where) from exc
         names_found = {rec.name.normalized for per_channel in found for rec in per_channel}
         for spec in request.specs:
-            if _spec_name(spec) not in names_found:
+            name = _spec_name(spec)
+            # the target provides python and the virtual packages: no channel needs them
+            if name not in names_found and name != "python" and not name.startswith("__"):
                 raise SolveError(
-                    f"package '{_spec_name(spec)}' is not on {where} "
-                    f"for {request.subdir} or noarch",
+                    f"package '{name}' is not on {where} for {request.subdir} or noarch",
                     hint="check the spelling, or add the channel that has it with -c",
-                    package=_spec_name(spec),
+                    package=name,
                 )
         try:
             return await rattler.solve(

@@ -1,0 +1,210 @@
+"""relocate.plan_layout is pure: packages and ELF facts are made here, nothing is patched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from condapress._elf import ElfFile
+from condapress.model import (
+    CondaRecord,
+    FileMode,
+    PackageInfo,
+    PathEntry,
+    PathType,
+    UnpackedPackage,
+    WheelSpec,
+)
+from condapress.relocate import ElfEdit, Launcher, mangle, plan_layout, provided_sonames
+
+PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
+
+
+def elf(
+    *needed: str, soname: str | None = None, shared: bool = True, rpath: tuple[str, ...] = ()
+) -> ElfFile:
+    return ElfFile(
+        machine="x86_64",
+        is_shared=shared,
+        is_executable=not shared,
+        soname=soname,
+        needed=needed,
+        rpath=rpath,
+        runpath=(),
+        interpreter=None if shared else "/lib64/ld-linux-x86-64.so.2",
+        version_needs=(),
+        exported_weak_std=(),
+        exported_global_std=(),
+        uses_cxx11_abi=False,
+    )
+
+
+def package(name: str, sha: str, *entries: PathEntry) -> UnpackedPackage:
+    record = CondaRecord(name, "1.0", "h0_0", 0, "linux-64", (), sha256=sha)
+    return UnpackedPackage(PackageInfo(record, entries), Path("/nonexistent") / name, Path("x"))
+
+
+def hard(path: str, placeholder: str | None = None) -> PathEntry:
+    mode = FileMode.BINARY if placeholder else None
+    return PathEntry(path, PathType.HARDLINK, prefix_placeholder=placeholder, file_mode=mode)
+
+
+def soft(path: str) -> PathEntry:
+    return PathEntry(path, PathType.SOFTLINK)
+
+
+SHA_C, SHA_CXX, SHA_EXT = "c" * 64, "d" * 64, "e" * 64
+PACKAGES = {
+    "libc1": package(
+        "libc1",
+        SHA_C,
+        hard("lib/libc1.so.1.0.0", PLACEHOLDER),
+        soft("lib/libc1.so.1"),
+        soft("lib/libc1.so"),
+        hard("include/c1.h"),
+        hard("lib/pkgconfig/c1.pc"),
+        hard("share/c1/data.txt"),
+        hard("bin/c1tool"),
+    ),
+    "libcxx1": package("libcxx1", SHA_CXX, hard("lib/libcxx1.so.1.0"), soft("lib/libcxx1.so.1")),
+    "ext": package(
+        "ext",
+        SHA_EXT,
+        hard("lib/python3.11/site-packages/ext/__init__.py"),
+        hard("lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so"),
+        hard("lib/python3.11/site-packages/ext-1.0.dist-info/METADATA"),
+        hard("lib/python3.11/site-packages/ext/__pycache__/__init__.cpython-311.pyc"),
+    ),
+}
+ELFS = {
+    "libc1": {
+        "lib/libc1.so.1.0.0": elf("libc.so.6", soname="libc1.so.1"),
+        "bin/c1tool": elf("libc1.so.1", "libc.so.6", shared=False, rpath=("$ORIGIN/../lib",)),
+    },
+    "libcxx1": {
+        "lib/libcxx1.so.1.0": elf("libc1.so.1", "libstdc++.so.6", soname="libcxx1.so.1"),
+    },
+    "ext": {
+        "lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so": elf(
+            "libcxx1.so.1", "libstdc++.so.6", rpath=("$ORIGIN/../../..",)
+        ),
+    },
+}
+C1 = mangle("libc1.so.1", SHA_C)
+CXX1 = mangle("libcxx1.so.1", SHA_CXX)
+
+
+def test_mangled_names_depend_on_the_package_and_keep_the_version_suffix() -> None:
+    assert C1.startswith("libc1-")
+    assert C1.endswith(".so.1")
+    assert len(C1) == len("libc1-12345678.so.1")
+    assert mangle("libc1.so.1", "f" * 64) != C1
+    assert mangle("libc1.so.1", SHA_C) == C1
+
+
+def test_fat_layout() -> None:
+    wheel = WheelSpec("ext", "1.0", ("ext", "libcxx1", "libc1"))
+    layout = plan_layout(wheel, PACKAGES, ELFS)
+    assert {(p.source, p.dest) for p in layout.placements} == {
+        ("lib/python3.11/site-packages/ext/__init__.py", "ext/__init__.py"),
+        (
+            "lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so",
+            "ext/_ext.cpython-311-x86_64-linux-gnu.so",
+        ),
+        ("lib/libcxx1.so.1.0", f"ext.libs/{CXX1}"),
+        ("lib/libc1.so.1.0.0", f"ext.libs/{C1}"),
+        ("share/c1/data.txt", "ext.libs/share/c1/data.txt"),
+        ("bin/c1tool", "ext.libs/bin/c1tool"),
+    }
+    assert set(layout.elf_edits) == {
+        ElfEdit(
+            dest="ext/_ext.cpython-311-x86_64-linux-gnu.so",
+            set_rpath="$ORIGIN/../ext.libs",
+            replace_needed=(("libcxx1.so.1", CXX1),),
+        ),
+        ElfEdit(
+            dest=f"ext.libs/{CXX1}",
+            set_rpath="$ORIGIN",
+            replace_needed=(("libc1.so.1", C1),),
+            set_soname=CXX1,
+        ),
+        ElfEdit(dest=f"ext.libs/{C1}", set_soname=C1),
+        ElfEdit(
+            dest="ext.libs/bin/c1tool",
+            set_rpath="$ORIGIN/..",
+            replace_needed=(("libc1.so.1", C1),),
+        ),
+    }
+    assert layout.launchers == (
+        Launcher("c1tool", "ext-1.0.data/scripts/c1tool", "ext.libs/bin/c1tool"),
+    )
+    (binary,) = (p for p in layout.placements if p.placeholder)
+    assert (binary.dest, binary.prefix, binary.file_mode) == (
+        f"ext.libs/{C1}",
+        ".",
+        FileMode.BINARY,
+    )
+    reasons = {path: why for _, path, why in layout.left_out}
+    assert reasons == {
+        "lib/libc1.so.1": "symbolic link (the wheel keeps one file per library, under its soname)",
+        "lib/libc1.so": "link-time name of a library (development file)",
+        "lib/libcxx1.so.1": (
+            "symbolic link (the wheel keeps one file per library, under its soname)"
+        ),
+        "include/c1.h": "header (development file)",
+        "lib/pkgconfig/c1.pc": "build-system file (development file)",
+        "lib/python3.11/site-packages/ext-1.0.dist-info/METADATA": (
+            "metadata of a merged package (the wheel has its own)"
+        ),
+        "lib/python3.11/site-packages/ext/__pycache__/__init__.cpython-311.pyc": (
+            "byte-code cache (pip compiles on install)"
+        ),
+    }
+
+
+def test_split_layout_links_the_other_wheels_libraries() -> None:
+    libs = WheelSpec("libcxx1-conda", "1.0", ("libcxx1",))
+    others = provided_sonames(libs, PACKAGES, ELFS)
+    assert others == {"libcxx1.so.1": ("libcxx1_conda.libs", CXX1)}
+    wheel = WheelSpec("ext", "1.0", ("ext",), wheel_dependencies=("libcxx1-conda",))
+    layout = plan_layout(wheel, PACKAGES, ELFS, others=others)
+    assert layout.elf_edits == (
+        ElfEdit(
+            dest="ext/_ext.cpython-311-x86_64-linux-gnu.so",
+            set_rpath="$ORIGIN/../libcxx1_conda.libs",
+            replace_needed=(("libcxx1.so.1", CXX1),),
+        ),
+    )
+
+
+def test_an_elf_that_needs_nothing_bundled_loses_its_conda_rpath() -> None:
+    wheel = WheelSpec("c1tool-conda", "1.0", ("libc1",))
+    elfs = {"libc1": {"bin/c1tool": elf("libc.so.6", shared=False, rpath=("$ORIGIN/../lib",))}}
+    packages = {"libc1": package("libc1", SHA_C, hard("bin/c1tool"))}
+    (edit,) = plan_layout(wheel, packages, elfs).elf_edits
+    assert edit == ElfEdit(dest="c1tool_conda.libs/bin/c1tool", remove_rpath=True)
+
+
+def test_grafted_runtime_keeps_only_what_is_needed() -> None:
+    runtime = package(
+        "libstdcxx-ng", "a" * 64, hard("lib/libstdc++.so.6.0.32"), hard("lib/libitm.so.1.0.0")
+    )
+    elfs = {
+        **ELFS,
+        "libstdcxx-ng": {
+            "lib/libstdc++.so.6.0.32": elf("libc.so.6", soname="libstdc++.so.6"),
+            "lib/libitm.so.1.0.0": elf("libc.so.6", soname="libitm.so.1"),
+        },
+    }
+    wheel = WheelSpec("ext", "1.0", ("ext", "libcxx1", "libc1", "libstdcxx-ng"))
+    layout = plan_layout(
+        wheel,
+        {**PACKAGES, "libstdcxx-ng": runtime},
+        elfs,
+        graft_only_needed=frozenset({"libstdcxx-ng"}),
+    )
+    dests = {p.dest for p in layout.placements}
+    assert f"ext.libs/{mangle('libstdc++.so.6', 'a' * 64)}" in dests
+    assert not any("libitm" in d for d in dests)
+    assert ("libstdcxx-ng", "lib/libitm.so.1.0.0", "runtime library that no binary needs") in (
+        layout.left_out
+    )
