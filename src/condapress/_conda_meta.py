@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import reprlib
 import shlex
 from typing import TYPE_CHECKING, TypedDict, cast
 
@@ -39,6 +40,10 @@ INFO_FILES = frozenset(
 _LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 #: Shown in full in the message; the rest go to ``detail``.
 _MAX_LISTED = 10
+#: conda's JSON files nest four levels at most; deeper is hostile, and Python's json, str and
+#: repr recurse on it until they raise RecursionError.
+_MAX_DEPTH = 32
+_UNREADABLE = object()
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: (platform, arch) of old index.json files that predate ``subdir``.
@@ -52,6 +57,11 @@ _LEGACY_SUBDIRS = {
     ("osx", "arm64"): "osx-arm64",
     ("win", "x86_64"): "win-64",
 }
+#: Shows a value of a package's metadata in a message: escaped as by repr, and shortened, since
+#: a hostile file can hold megabytes in one value.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 120
+_shown = _SHOWN.repr
 
 
 class RawIndex(TypedDict, total=False):
@@ -110,15 +120,12 @@ def parse(files: Mapping[str, bytes], license_files: Sequence[str]) -> RawInfo:
     def load(name: str) -> dict[str, object] | None:
         if name not in files:
             return None
-        try:
-            value = json.loads(files[name])
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            problems.append(f"{name} is not valid JSON ({exc})")
-            return {}
+        value = _json(name, files[name], problems)
         if isinstance(value, list) and name == "info/run_exports.json":
             return {"weak": value}  # very old conda-build wrote a bare list: all weak
         if not isinstance(value, dict):
-            problems.append(f"{name} is not a JSON object")
+            if value is not _UNREADABLE:
+                problems.append(f"{name} is not a JSON object")
             return {}
         return value
 
@@ -140,6 +147,38 @@ def parse(files: Mapping[str, bytes], license_files: Sequence[str]) -> RawInfo:
     return raw
 
 
+def _json(name: str, data: bytes, problems: list[str]) -> object:
+    """The JSON value in *data*, or ``_UNREADABLE`` (and a problem) when it cannot be read."""
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{name} is not valid JSON ({exc})")
+        return _UNREADABLE
+    except RecursionError:
+        problems.append(f"{name} is not valid JSON (it is nested too deeply)")
+        return _UNREADABLE
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits()
+        problems.append(f"{name} is not valid JSON (a number in it has too many digits)")
+        return _UNREADABLE
+    if _too_deep(value):
+        problems.append(f"{name} is nested more than {_MAX_DEPTH} levels deep")
+        return _UNREADABLE
+    return value
+
+
+def _too_deep(value: object) -> bool:
+    """Whether *value* nests lists and objects more than ``_MAX_DEPTH`` deep (without recursing)."""
+    level = [value]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, (list, dict)) for item in level)
+
+
 def _paths_list(
     paths_json: dict[str, object] | None, raw: RawInfo, *, has_files: bool
 ) -> list[RawPath] | None:
@@ -159,7 +198,7 @@ def _paths_list(
 def _has_prefix(lines: list[str], problems: list[str]) -> list[list[str]]:
     split = [_split_prefix_line(line) for line in lines]
     problems += [
-        f"info/has_prefix: cannot read the line {line!r}"
+        f"info/has_prefix: cannot read the line {_shown(line)}"
         for line in lines
         if not _split_prefix_line(line)
     ]
@@ -189,12 +228,12 @@ def validate(raw: RawInfo, archive: str) -> PackageInfo:
     else:
         version = raw.get("paths_version")
         if version not in (None, 1):
-            problems.append(f"info/paths.json: paths_version {version!r} is not supported")
+            problems.append(f"info/paths.json: paths_version {_shown(version)} is not supported")
         paths = _paths(raw_paths, problems)
     seen: set[str] = set()
     for entry in paths:
         if entry.path in seen:
-            problems.append(f"info/paths.json: {entry.path!r} is listed twice")
+            problems.append(f"info/paths.json: {_shown(entry.path)} is listed twice")
         seen.add(entry.path)
     noarch_link = raw.get("link", {}).get("noarch")
     entry_points = _strings(noarch_link, "entry_points", "link.json", problems)
@@ -227,12 +266,12 @@ def _record(index: RawIndex, archive: str, problems: list[str]) -> CondaRecord:
                 problems.append(f"info/index.json: {key!r} is missing")
             return ""
         if not isinstance(value, str):
-            problems.append(f"info/index.json: {key!r} must be a string, not {value!r}")
+            problems.append(f"info/index.json: {key!r} must be a string, not {_shown(value)}")
             return ""
         # name, version and build become file and folder names later on.
         if file_name and not safe_name(value):
             problems.append(
-                f"info/index.json: {key} {value!r} is not safe in a file name"
+                f"info/index.json: {key} {_shown(value)} is not safe in a file name"
                 " (empty, or contains '/', '\\', '..' or a control character)"
             )
         return value
@@ -242,10 +281,12 @@ def _record(index: RawIndex, archive: str, problems: list[str]) -> CondaRecord:
     try:
         noarch = NoArch.from_raw(index.get("noarch"))
     except ValueError:
-        problems.append(f"info/index.json: noarch {index.get('noarch')!r} is not known")
+        problems.append(f"info/index.json: noarch {_shown(index.get('noarch'))} is not known")
     build_number = index.get("build_number")
     if type(build_number) is not int:
-        problems.append(f"info/index.json: 'build_number' must be an integer, not {build_number!r}")
+        problems.append(
+            f"info/index.json: 'build_number' must be an integer, not {_shown(build_number)}"
+        )
         build_number = 0
     timestamp = index.get("timestamp")
     subdir = text("subdir", required=False) or _legacy_subdir(index, noarch)
@@ -296,26 +337,28 @@ def _paths(raw_paths: list[RawPath], problems: list[str]) -> tuple[PathEntry, ..
         where = f"info/paths.json: paths[{number}]"
         path = raw.get("_path")
         if not isinstance(path, str) or not _safe_path(path):
-            problems.append(f"{where}: '_path' {path!r} is not a relative path inside the package")
+            problems.append(
+                f"{where}: '_path' {_shown(path)} is not a relative path inside the package"
+            )
             continue
-        where = f"info/paths.json: {path!r}"
+        where = f"info/paths.json: {_shown(path)}"
         try:
             path_type = PathType(raw.get("path_type"))
         except ValueError:
-            problems.append(f"{where}: path_type {raw.get('path_type')!r} is not known")
+            problems.append(f"{where}: path_type {_shown(raw.get('path_type'))} is not known")
             continue
         sha256, size = raw.get("sha256"), raw.get("size_in_bytes")
         if sha256 is not None and not (isinstance(sha256, str) and _SHA256_RE.match(sha256)):
-            problems.append(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
+            problems.append(f"{where}: sha256 {_shown(sha256)} is not 64 lowercase hex digits")
             sha256 = None
         if size is not None and not (type(size) is int and size >= 0):
-            problems.append(f"{where}: size_in_bytes {size!r} is not a byte count")
+            problems.append(f"{where}: size_in_bytes {_shown(size)} is not a byte count")
             size = None
         mode = raw.get("file_mode")
         try:
             file_mode = None if mode is None else FileMode(mode)
         except ValueError:
-            problems.append(f"{where}: file_mode {mode!r} is not 'text' or 'binary'")
+            problems.append(f"{where}: file_mode {_shown(mode)} is not 'text' or 'binary'")
             file_mode = None
         placeholder = raw.get("prefix_placeholder")
         entries.append(
@@ -344,12 +387,12 @@ def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
         elif len(parts) == 3 and parts[1] in ("text", "binary"):  # noqa: PLR2004 - placeholder mode path
             prefixes[parts[2]] = (parts[0], FileMode(parts[1]))
         else:
-            problems.append(f"info/has_prefix: cannot read the line {' '.join(parts)!r}")
+            problems.append(f"info/has_prefix: cannot read the line {_shown(' '.join(parts))}")
     no_link = set(raw.get("no_link", []))
     entries = []
     for path in raw.get("files", []):
         if not _safe_path(path):
-            problems.append(f"info/files: {path!r} is not a relative path inside the package")
+            problems.append(f"info/files: {_shown(path)} is not a relative path inside the package")
             continue
         placeholder, mode = prefixes.get(path, (None, None))
         entries.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import http.client
 import logging
@@ -14,13 +16,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from condapress import _conda_meta
 from condapress.errors import ArchiveError, ChannelError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from condapress.model import CondaRecord
 
@@ -35,6 +37,9 @@ DOWNLOAD_ATTEMPTS = 4
 DOWNLOAD_BACKOFF = 0.5
 _TIMEOUT = 60
 _CHUNK = 1 << 20
+_PART, _NEW = ".part", ".new"
+#: seconds after which an unlocked .new file is surely not about to be locked.
+_STALE = 600
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _LOCAL_HINT = "the file is not the one the channel lists; re-index the channel or fetch it again"
 _DOWNLOAD_HINT = "the channel served another file than its index lists; try again later"
@@ -51,15 +56,18 @@ def fetch(
 
     ``file://`` URLs and plain paths are used in place. ``http(s)://`` URLs are downloaded to
     ``cache_dir/pkgs/<sha256>-<file name>`` through a temporary file in the same folder (so the
-    cache never holds half a file), unless a verified copy is there already. The size, then the
-    sha256 (for records without one: the md5) must match the record before the path is
-    returned; a cached copy that does not match is deleted and downloaded again.
+    cache never holds half a file), unless a verified copy is there already; the temporary files
+    that killed runs left for the same archive are deleted first. The size, then the sha256 (for
+    records without one: the md5) must match the record before the path is returned; a cached
+    copy that does not match is deleted and downloaded again. Text from the record is escaped in
+    messages.
 
     :param attempts: tries per download; connection errors and HTTP 5xx are retried.
     :param backoff: seconds before the second try, doubled before each later one.
     :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
         ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
     :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
+        ``cannot fetch <dist>: '<url>' is not a valid URL``,
         ``cannot fetch <dist>: '<name>' is not a conda archive file name``,
         ``cannot fetch <dist>: '<x>' is not a sha256 digest``,
         ``cannot fetch <dist>: unsupported URL scheme '<s>' in <url>``,
@@ -69,23 +77,28 @@ def fetch(
     """
     if not record.url:
         raise ChannelError(
-            f"cannot fetch {record.dist}: its record has no URL", package=record.dist
+            f"cannot fetch {_shown(record.dist)}: its record has no URL", package=record.dist
         )
-    parts = urllib.parse.urlsplit(record.url)
+    try:
+        parts = urllib.parse.urlsplit(record.url)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        message = f"cannot fetch {_shown(record.dist)}: {record.url!r} is not a valid URL"
+        raise ChannelError(message, package=record.dist) from exc
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
     if parts.scheme in ("http", "https"):
         return _download(record, file_name, cache_dir / "pkgs", attempts, backoff)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
-            f"cannot fetch {record.dist}: unsupported URL scheme {parts.scheme!r} in {record.url}",
+            f"cannot fetch {_shown(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
+            f"{_shown(record.url)}",
             hint="use an https://, http:// or file:// URL, or a local path",
             package=record.dist,
         )
     local = Path(urllib.request.url2pathname(parts.path) if parts.scheme else record.url)
     if not local.is_file():
         raise ChannelError(
-            f"cannot fetch {file_name}: {local} does not exist",
+            f"cannot fetch {_shown(file_name)}: {_shown(str(local))} does not exist",
             hint="check the local channel folder; re-index it if files were moved",
             package=record.dist,
             path=str(local),
@@ -98,10 +111,12 @@ def fetch(
 def _check_record(record: CondaRecord, file_name: str) -> None:
     # The file name and the sha256 name a file in the cache: nothing may lead out of it.
     if not (file_name.endswith((".conda", ".tar.bz2")) and _conda_meta.safe_name(file_name)):
-        message = f"cannot fetch {record.dist}: {file_name!r} is not a conda archive file name"
+        message = (
+            f"cannot fetch {_shown(record.dist)}: {file_name!r} is not a conda archive file name"
+        )
         raise ChannelError(message, package=record.dist)
     if record.sha256 is not None and not _HEX64.match(record.sha256):
-        message = f"cannot fetch {record.dist}: {record.sha256!r} is not a sha256 digest"
+        message = f"cannot fetch {_shown(record.dist)}: {record.sha256!r} is not a sha256 digest"
         raise ChannelError(message, package=record.dist)
 
 
@@ -130,20 +145,23 @@ def _download(
         logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
         target.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(folder, file_name)
     for attempt in range(1, attempts + 1):
-        try:
-            part = _download_once(record.url, folder, file_name)
-        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-            reason, again = _failure(exc)
-            if not again or attempt == attempts:
-                raise _download_error(record, reason, attempts if again else None) from exc
-            logger.warning("downloading %s failed (%s); trying again", record.url, reason)
-            time.sleep(backoff * 2 ** (attempt - 1))
-            continue
-        if problem := _mismatch(record, file_name, part):
-            part.unlink()
-            raise ArchiveError(problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url)
-        return part.replace(target)
+        with _part_file(folder, file_name) as (part, out):
+            try:
+                _download_into(record.url, out)
+            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+                reason, again = _failure(exc)
+                if not again or attempt == attempts:
+                    raise _download_error(record, reason, attempts if again else None) from exc
+                logger.warning("downloading %s failed (%s); trying again", record.url, reason)
+            else:
+                if problem := _mismatch(record, file_name, part):
+                    raise ArchiveError(
+                        problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url
+                    )
+                return part.replace(target)
+        time.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError  # pragma: no cover - the last attempt returns or raises
 
 
@@ -155,30 +173,58 @@ def _failure(exc: Exception) -> tuple[str, bool]:
     return str(getattr(exc, "reason", exc)) or type(exc).__name__, True
 
 
-def _download_once(url: str, folder: Path, file_name: str) -> Path:
-    """Download *url* into a new temporary file in *folder*, flushed to disk; delete on failure."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
-    part = Path(name)
+@contextlib.contextmanager
+def _part_file(folder: Path, file_name: str) -> Iterator[tuple[Path, IO[bytes]]]:
+    """A new temporary file in *folder*, locked while it is in use and deleted afterwards."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=_NEW)
+    part = Path(name).with_suffix(_PART)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        part.unlink()
-        raise
-    return part
+        with os.fdopen(fd, "wb") as out:
+            # The kernel drops the lock when the process ends, however it ends (SIGKILL too),
+            # so a .part file without it is one that no run is writing any more. It gets its
+            # .part name only once it is locked.
+            fcntl.flock(out, fcntl.LOCK_EX)
+            Path(name).replace(part)
+            yield part, out
+    finally:
+        Path(name).unlink(missing_ok=True)
+        part.unlink(missing_ok=True)  # gone already once it has become the cached file
+
+
+def _download_into(url: str, out: IO[bytes]) -> None:
+    """Download *url* into *out*, flushed to disk."""
+    with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def _remove_abandoned(folder: Path, file_name: str) -> None:
+    """Delete the temporary files of *file_name* that killed runs left in *folder*."""
+    for path in folder.iterdir():
+        if not (path.name.startswith(f".{file_name}.") and path.name.endswith((_PART, _NEW))):
+            continue
+        with contextlib.suppress(OSError), path.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: in use
+            # A .new file may belong to a run that is about to lock it: only old ones go.
+            if path.suffix == _PART or os.fstat(handle.fileno()).st_mtime < time.time() - _STALE:
+                path.unlink()
 
 
 def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:
     tried = f" (tried {attempts} times)" if attempts else ""
     return ChannelError(
-        f"could not download {record.url}: {reason}{tried}",
+        f"could not download {_shown(record.url)}: {_shown(reason)}{tried}",
         hint="check your network connection and the channel URL, then run again",
         package=record.dist,
         path=record.url,
     )
+
+
+def _shown(text: str) -> str:
+    """*text* for a message, with what is not printable escaped (a channel's data is untrusted)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:

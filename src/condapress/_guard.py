@@ -1,4 +1,4 @@
-"""Refuse archive members that would escape or corrupt the destination."""
+"""Refuse archive members that would escape, corrupt or flood the destination."""
 
 from __future__ import annotations
 
@@ -6,15 +6,46 @@ import os
 import posixpath
 import tarfile
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from condapress.errors import ArchiveError
 
-__all__ = ["REPACKED_HINT", "Guard", "refuse"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["REPACKED_HINT", "UNSAFE_HINT", "Counted", "Guard", "refuse", "unpack_limit"]
 
 REPACKED_HINT = "the archive was damaged when it was re-packed; download the original again"
-_UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
+UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
 _SPECIAL = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device"}
 _SPECIAL[tarfile.FIFOTYPE] = "FIFO"
+#: A decompression bomb (a small archive of zeros that unpacks to terabytes) is refused: an
+#: archive may unpack to MAX_RATIO times its own size, or to MIN_UNPACKED bytes if that is
+#: more. Real packages unpack to 2 to 10 times their size; zstd and bzip2 reach thousands only
+#: on data made to compress.
+MAX_RATIO = 1000
+MIN_UNPACKED = 64 << 20
+
+
+def unpack_limit(archive_size: int) -> int:
+    """How many bytes an archive of *archive_size* bytes may unpack to."""
+    return max(MIN_UNPACKED, MAX_RATIO * archive_size)
+
+
+class Counted:
+    """A decompressed stream that reports how many bytes came out of it to *count*."""
+
+    def __init__(self, raw: IO[bytes], count: Callable[[int], None]) -> None:
+        self.raw = raw
+        self.count = count
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.count(len(data))
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class Guard:
@@ -105,7 +136,7 @@ class Guard:
                 raise refuse(self.archive, name, reason)
 
 
-def refuse(archive: str, member: str, reason: str, hint: str = _UNSAFE_HINT) -> ArchiveError:
+def refuse(archive: str, member: str, reason: str, hint: str = UNSAFE_HINT) -> ArchiveError:
     message = f"{archive}: refusing member {member!r}: {reason}"
     return ArchiveError(message, hint=hint, package=archive, path=member)
 

@@ -205,14 +205,14 @@ def _atom(source: str, context: str) -> _Part:
 
 def _prefix(op: str, version: Version, context: str) -> _Part:
     pep = str(version)
-    if op == "!=":
-        return _Part((f"!={pep}.*",), excluded=frozenset({f"!={pep}.*"}))
-    if pep != version.base_version:
+    if pep != version.base_version:  # for '!=1.2a0.*' too: packaging rejects '!=1.2a0.*'
         raise SpecError(
             f"cannot translate conda version constraint {context!r} to PEP 440: PEP 440"
             " allows '.*' only after release numbers",
             hint=_DECLARER_HINT,
         )
+    if op == "!=":
+        return _Part((f"!={pep}.*",), excluded=frozenset({f"!={pep}.*"}))
     # Conda's '1.2.*' admits 1.2's pre- and dev-releases too; 1.2.dev0 is the smallest of them.
     lower = _Bound(Version(f"{pep}.dev0"), inclusive=True, clauses=(f">={pep}.dev0",))
     return _Part((f"=={pep}.*",), lower, _below(_bump(version, len(version.release))))

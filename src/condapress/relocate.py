@@ -50,7 +50,6 @@ _LEFT_OUT = (
     (re.compile(r"^include/"), "header (development file)"),
     (re.compile(r"^(lib|share)/(pkgconfig|cmake)/"), "build-system file (development file)"),
     (re.compile(r"^lib/(.*/)?\w+Config\.sh$"), "build-system file (development file)"),
-    (re.compile(r"^lib/[^/]+\.so$"), "link-time name of a library (development file)"),
     (re.compile(r"^lib/.*\.(a|la)$"), "static library or libtool file (development file)"),
     (re.compile(r"^share/(man|doc|info|aclocal|gtk-doc|licenses)/"), "documentation"),
     (re.compile(r"^(conda-meta|etc/conda)/"), "conda environment bookkeeping"),
@@ -298,7 +297,20 @@ def _destination(
         return None, "symbolic link (the wheel keeps one file per library, under its soname)"
     if site:
         return path[site.end() :], None
-    elf = elfs.get(path)
+    return _prefix_destination(entry, package, elfs.get(path), folder, own)
+
+
+def _prefix_destination(
+    entry: PathEntry,
+    package: UnpackedPackage,
+    elf: ElfFile | None,
+    folder: str,
+    own: Mapping[str, tuple[str, str]],
+) -> tuple[str | None, str | None]:
+    """Where a file outside site-packages goes: libraries by soname, the rest under .libs."""
+    path = entry.path
+    if elf is None and re.match(r"^lib/[^/]+\.so$", path):
+        return None, "linker script for a library's link-time name (development file)"
     soname = _soname(path, elf) if elf is not None else None
     if soname is not None:
         return f"{folder}/{own[soname][1]}", None

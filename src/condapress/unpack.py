@@ -19,7 +19,10 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
   member)``; reasons: ``the zstd data is corrupt``, ``the data ends early``, ``the bzip2 data is
   corrupt``, ``the tar data is invalid``, ``the zip data is corrupt``, ``it cannot be read``
-- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`~condapress._guard.Guard`
+- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`~condapress._guard.Guard`,
+  and ``the archive (<n> bytes) would unpack to more than <limit> bytes (a decompression bomb)``
+- ``<a> is a decompression bomb: <part> unpacks to more than <limit> bytes, from an archive of
+  <n> bytes (last member read: '<m>')`` (or ``before its first member``)
 - ``<a> does not match its paths.json: <p> is missing`` (``info/files`` for old packages), or
   ``...: <p> is a <kind>, not a <kind>``, ``<p> is <n> bytes, not <n>``, ``<p> has sha256 <x>,
   not <y>``, ``<p> is not listed``
@@ -29,6 +32,7 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import dataclasses
 import json
@@ -46,7 +50,7 @@ from conda_package_streaming import package_streaming
 
 from condapress import _conda_meta
 from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch, file_digest
-from condapress._guard import REPACKED_HINT, Guard, refuse
+from condapress._guard import REPACKED_HINT, UNSAFE_HINT, Counted, Guard, refuse, unpack_limit
 from condapress.errors import ArchiveError, CondapressError
 from condapress.model import PathEntry, PathType, UnpackedPackage
 
@@ -173,6 +177,10 @@ class _Reader:
         self.fileobj = fileobj
         self.part = "the archive"
         self.member: str | None = None
+        #: bytes the members streamed so far declare, bytes decompressed so far, and how many
+        #: the archive may unpack to.
+        self.unpacked = self.decompressed = 0
+        self.limit = unpack_limit(os.fstat(fileobj.fileno()).st_size)
         self._zip: zipfile.ZipFile | None = None
         self._inner: dict[str, str] = {}
         if self.name.endswith(".conda"):
@@ -240,26 +248,52 @@ class _Reader:
         self, component: _Component
     ) -> Generator[tuple[tarfile.TarFile, tarfile.TarInfo], None, None]:
         """Stream the members of *component* (for a ``.tar.bz2``: of the whole archive)."""
+        raw: IO[bytes]
         if self._zip is None:
             self.part = "the bzip2 stream"
             self.fileobj.seek(0)
-            stream = package_streaming.stream_conda_component(self.name, self.fileobj, "pkg")
+            raw = bz2.open(self.fileobj)  # noqa: SIM115 - tar_generator closes it
         else:
             self.part = self._inner[component]
-            # Give the inner stem, not the archive's name: a cached copy is <sha256>-<name>.
-            stem = self.part.removeprefix(f"{component}-").removesuffix(".tar.zst")
-            stream = package_streaming.stream_conda_component(
-                f"{stem}.conda", self.fileobj, component, zf=self._zip
-            )
+            if package_streaming.zstd is None:  # pragma: no cover - a dependency of c-p-s
+                raise RuntimeError("no zstd module to read .conda archives with")
+            raw = package_streaming.zstd.open(self._zip.open(self.part))
+        # The decompressed bytes are counted too: tarfile reads a pax or long-name header into
+        # memory whole, before any member is seen, so a bomb can hide there.
+        stream = package_streaming.tar_generator(Counted(raw, self.count), closefd=True)
         self.member = None
         try:
             for tar, member in stream:
                 self.member = member.name
+                self.unpacked += member.size
+                if self.unpacked > self.limit:
+                    size = os.fstat(self.fileobj.fileno()).st_size
+                    reason = (
+                        f"the archive ({size} bytes) would unpack to more than {self.limit}"
+                        " bytes (a decompression bomb)"
+                    )
+                    raise refuse(self.name, member.name, reason)
                 if self._zip is not None:
                     self._check_component(component, member.name)
                 yield tar, member
         finally:
             stream.close()
+
+    def count(self, decompressed: int) -> None:
+        """Count bytes that came out of a stream; too many make it a decompression bomb."""
+        self.decompressed += decompressed
+        if self.decompressed <= self.limit:
+            return
+        size = os.fstat(self.fileobj.fileno()).st_size
+        where = "before its first member" if self.member is None else "last member read"
+        where += "" if self.member is None else f": {self.member!r}"
+        raise ArchiveError(
+            f"{self.name} is a decompression bomb: {self.part} unpacks to more than"
+            f" {self.limit} bytes, from an archive of {size} bytes ({where})",
+            hint=UNSAFE_HINT,
+            package=self.name,
+            path=self.member,
+        )
 
     def _check_component(self, component: _Component, name: str) -> None:
         # conda-package-handling before 2.0 put the info/ files it did not know (licenses above

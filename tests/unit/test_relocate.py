@@ -146,7 +146,7 @@ def test_fat_layout() -> None:
     reasons = {path: why for _, path, why in layout.left_out}
     assert reasons == {
         "lib/libc1.so.1": "symbolic link (the wheel keeps one file per library, under its soname)",
-        "lib/libc1.so": "link-time name of a library (development file)",
+        "lib/libc1.so": "symbolic link (the wheel keeps one file per library, under its soname)",
         "lib/libcxx1.so.1": (
             "symbolic link (the wheel keeps one file per library, under its soname)"
         ),
@@ -207,4 +207,34 @@ def test_grafted_runtime_keeps_only_what_is_needed() -> None:
     assert not any("libitm" in d for d in dests)
     assert ("libstdcxx-ng", "lib/libitm.so.1.0.0", "runtime library that no binary needs") in (
         layout.left_out
+    )
+
+
+def test_library_without_soname_is_known_by_its_file_name_and_linker_scripts_are_left_out() -> None:
+    sha = "b" * 64
+    tk = package("tk", sha, hard("lib/libtcl8.6.so"), hard("lib/libgcc_s.so"), hard("bin/tclsh"))
+    elfs = {
+        "tk": {
+            "lib/libtcl8.6.so": elf("libc.so.6"),
+            "bin/tclsh": elf("libtcl8.6.so", shared=False),
+        }
+    }
+    layout = plan_layout(WheelSpec("tk-conda", "1.0", ("tk",)), {"tk": tk}, elfs)
+    tcl = mangle("libtcl8.6.so", sha)
+    assert tcl.startswith("libtcl8.6-")
+    assert tcl.endswith(".so")
+    assert set(layout.elf_edits) == {
+        ElfEdit(dest=f"tk_conda.libs/{tcl}", set_soname=tcl),
+        ElfEdit(
+            dest="tk_conda.libs/bin/tclsh",
+            set_rpath="$ORIGIN/..",
+            replace_needed=(("libtcl8.6.so", tcl),),
+        ),
+    }
+    assert layout.left_out == (
+        (
+            "tk",
+            "lib/libgcc_s.so",
+            "linker script for a library's link-time name (development file)",
+        ),
     )

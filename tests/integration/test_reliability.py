@@ -1,0 +1,1077 @@
+"""Hostile archives, a failing HTTP channel, interrupted runs and reproducible bytes, end to end.
+
+Every test presses the fixture channel (or a copy of it with one archive rewritten) through the
+command line, in process with ``condapress._cli.main`` or as ``python -m condapress``. The HTTP
+channel is a real ``http.server`` on 127.0.0.1 that the test starts; nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import types
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import pytest
+import zstandard
+
+from condapress import _fetch, _guard
+from condapress._cli import main
+from conftest import FIXTURE_CHANNEL, REALWORLD
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+LIBGREET = "libgreet-1.0.0-hd590300_0.tar.bz2"
+LIBGREETPP = "libgreetpp-1.0.0-h6712182_0.conda"
+PYGREET = "pygreet-1.0.0-py311h26e73d1_0.conda"
+#: What every press here asks for: pygreet with libgreetpp and libgreet merged into its wheel.
+PRESS = ("pygreet", "--python", "3.11", "--fat")
+WHEEL = "pygreet-1.0.0-cp311-cp311-"
+UNSAFE_HINT = "hint: do not use this archive; report it to the channel it came from"
+MISMATCH_HINT = (
+    "hint: the archive was changed after it was built; download it again from its channel"
+)
+DAMAGED_HINT = "hint: delete the file and download it again; report the package if it persists"
+METADATA_HINT = "hint: the package was not built by conda-build or rattler-build; rebuild it"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+#: The two archive formats, each as a fixture archive that the press unpacks.
+FORMATS = pytest.mark.parametrize("archive", [LIBGREET, LIBGREETPP], ids=["tar_bz2", "conda"])
+
+
+class KnownBug(AssertionError):
+    """A check that fails because of a known bug elsewhere; its xfail mark names the bug."""
+
+
+# -- archives rewritten in a copy of the fixture channel -------------------------------------
+
+
+@dataclasses.dataclass
+class Member:
+    """One tar member of a real archive, with its data."""
+
+    info: tarfile.TarInfo
+    data: bytes = b""
+
+
+def _members(tar_data: bytes) -> list[Member]:
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(tar_data), mode="r:") as tar:
+        for info in tar:
+            data = tar.extractfile(info) if info.isreg() else None
+            members.append(Member(info, data.read() if data is not None else b""))
+    return members
+
+
+def read_archive(path: Path) -> tuple[list[Member], list[Member]]:
+    """The ``info/`` members and the payload members of a conda archive."""
+    if path.name.endswith(".conda"):
+        # decompressobj: conda's zstd frames need not declare their size.
+        unzstd = zstandard.ZstdDecompressor().decompressobj
+        with zipfile.ZipFile(path) as zf:
+            streams = {
+                name.split("-", 1)[0]: unzstd().decompress(zf.read(name))
+                for name in zf.namelist()
+                if name.endswith(".tar.zst")
+            }
+        return _members(streams["info"]), _members(streams["pkg"])
+    members = _members(bz2.decompress(path.read_bytes()))
+    return (
+        [m for m in members if m.info.name.startswith("info/")],
+        [m for m in members if not m.info.name.startswith("info/")],
+    )
+
+
+def tar_of(members: list[Member]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            if member.info.isreg():
+                member.info.size = len(member.data)
+            tar.addfile(member.info, io.BytesIO(member.data) if member.info.isreg() else None)
+    return buffer.getvalue()
+
+
+def write_archive(
+    path: Path,
+    info: list[Member],
+    pkg: list[Member],
+    *,
+    edit: Callable[[bytes], bytes] | None = None,
+) -> None:
+    """Write *info* and *pkg* as the archive *path*; *edit* rewrites the tar holding the payload."""
+    edit = edit or (lambda tar: tar)
+    if path.name.endswith(".tar.bz2"):
+        path.write_bytes(bz2.compress(edit(tar_of(info + pkg)), 1))
+        return
+    stem = path.name.removesuffix(".conda")
+    compress = zstandard.ZstdCompressor().compress
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", b'{"conda_pkg_format_version": 2}')
+        zf.writestr(f"info-{stem}.tar.zst", compress(tar_of(info)))
+        zf.writestr(f"pkg-{stem}.tar.zst", compress(edit(tar_of(pkg))))
+
+
+def reindex(archive: Path) -> None:
+    """Make the channel's repodata.json list *archive* as it is now (size, sha256, md5)."""
+    repodata = archive.parent / "repodata.json"
+    data = json.loads(repodata.read_text())
+    blob = archive.read_bytes()
+    key = "packages.conda" if archive.name.endswith(".conda") else "packages"
+    data[key][archive.name].update(
+        size=len(blob),
+        sha256=hashlib.sha256(blob).hexdigest(),
+        md5=hashlib.md5(blob).hexdigest(),  # noqa: S324 - repodata carries it
+    )
+    repodata.write_text(json.dumps(data, indent=1))
+
+
+def paths_json_for(info: list[Member], pkg: list[Member]) -> list[Member]:
+    """*info* with paths.json's sha256 and size of every file changed to what *pkg* holds."""
+    files = {m.info.name: m.data for m in pkg if m.info.isreg()}
+    links = {m.info.name: m.info.linkname for m in pkg if m.info.issym()}
+    for member in info:
+        if member.info.name == "info/paths.json":
+            paths = json.loads(member.data)
+            for entry in paths["paths"]:
+                name = entry["_path"]
+                while name in links:  # softlinks carry the sha256 and size of their target
+                    name = f"{name.rpartition('/')[0]}/{links[name]}"
+                if name in files:
+                    entry["sha256"] = hashlib.sha256(files[name]).hexdigest()
+                    entry["size_in_bytes"] = len(files[name])
+            member.data = json.dumps(paths).encode()
+    return info
+
+
+def file_member(name: str, data: bytes = b"x") -> Member:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    return Member(info, data)
+
+
+def link_member(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> Member:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, target, 0o777
+    return Member(info)
+
+
+def special_member(name: str, kind: bytes) -> Member:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = kind, 0o644
+    return Member(info)
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> Path:
+    """A copy of the fixture channel, without the recipes."""
+    copy = tmp_path / "channel"
+    for subdir in ("linux-64", "noarch"):
+        shutil.copytree(FIXTURE_CHANNEL / subdir, copy / subdir)
+    return copy
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    status: int
+    stdout: str
+    stderr: list[str]
+
+
+def press(channel: str | Path, out: Path, cache: Path, *argv: str) -> Run:
+    """``condapress -c CHANNEL -o OUT --cache-dir CACHE ARGV...`` in this process."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(["-c", str(channel), "-o", str(out), "--cache-dir", str(cache), *argv])
+    return Run(status, stdout.getvalue(), stderr.getvalue().splitlines())
+
+
+def tree(root: Path, *, skip: tuple[Path, ...] = ()) -> dict[str, tuple[int, int, bytes]]:
+    """Every path under *root* (but *skip*): its mode, size and content hash."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if Path(folder, d) not in skip]
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            st = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b""
+            found[str(path.relative_to(root))] = (st.st_mode, st.st_size, digest)
+    return found
+
+
+@dataclasses.dataclass
+class Workspace:
+    """Presses from tmp_path and checks that a refused press changed nothing outside the cache.
+
+    Temporary files go to ``tmp_path/tmp``; ``tmp_path/outside/secret`` is what hostile members
+    aim at.
+    """
+
+    root: Path
+    before: dict[str, tuple[int, int, bytes]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    def press(self, channel: Path, *argv: str) -> Run:
+        self.before = tree(self.root, skip=(self.cache,))
+        return press(channel, self.root / "out", self.cache, *(argv or PRESS))
+
+    def refused(self, channel: Path, *lines: str, argv: tuple[str, ...] = ()) -> Run:
+        """Press; the press must fail with exactly *lines* on stderr and leave no trace."""
+        run = self.press(channel, *argv)
+        assert_refused(run, *lines)
+        self.assert_untouched()
+        return run
+
+    def assert_untouched(self) -> None:
+        assert tree(self.root, skip=(self.cache,)) == self.before  # no output, no stray files
+        assert (self.root / "outside" / "secret").read_text() == "keep me"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("keep me")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return Workspace(tmp_path)
+
+
+def assert_refused(run: Run, *lines: str) -> None:
+    assert run.status == 1
+    assert run.stdout == ""
+    assert [line for line in run.stderr if not line.startswith("WARNING: ")] == list(lines)
+
+
+# -- hostile archives, through the command line -------------------------------------------------
+
+
+def _hostile_members(outside: Path) -> dict[str, tuple[list[Member], str, str]]:
+    """Members appended to a payload: (members, the member refused, why)."""
+    up = "../" * 40 + str(outside).lstrip("/")  # from any depth, to tmp_path/outside
+    return {
+        "absolute": (
+            [file_member(f"{outside}/evil")],
+            f"{outside}/evil",
+            "it is an absolute path",
+        ),
+        "dotdot": (
+            [file_member(f"lib/{up}/evil")],
+            f"lib/{up}/evil",
+            "it has a '..' component",
+        ),
+        "symlink-out": (
+            [link_member("lib/escape", up), file_member("lib/escape/evil")],
+            "lib/escape",
+            f"it is a symbolic link to {up!r}, outside the package",
+        ),
+        "symlink-absolute": (
+            [link_member("lib/escape", str(outside)), file_member("lib/escape/evil")],
+            "lib/escape",
+            f"it is a symbolic link to {str(outside)!r}, outside the package",
+        ),
+        "hardlink-out": (
+            [link_member("lib/secret", str(outside / "secret"), tarfile.LNKTYPE)],
+            "lib/secret",
+            f"it is a hard link to {str(outside / 'secret')!r}, outside the package",
+        ),
+        "character-device": (
+            [special_member("dev/null", tarfile.CHRTYPE)],
+            "dev/null",
+            "it is a character device",
+        ),
+        "block-device": (
+            [special_member("dev/sda", tarfile.BLKTYPE)],
+            "dev/sda",
+            "it is a block device",
+        ),
+        "fifo": ([special_member("lib/pipe", tarfile.FIFOTYPE)], "lib/pipe", "it is a FIFO"),
+        "duplicate": (
+            [file_member("lib/pkgconfig/dup.pc"), file_member("lib/pkgconfig/dup.pc")],
+            "lib/pkgconfig/dup.pc",
+            "it appears twice in the archive",
+        ),
+        "folder-becomes-link": (
+            [link_member("lib/pkgconfig", str(outside))],
+            "lib/pkgconfig",
+            "it would turn the folder 'lib/pkgconfig' into a symbolic link",
+        ),
+    }
+
+
+HOSTILE = list(_hostile_members(Path("/x")))
+
+
+@FORMATS
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_members(
+    case: str, archive: str, channel: Path, tmp_path: Path, workspace: Workspace
+) -> None:
+    members, refused, why = _hostile_members(tmp_path / "outside")[case]
+    path = channel / "linux-64" / archive
+    info, pkg = read_archive(path)
+    write_archive(path, info, pkg + members)
+    reindex(path)
+    workspace.refused(channel, f"error: {archive}: refusing member {refused!r}: {why}", UNSAFE_HINT)
+
+
+@pytest.mark.parametrize(
+    ("component", "member", "reason"),
+    [
+        ("info", "lib/sneaky.so", "only info/ belongs in info-{stem}.tar.zst"),
+        ("pkg", "info/index.json", "package metadata does not belong in pkg-{stem}.tar.zst"),
+    ],
+    ids=["info", "pkg"],
+)
+def test_inner_tarballs_that_lie_about_their_names(
+    component: str, member: str, reason: str, channel: Path, workspace: Workspace
+) -> None:
+    path = channel / "linux-64" / LIBGREETPP
+    info, pkg = read_archive(path)
+    index = next(m for m in info if m.info.name == "info/index.json")
+    if component == "info":
+        info = [*info, file_member(member)]
+    else:
+        pkg = [Member(index.info, index.data), *pkg]
+    write_archive(path, info, pkg)
+    reindex(path)
+    why = reason.format(stem=LIBGREETPP.removesuffix(".conda"))
+    workspace.refused(
+        channel, f"error: {LIBGREETPP}: refusing member {member!r}: {why}", UNSAFE_HINT
+    )
+
+
+def test_decompression_bomb_conda(channel: Path, workspace: Workspace) -> None:
+    # 100 MiB of zeros in a .conda of about 15 KiB: refused from its tar header, unwritten.
+    path = channel / "linux-64" / LIBGREETPP
+    info, pkg = read_archive(path)
+    write_archive(path, info, [*pkg, file_member("share/zeros", bytes(100 << 20))])
+    reindex(path)
+    size = path.stat().st_size
+    assert size < 40_000
+    limit = max(64 << 20, 1000 * size)
+    workspace.refused(
+        channel,
+        f"error: {LIBGREETPP}: refusing member 'share/zeros': the archive ({size} bytes) would"
+        f" unpack to more than {limit} bytes (a decompression bomb)",
+        UNSAFE_HINT,
+    )
+
+
+def test_decompression_bomb_tar_bz2(
+    channel: Path, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bzip2 is slow to write 64 MiB with; lowering the floor keeps the ratio rule under test.
+    monkeypatch.setattr(_guard, "MIN_UNPACKED", 1 << 20)
+    path = channel / "linux-64" / LIBGREET
+    info, pkg = read_archive(path)
+    write_archive(path, info, [*pkg, file_member("share/zeros", bytes(24 << 20))])
+    reindex(path)
+    size = path.stat().st_size
+    assert 1000 * size < 24 << 20
+    workspace.refused(
+        channel,
+        f"error: {LIBGREET}: refusing member 'share/zeros': the archive ({size} bytes) would"
+        f" unpack to more than {1000 * size} bytes (a decompression bomb)",
+        UNSAFE_HINT,
+    )
+
+
+def _with_pax_header(tar_data: bytes, size: int) -> bytes:
+    """*tar_data* after a pax extended header of *size* zero bytes (tarfile reads it whole)."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, size
+    return header.tobuf(tarfile.USTAR_FORMAT) + bytes(-(-size // 512) * 512) + tar_data
+
+
+def test_decompression_bomb_in_a_header(channel: Path, workspace: Workspace) -> None:
+    # Not a member but the header of one: refused by the bytes that come out of zstd.
+    path = channel / "linux-64" / LIBGREETPP
+    info, pkg = read_archive(path)
+    write_archive(path, info, pkg, edit=lambda tar: _with_pax_header(tar, 80 << 20))
+    reindex(path)
+    size = path.stat().st_size
+    workspace.refused(
+        channel,
+        f"error: {LIBGREETPP} is a decompression bomb: pkg-{LIBGREETPP.removesuffix('.conda')}"
+        f".tar.zst unpacks to more than {64 << 20} bytes, from an archive of {size} bytes (before"
+        " its first member)",
+        UNSAFE_HINT,
+    )
+
+
+def _declared_smaller(tar_data: bytes, name: str, declared: int) -> bytes:
+    """*tar_data* with the ustar size field of member *name* lowered to *declared*."""
+    data = bytearray(tar_data)
+    with tarfile.open(fileobj=io.BytesIO(tar_data)) as tar:
+        offset = tar.getmember(name).offset
+    data[offset + 124 : offset + 136] = b"%011o\0" % declared
+    data[offset + 148 : offset + 156] = b" " * 8
+    data[offset + 148 : offset + 156] = b"%06o\0 " % sum(data[offset : offset + 512])
+    return bytes(data)
+
+
+@FORMATS
+def test_member_larger_than_its_declared_size(
+    archive: str, channel: Path, workspace: Workspace
+) -> None:
+    # The tar header of the last member declares 100 of its 2 KiB: tarfile writes 100 bytes,
+    # reads the rest as a broken header and stops; paths.json, which has the real size, tells.
+    path = channel / "linux-64" / archive
+    info, pkg = read_archive(path)
+    header = next(m for m in pkg if m.info.name.startswith("include/"))
+    pkg = [m for m in pkg if m is not header] + [header]
+    write_archive(path, info, pkg, edit=lambda tar: _declared_smaller(tar, header.info.name, 100))
+    reindex(path)
+    workspace.refused(
+        channel,
+        f"error: {archive} does not match its paths.json: {header.info.name} is 100 bytes,"
+        f" not {len(header.data)}",
+        MISMATCH_HINT,
+    )
+
+
+def test_zip_entry_larger_than_its_declared_size(channel: Path, workspace: Workspace) -> None:
+    # The zip directory declares the payload tarball 1000 bytes shorter than it is.
+    path = channel / "linux-64" / LIBGREETPP
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        entry = zf.getinfo(f"pkg-{LIBGREETPP.removesuffix('.conda')}.tar.zst")
+    short = struct.pack("<II", entry.compress_size - 1000, entry.file_size - 1000)
+    data[entry.header_offset + 18 : entry.header_offset + 26] = short  # local file header
+    central = data.index(b"PK\x01\x02\x14\x03", data.index(b"PK\x01\x02"))
+    while data[central + 46 : central + 46 + len(entry.filename)] != entry.filename.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 20 : central + 28] = short  # central directory
+    path.write_bytes(bytes(data))
+    reindex(path)
+    workspace.refused(
+        channel,
+        f"error: {LIBGREETPP} is damaged: the zip data is corrupt in {entry.filename} (before"
+        " its first member)",
+        DAMAGED_HINT,
+    )
+
+
+@FORMATS
+@pytest.mark.parametrize("problem", ["missing", "sha256"])
+def test_payload_that_disagrees_with_paths_json(
+    problem: str, archive: str, channel: Path, workspace: Workspace
+) -> None:
+    path = channel / "linux-64" / archive
+    info, pkg = read_archive(path)
+    header = next(m for m in pkg if m.info.name.startswith("include/"))
+    expected = hashlib.sha256(header.data).hexdigest()
+    if problem == "missing":
+        pkg.remove(header)
+        why = f"{header.info.name} is missing"
+    else:
+        header.data = header.data.replace(b"#", b"%", 1)
+        why = (
+            f"{header.info.name} has sha256 {hashlib.sha256(header.data).hexdigest()}, "
+            f"not {expected}"
+        )
+    write_archive(path, info, pkg)
+    reindex(path)
+    workspace.refused(
+        channel, f"error: {archive} does not match its paths.json: {why}", MISMATCH_HINT
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("name", "../../evil"), ("name", "lib\\greet"), ("version", "1.0\n0"), ("build", "h\x1b[2J")],
+    ids=["name-dotdot", "name-backslash", "version-newline", "build-escape"],
+)
+def test_unsafe_names_in_index_json(
+    key: str, value: str, channel: Path, workspace: Workspace
+) -> None:
+    path = channel / "linux-64" / LIBGREET
+    info, pkg = read_archive(path)
+    index = next(m for m in info if m.info.name == "info/index.json")
+    index.data = json.dumps({**json.loads(index.data), key: value}).encode()
+    write_archive(path, info, pkg)
+    reindex(path)
+    workspace.refused(
+        channel,
+        f"error: {LIBGREET} has invalid metadata: info/index.json: {key} {value!r} is not safe in"
+        " a file name (empty, or contains '/', '\\', '..' or a control character)",
+        METADATA_HINT,
+    )
+
+
+@pytest.mark.xfail(
+    reason="relocate.scan raises _elf.read_elf's ArchiveError as it is: the message names the"
+    " file's base name only, not the package or the member",
+    raises=KnownBug,
+)
+@FORMATS
+def test_truncated_elf_library(archive: str, channel: Path, workspace: Workspace) -> None:
+    path = channel / "linux-64" / archive
+    info, pkg = read_archive(path)
+    library = next(m for m in pkg if m.info.isreg() and ".so.1.0.0" in m.info.name)
+    library.data = library.data[:200]
+    write_archive(path, paths_json_for(info, pkg), pkg)
+    reindex(path)
+    run = workspace.press(channel)
+    assert run.status == 1
+    assert run.stderr[-2].startswith("error: ")
+    assert "it is truncated (200 bytes" in run.stderr[-2]
+    workspace.assert_untouched()
+    if archive not in run.stderr[-2] or library.info.name not in run.stderr[-2]:
+        raise KnownBug(run.stderr[-2])
+
+
+@pytest.mark.xfail(
+    reason="a DT_NEEDED soname that no package of the closure provides and the platform does"
+    " not either is not an error: the press writes a linux_x86_64 wheel that cannot be imported",
+    raises=KnownBug,
+)
+@FORMATS
+def test_a_library_that_is_not_elf(archive: str, channel: Path, workspace: Workspace) -> None:
+    # A linker script where the soname chain ends: the library the extension needs is missing.
+    path = channel / "linux-64" / archive
+    info, pkg = read_archive(path)
+    library = next(m for m in pkg if m.info.isreg() and ".so.1.0.0" in m.info.name)
+    library.data = b"INPUT(-lgreet_real)\n"
+    write_archive(path, paths_json_for(info, pkg), pkg)
+    reindex(path)
+    run = workspace.press(channel)
+    if run.status == 0:
+        raise KnownBug(run.stdout)
+    assert run.stderr[-2].startswith("error: ")
+    soname = library.info.name.removeprefix("lib/").removesuffix(".0.0")
+    assert soname in run.stderr[-2]
+    workspace.assert_untouched()
+
+
+# -- the three real broken archives ------------------------------------------------------------
+
+BROKEN = {
+    "ca-certificates": (
+        "ca-certificates-2024.7.4-hbcca054_0.rezipped.conda",
+        "ca-certificates-2024.7.4-hbcca054_0.conda",
+        (
+            "is not a .conda archive: its members are nested under the folder"
+            " 'Users/jcorreia/Downloads/ca-certificates-2024.7.4-hbcca054_0/'"
+        ),
+        "hint: the archive was damaged when it was re-packed; download the original again",
+    ),
+    "nano": (
+        "nano-2.4.1-0.gzip-named-bz2.tar.bz2",
+        "nano-2.4.1-0.tar.bz2",
+        "is not a bzip2 archive: it holds gzip data",
+        "hint: a .tar.bz2 conda package must be bzip2-compressed; rebuild it with conda-build",
+    ),
+    "zlib": (
+        "zlib-1.2.11-h7b6447c_3.empty-symlink-targets.conda",
+        "zlib-1.2.11-h7b6447c_3.conda",
+        ": refusing member 'lib/libz.so.1': it is a symbolic link with an empty target",
+        "hint: the archive was damaged when it was re-packed; download the original again",
+    ),
+}
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", BROKEN)
+def test_real_broken_archives(name: str, channel: Path, workspace: Workspace) -> None:
+    if not REALWORLD.is_dir():
+        pytest.skip("../shared/realworld is absent")
+    source, file_name, problem, hint = BROKEN[name]
+    # Served under the name a channel would give it, with a record that matches its bytes.
+    path = channel / "linux-64" / file_name
+    shutil.copyfile(REALWORLD / "broken" / source, path)
+    repodata = json.loads((channel / "linux-64" / "repodata.json").read_text())
+    key = "packages.conda" if file_name.endswith(".conda") else "packages"
+    version, build = file_name.removeprefix(f"{name}-").split("-")
+    repodata[key][file_name] = {
+        "name": name,
+        "version": version,
+        "build": build.removesuffix(".conda").removesuffix(".tar.bz2"),
+        "build_number": 0,
+        "depends": [],
+        "subdir": "linux-64",
+    }
+    (channel / "linux-64" / "repodata.json").write_text(json.dumps(repodata))
+    reindex(path)
+    separator = "" if problem.startswith(":") else " "
+    workspace.refused(
+        channel, f"error: {file_name}{separator}{problem}", hint, argv=(name, "--python", "3.11")
+    )
+
+
+# -- files that are not what the repodata says -------------------------------------------------
+
+
+def _tampered(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        del data[-100:]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+_READ_BEFORE_CHECKED = pytest.mark.xfail(
+    reason="_facts.gather_facts reads a local or cached archive before its size and sha256 are"
+    " checked: the damage is reported (or not) by the archive reader instead",
+    raises=KnownBug,
+)
+
+
+@pytest.mark.parametrize(
+    ("archive", "how"),
+    [
+        pytest.param(LIBGREET, "truncated", marks=_READ_BEFORE_CHECKED, id="tar_bz2-truncated"),
+        pytest.param(LIBGREET, "flipped", marks=_READ_BEFORE_CHECKED, id="tar_bz2-flipped"),
+        pytest.param(LIBGREETPP, "truncated", marks=_READ_BEFORE_CHECKED, id="conda-truncated"),
+        pytest.param(LIBGREETPP, "flipped", id="conda-flipped"),
+    ],
+)
+def test_a_local_archive_is_checked_against_repodata_before_it_is_read(
+    archive: str, how: str, channel: Path, workspace: Workspace
+) -> None:
+    path = channel / "linux-64" / archive
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    size = path.stat().st_size
+    _tampered(path, how)
+    run = workspace.press(channel)
+    assert run.status == 1
+    if how == "truncated":
+        message = f"error: size mismatch for {archive}: expected {size} bytes, got {size - 100}"
+    else:
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        message = f"error: sha256 mismatch for {archive}: expected {expected}, got {got}"
+    hint = "hint: the file is not the one the channel lists; re-index the channel or fetch it again"
+    workspace.assert_untouched()
+    if run.stderr != [message, hint]:
+        raise KnownBug(run.stderr)
+
+
+# -- an HTTP channel on loopback, with failures --------------------------------------------------
+
+
+class ChannelServer(http.server.ThreadingHTTPServer):
+    """Serves a channel folder on 127.0.0.1; ``faults`` says how to fail the next requests."""
+
+    daemon_threads = True
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(("127.0.0.1", 0), _ChannelHandler)
+        self.root = root
+        #: path -> what to do with the next GET requests for it: "500", "reset", "slow", "stall".
+        self.faults: dict[str, list[str]] = {}
+        self.requests: list[str] = []
+        #: set once a "stall" fault has sent half its body; the stall ends with ``release``.
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ChannelHandler(http.server.BaseHTTPRequestHandler):
+    server: ChannelServer
+    protocol_version = "HTTP/1.1"
+    #: how long a "slow" answer takes in all.
+    SLOW: ClassVar[float] = 0.3
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, *, body: bool) -> None:
+        name = self.path.lstrip("/")
+        with self.server.lock:
+            self.server.requests.append(f"{self.command} /{name}")
+            queue = self.server.faults.get(name) if body else None
+            fault = queue.pop(0) if queue else None
+        path = self.server.root / name
+        if ".." in name.split("/") or not path.is_file():
+            self.send_error(404)
+            return
+        if fault == "500":
+            self.send_error(500)
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            with contextlib.suppress(ConnectionError):  # the client gave up: a timeout
+                self._body(data, fault)
+
+    def _body(self, data: bytes, fault: str | None) -> None:
+        half = data[: len(data) // 2]
+        if fault == "reset":  # half the body, then a TCP reset
+            self.wfile.write(half)
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        elif fault == "stall":  # half the body, then nothing until released
+            self.wfile.write(half)
+            self.wfile.flush()
+            self.server.stalled.set()
+            self.server.release.wait(60)
+            self.close_connection = True
+        elif fault == "slow":
+            chunks = [data[i : i + 2048] for i in range(0, len(data), 2048)]
+            for chunk in chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                time.sleep(self.SLOW / len(chunks))
+        else:
+            self.wfile.write(data)
+
+
+@pytest.fixture
+def server(channel: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
+    """The channel copy, served on 127.0.0.1, which this process talks to without a proxy."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
+    httpd = ChannelServer(channel)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses fetch makes between tries, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(_fetch, "time", types.SimpleNamespace(sleep=slept.append, time=time.time))
+    return slept
+
+
+def cached(cache: Path) -> list[str]:
+    """The cache's package files, each checked to hold what its sha256 prefix promises."""
+    folder = cache / "pkgs"
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    for name in names:
+        digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        assert name.startswith(".") or name[:64] == digest, name
+    return names
+
+
+def downloads(server: ChannelServer, archive: str) -> int:
+    return server.requests.count(f"GET /linux-64/{archive}")
+
+
+def test_failed_downloads_are_tried_again(
+    server: ChannelServer,
+    tmp_path: Path,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 500, a connection reset mid-body, and an answer slower than the read timeout.
+    monkeypatch.setattr(_fetch, "_TIMEOUT", 1.0)
+    monkeypatch.setattr(_ChannelHandler, "SLOW", 10.0)
+    server.faults = {
+        f"linux-64/{LIBGREET}": ["500"],
+        f"linux-64/{LIBGREETPP}": ["reset"],
+        f"linux-64/{PYGREET}": ["slow"],
+    }
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert run.status == 0, run.stderr
+    [wheel] = (tmp_path / "out").iterdir()
+    assert wheel.name.startswith(WHEEL)
+    assert [downloads(server, a) for a in (LIBGREET, LIBGREETPP, PYGREET)] == [2, 2, 2]
+    assert sleeps == [0.5, 0.5, 0.5]  # the first pause before each second try
+    url = f"{server.url}/linux-64"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "condapress.unpack"]
+    assert warnings[0] == (
+        f"downloading {url}/{LIBGREET} failed (HTTP 500 Internal Server Error); trying again"
+    )
+    # A reset shows as ECONNRESET or as a short read, depending on when it lands.
+    assert warnings[1].startswith(f"downloading {url}/{LIBGREETPP} failed (")
+    assert warnings[2] == f"downloading {url}/{PYGREET} failed (timed out); trying again"
+    assert len(warnings) == 3
+    assert len([n for n in cached(tmp_path / "cache") if not n.startswith(".")]) == 3
+    assert not [n for n in cached(tmp_path / "cache") if n.startswith(".")]
+
+
+def test_a_slow_channel_is_waited_for(
+    server: ChannelServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.faults = {f"linux-64/{a}": ["slow"] for a in (LIBGREET, LIBGREETPP, PYGREET)}
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert run.status == 0, run.stderr
+    assert [downloads(server, a) for a in (LIBGREET, LIBGREETPP, PYGREET)] == [1, 1, 1]
+    assert not [r for r in caplog.records if r.name == "condapress.unpack"]
+
+
+def test_retries_are_bounded(server: ChannelServer, tmp_path: Path, sleeps: list[float]) -> None:
+    server.faults = {f"linux-64/{LIBGREET}": ["500"] * 10}
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    url = f"{server.url}/linux-64/{LIBGREET}"
+    assert_refused(
+        run,
+        f"error: could not download {url}: HTTP 500 Internal Server Error (tried 4 times)",
+        "hint: check your network connection and the channel URL, then run again",
+    )
+    assert downloads(server, LIBGREET) == 4
+    assert sleeps == [0.5, 1.0, 2.0]
+    assert not (tmp_path / "out").exists()
+    assert LIBGREET not in " ".join(cached(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_a_download_that_is_not_the_listed_file_is_refused(
+    how: str, server: ChannelServer, channel: Path, tmp_path: Path
+) -> None:
+    path = channel / "linux-64" / LIBGREET
+    expected, size = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    _tampered(path, how)
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    if how == "truncated":
+        message = f"error: size mismatch for {LIBGREET}: expected {size} bytes, got {size - 100}"
+    else:
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        message = f"error: sha256 mismatch for {LIBGREET}: expected {expected}, got {got}"
+    assert_refused(
+        run, message, "hint: the channel served another file than its index lists; try again later"
+    )
+    assert downloads(server, LIBGREET) == 1  # a wrong file is not a network failure
+    assert not (tmp_path / "out").exists()
+    assert LIBGREET not in " ".join(cached(tmp_path / "cache"))
+
+
+@pytest.mark.xfail(
+    reason="_facts.local_archive hands a cached download to read_info without checking it"
+    " against the record; the damage stops the press instead of a new download",
+    raises=KnownBug,
+)
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_a_damaged_cached_download_is_fetched_again(
+    how: str, server: ChannelServer, tmp_path: Path
+) -> None:
+    first = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert first.status == 0, first.stderr
+    [cached_file] = (tmp_path / "cache" / "pkgs").glob(f"*-{LIBGREET}")
+    _tampered(cached_file, how)
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    if run.status != 0:
+        raise KnownBug(run.stderr)
+    assert downloads(server, LIBGREET) == 2
+    cached(tmp_path / "cache")
+
+
+# -- interrupted runs --------------------------------------------------------------------------
+
+#: Runs ``python -m condapress`` with os.fsync held up once a wheel's temporary file is written:
+#: the moment just before it would be renamed into place.
+_HOLD_AT_THE_WHEEL = """\
+import os, pathlib, runpy, sys, time
+
+marker = pathlib.Path(os.environ["HOLD_MARKER"])
+fsync = os.fsync
+
+
+def held(fd):
+    fsync(fd)
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+        marker.write_text("holding")
+        time.sleep(60)
+
+
+os.fsync = held
+sys.argv = ["condapress", *sys.argv[1:]]
+runpy.run_module("condapress", run_name="__main__", alter_sys=True)
+"""
+
+_TEMPFILES = pytest.mark.xfail(
+    reason="Python ends on SIGTERM without unwinding (_cli installs no handler), so the work"
+    " folder in TMPDIR stays behind",
+    raises=KnownBug,
+)
+_WHEEL_TEMPFILE = pytest.mark.xfail(
+    reason="the wheel is written in a hidden folder inside the output folder; a run killed"
+    " there leaves it, and no later run removes it",
+    raises=KnownBug,
+)
+
+
+@pytest.mark.parametrize(
+    ("point", "sig"),
+    [
+        ("repodata", signal.SIGINT),
+        ("repodata", signal.SIGTERM),
+        ("repodata", signal.SIGKILL),
+        ("download", signal.SIGINT),
+        pytest.param("download", signal.SIGTERM, marks=_TEMPFILES),
+        ("download", signal.SIGKILL),
+        ("wheel", signal.SIGINT),
+        pytest.param("wheel", signal.SIGTERM, marks=[_TEMPFILES, _WHEEL_TEMPFILE]),
+        pytest.param("wheel", signal.SIGKILL, marks=_WHEEL_TEMPFILE),
+    ],
+    ids=lambda value: value.name if isinstance(value, signal.Signals) else value,
+)
+def test_an_interrupted_press(
+    point: str, sig: signal.Signals, server: ChannelServer, tmp_path: Path
+) -> None:
+    out, cache, tmp = tmp_path / "out", tmp_path / "cache", tmp_path / "tmp"
+    tmp.mkdir()
+    argv = ["-c", server.url, "-o", str(out), "--cache-dir", str(cache), *PRESS]
+    if point == "repodata":  # while the solver waits for linux-64/repodata.json
+        server.faults = {"linux-64/repodata.json": ["stall"]}
+    elif point == "download":  # halfway through downloading libgreet
+        server.faults = {f"linux-64/{LIBGREET}": ["stall"]}
+    command = [sys.executable, "-m", "condapress", *argv]
+    if point == "wheel":
+        (tmp_path / "hold.py").write_text(_HOLD_AT_THE_WHEEL)
+        command = [sys.executable, str(tmp_path / "hold.py"), *argv]
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    env |= {"TMPDIR": str(tmp), "HOLD_MARKER": str(tmp_path / "holding")}
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 60
+        while not (server.stalled.is_set() or (tmp_path / "holding").exists()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=30)
+    server.release.set()
+
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+        # Interrupted in the solver, a py-rattler (pyo3-async-runtimes) worker thread may still
+        # panic as the interpreter shuts down, after this line; the exit status stays.
+        assert "error: interrupted; nothing was written" in stderr.splitlines()
+    else:
+        assert process.returncode == -sig
+    assert not list(out.glob("*.whl"))  # no wheel, whole or partial
+    leftovers = [p.name for p in out.iterdir()] if out.exists() else []
+    if sig != signal.SIGKILL:  # a killed process cannot clean up; any other one must
+        leftovers += [p.name for p in tmp.iterdir()]
+    for name in cached(cache):  # whatever is cached is whole and verified
+        assert name.startswith(".") or name.endswith((LIBGREET, LIBGREETPP, PYGREET))
+
+    # The next run trusts what is cached, downloads the rest and removes killed downloads.
+    server.faults = {}
+    run = press(server.url, out, cache, *PRESS)
+    assert run.status == 0, run.stderr
+    assert [p.name for p in out.glob("*.whl")] == [run.stdout.split()[0].rpartition("/")[2]]
+    assert [n for n in cached(cache) if n.startswith(".")] == []
+    assert len(cached(cache)) == 3
+    if leftovers:
+        raise KnownBug(leftovers)
+
+
+def test_downloads_of_a_killed_run_are_removed_but_not_those_of_a_live_one(
+    server: ChannelServer, tmp_path: Path
+) -> None:
+    pkgs = tmp_path / "cache" / "pkgs"
+    pkgs.mkdir(parents=True)
+    abandoned = pkgs / f".{LIBGREET}.abandoned.part"
+    abandoned.write_bytes(b"half a download")
+    live = pkgs / f".{LIBGREET}.live.part"
+    live.write_bytes(b"a download under way")
+    # A file that a run has just created and not locked yet: only an old one is abandoned.
+    starting, old = pkgs / f".{LIBGREET}.starting.new", pkgs / f".{LIBGREET}.old.new"
+    starting.touch()
+    old.touch()
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    with live.open("rb") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a running download holds it
+        run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert run.status == 0, run.stderr
+    assert sorted(p.name for p in pkgs.glob(".*")) == [live.name, starting.name]
+
+
+# -- reproducible bytes ------------------------------------------------------------------------
+
+#: Runs ``python -m condapress`` on a clock three days and an hour ahead.
+_ANOTHER_DAY = """\
+import runpy, sys, time
+
+ahead = 3 * 86400 + 3600
+now, gmtime, localtime = time.time, time.gmtime, time.localtime
+time.time = lambda: now() + ahead
+time.gmtime = lambda secs=None: gmtime(time.time() if secs is None else secs)
+time.localtime = lambda secs=None: localtime(time.time() if secs is None else secs)
+sys.argv = ["condapress", *sys.argv[1:]]
+runpy.run_module("condapress", run_name="__main__", alter_sys=True)
+"""
+
+
+def wheels(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.whl")}
+
+
+def test_the_same_press_gives_the_same_bytes(
+    channel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = ("pygreet", "salutation-python", "tally", "--python", "3.11")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    # First: in this process, temporary files under tmp_path/a.
+    (tmp_path / "a").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "a"))
+    first = press(channel, tmp_path / "out-a", tmp_path / "cache-a", *specs)
+    assert first.status == 0, first.stderr
+    # Then: in a new process, with the channel's files touched to another day, umask 077, and
+    # another TMPDIR, working folder, time zone, locale and clock.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert umask != 0o077
+    day = time.mktime((2001, 9, 9, 1, 46, 40, 0, 0, -1))
+    for path in [channel, *channel.rglob("*")]:
+        os.utime(path, (day, day))
+    other = tmp_path / "b" / "a-longer-temporary-folder"
+    other.mkdir(parents=True)
+    (tmp_path / "another_day.py").write_text(_ANOTHER_DAY)
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    env |= {"TMPDIR": str(other), "TZ": "Pacific/Kiritimati", "LC_ALL": "C"}
+    argv = ["-c", str(channel), "-o", str(tmp_path / "out-b"), "--cache-dir", str(other / "c")]
+    subprocess.run(
+        [sys.executable, str(tmp_path / "another_day.py"), *argv, *specs],
+        env=env,
+        cwd=other,
+        umask=0o077,
+        check=True,
+        capture_output=True,
+    )
+    built = wheels(tmp_path / "out-a")
+    assert len(built) == 5  # pygreet, salutation, tally and the two libgreet wheels
+    assert wheels(tmp_path / "out-b") == built
