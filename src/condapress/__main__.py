@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from condapress._cli import main
+from condapress._cli import console
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    console()

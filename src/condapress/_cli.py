@@ -11,12 +11,14 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from condapress import __version__
-from condapress.errors import CondapressError
+from condapress.errors import CondapressError, printable
 from condapress.model import KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
@@ -317,6 +319,26 @@ def _default_to_press(argv: list[str]) -> list[str]:
     return argv
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` cleans up on the way out."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
+def console() -> NoReturn:
+    """The ``condapress`` console script."""
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if status in (130, 143):
+        # py-rattler's async runtime may still be winding down after an interrupt; leaving
+        # without interpreter teardown keeps its panic message out of the user's terminal.
+        os._exit(status)
+    sys.exit(status)
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command line *argv* (default: ``sys.argv[1:]``) and return the exit status."""
     parser = _build_parser(prog)
@@ -328,14 +350,22 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if execute is None:
         parser.print_help()
         return 2
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return execute(args)
     except CondapressError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {printable(exc.message)}", file=sys.stderr)
         if exc.detail and args.verbose:
             print(exc.detail.rstrip(), file=sys.stderr)
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {printable(exc.hint)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("error: terminated; nothing was written", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

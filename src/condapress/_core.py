@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -81,7 +83,12 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             }
             runtime = frozenset(m for m in wheel.members if plan.is_compiler_runtime(m))
             layout = relocate.plan_layout(
-                wheel, packages, elfs, others=others, graft_only_needed=runtime
+                wheel,
+                packages,
+                elfs,
+                others=others,
+                graft_only_needed=runtime,
+                is_system=retag.is_system_library,
             )
             stage = work / "stage" / wheel.distribution
             relocate.apply(layout, packages, stage)
@@ -110,8 +117,11 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
 def _assemble_and_audit(
     staged: list[WheelContents], options: PressOptions
 ) -> tuple[BuiltWheel, ...]:
+    created = not options.output_dir.exists()
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    pending = Path(tempfile.mkdtemp(prefix=".condapress-", dir=options.output_dir))
+    _remove_abandoned(options.output_dir)
+    pending = Path(tempfile.mkdtemp(prefix=f".condapress-{os.getpid()}-", dir=options.output_dir))
+    landed = False
     try:
         built = [
             assemble.build_wheel(contents, pending, compression_level=options.compression_level)
@@ -132,14 +142,36 @@ def _assemble_and_audit(
                         "--no-audit writes the wheel anyway",
                         path=str(wheel.path.name),
                     )
-        landed = []
+        moved = []
         for wheel in built:
             final = options.output_dir / wheel.path.name
             wheel.path.replace(final)
-            landed.append(replace(wheel, path=final))
-        return tuple(landed)
+            moved.append(replace(wheel, path=final))
+        landed = True
+        return tuple(moved)
     finally:
         shutil.rmtree(pending, ignore_errors=True)
+        if created and not landed:
+            with contextlib.suppress(OSError):  # only if still empty
+                options.output_dir.rmdir()
+
+
+def _remove_abandoned(output_dir: Path) -> None:
+    """Remove the hidden work folders of presses that were killed (SIGKILL) while writing."""
+    for folder in output_dir.glob(".condapress-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:

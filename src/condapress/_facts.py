@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from condapress import unpack
+from condapress.errors import CondapressError
 from condapress.model import PackageFacts
 
 if TYPE_CHECKING:
@@ -21,14 +22,16 @@ logger = logging.getLogger(__name__)
 def local_archive(record: CondaRecord, cache_dir: Path | None) -> Path | None:
     """The archive of *record* on this machine: a file:// channel's file, or a cached download."""
     url = urlparse(record.url)
+    path: Path | None = None
     if url.scheme == "file":
         path = Path(unquote(url.path))
-        return path if path.is_file() else None
-    if cache_dir is not None and record.sha256:
-        cached = cache_dir / "pkgs" / f"{record.sha256}-{record.file_name}"
-        if cached.is_file():
-            return cached
-    return None
+    elif cache_dir is not None and record.sha256:
+        path = cache_dir / "pkgs" / f"{record.sha256}-{record.file_name}"
+    if path is None or not path.is_file():
+        return None
+    if record.size is not None and path.stat().st_size != record.size:
+        return None  # truncated or replaced: fetch will say so, or download it again
+    return path
 
 
 def gather_facts(
@@ -47,12 +50,16 @@ def gather_facts(
         if archive is None:
             logger.debug("%s: archive not at hand; classifying from metadata", record.dist)
             continue
-        info = unpack.read_info(archive)
-        has_site_packages = bool(info.site_packages)
-        name = None
-        if has_site_packages:
-            metadata = unpack.read_python_metadata(archive)
-            name = metadata.get("Name") if metadata is not None else None
+        # The archive is not verified yet (fetch does that, with the clear message): a damaged
+        # one only costs the plan its facts here.
+        try:
+            info = unpack.read_info(archive)
+            has_site_packages = bool(info.site_packages)
+            metadata = unpack.read_python_metadata(archive) if has_site_packages else None
+        except CondapressError as exc:
+            logger.debug("%s: not reading %s for the plan: %s", record.dist, archive, exc)
+            continue
+        name = metadata.get("Name") if metadata is not None else None
         facts[record.name] = PackageFacts(
             name=record.name, has_site_packages=has_site_packages, dist_info_name=name
         )

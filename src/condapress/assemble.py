@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import secrets
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 from packaging.metadata import ExceptionGroup, Metadata, parse_email
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import parse_tag
 from packaging.utils import InvalidName, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -29,7 +31,7 @@ from condapress.errors import CondapressError, SpecError, WheelContentsError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "spdx_or_none",
     "wheel_filename",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Name of the file in the ``.dist-info`` that lists the conda packages a wheel was pressed from.
 PROVENANCE_FILE = "conda-packages.json"
@@ -164,11 +168,41 @@ def core_metadata_from_dist_info(text: str, *, name: str, version: str) -> CoreM
         license_expression=expression,
         license=None if expression or license_text in ("", "UNKNOWN") else license_text,
         project_urls=tuple(urls),
-        requires_python=_clean(raw.get("requires_python", "")),
+        requires_python=_valid_or_dropped(
+            "Requires-Python", _clean(raw.get("requires_python", "")), _is_specifier
+        ),
         description=description if _clean(description or "") else None,
-        description_content_type=_clean(raw.get("description_content_type", "")),
+        description_content_type=_valid_or_dropped(
+            "Description-Content-Type",
+            _clean(raw.get("description_content_type", "")),
+            lambda text: text.split(";")[0].strip() in _CONTENT_TYPES,
+        ),
         extra=tuple(extra),
     )
+
+
+#: the description formats PyPI renders (PEP 566 / core metadata "Description-Content-Type").
+_CONTENT_TYPES = ("text/plain", "text/x-rst", "text/markdown")
+
+
+def _is_specifier(text: str) -> bool:
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _valid_or_dropped(field: str, value: str | None, valid: Callable[[str], bool]) -> str | None:
+    """*value*, or None when packaging rejects it.
+
+    A package's own old METADATA may hold values (``Requires-Python: >=3.6.*``) that METADATA
+    2.4 does not allow; the wheel is better without them than not at all.
+    """
+    if value is None or valid(value):
+        return value
+    logger.warning("leaving out %s %r from the package's METADATA: it is not valid", field, value)
+    return None
 
 
 def build_wheel(

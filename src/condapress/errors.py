@@ -20,7 +20,17 @@ __all__ = [
     "ToolError",
     "UnresolvedLibraryError",
     "WheelContentsError",
+    "printable",
 ]
+
+
+def printable(text: str) -> str:
+    r"""*text* with control characters escaped: messages quote names that come from channels.
+
+    >>> printable("pkg\x1b[2J")
+    'pkg\\x1b[2J'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class CondapressError(Exception):

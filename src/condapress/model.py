@@ -16,7 +16,10 @@ __all__ = [
     "Closure",
     "CondaRecord",
     "CoreMetadata",
+    "ElfEdit",
     "FileMode",
+    "Launcher",
+    "Layout",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -25,6 +28,7 @@ __all__ = [
     "PackageInfo",
     "PathEntry",
     "PathType",
+    "Placement",
     "PlanOptions",
     "PressResult",
     "Provenance",
@@ -361,3 +365,55 @@ class PressResult:
 
     plan: WheelPlan
     wheels: tuple[BuiltWheel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One file of a conda package and where it goes in the wheel."""
+
+    package: str
+    #: path inside the package (relative to the unpacked root).
+    source: str
+    #: path inside the wheel.
+    dest: str
+    executable: bool = False
+    placeholder: str | None = None
+    file_mode: FileMode | None = None
+    #: what the placeholder becomes: the wheel's prefix folder, relative to the file's folder.
+    prefix: str | None = None
+    #: rewrite a ``#!<prefix>/bin/python`` line to ``#!python`` (pip fills in the interpreter).
+    python_shebang: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ElfEdit:
+    """Every change one ELF file needs, applied in one patchelf call."""
+
+    dest: str
+    set_rpath: str | None = None
+    remove_rpath: bool = False
+    replace_needed: tuple[tuple[str, str], ...] = ()
+    set_soname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Launcher:
+    """A script in ``.data/scripts`` that runs an executable kept inside the wheel."""
+
+    name: str
+    dest: str
+    #: path of the executable relative to site-packages.
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where every file of one wheel goes, and what is done to it."""
+
+    distribution: str
+    libs_dir: str
+    placements: tuple[Placement, ...]
+    elf_edits: tuple[ElfEdit, ...]
+    launchers: tuple[Launcher, ...]
+    #: (package, path, reason) of every file that does not go into the wheel.
+    left_out: tuple[tuple[str, str, str], ...]

@@ -13,17 +13,17 @@ import logging
 import posixpath
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from condapress import _elf, _tools
-from condapress.errors import RelocationError, ToolError
-from condapress.model import FileMode, PathType
+from condapress import _elf, _stage, _tools
+from condapress.errors import ArchiveError, RelocationError, ToolError, UnresolvedLibraryError
+from condapress.model import ElfEdit, Launcher, Layout, PathType, Placement
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from condapress._elf import ElfFile
@@ -58,58 +58,6 @@ _LEFT_OUT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """One file of a conda package and where it goes in the wheel."""
-
-    package: str
-    #: path inside the package (relative to the unpacked root).
-    source: str
-    #: path inside the wheel.
-    dest: str
-    executable: bool = False
-    placeholder: str | None = None
-    file_mode: FileMode | None = None
-    #: what the placeholder becomes: the wheel's prefix folder, relative to the file's folder.
-    prefix: str | None = None
-    #: rewrite a ``#!<prefix>/bin/python`` line to ``#!python`` (pip fills in the interpreter).
-    python_shebang: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ElfEdit:
-    """Every change one ELF file needs, applied in one patchelf call."""
-
-    dest: str
-    set_rpath: str | None = None
-    remove_rpath: bool = False
-    replace_needed: tuple[tuple[str, str], ...] = ()
-    set_soname: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Launcher:
-    """A script in ``.data/scripts`` that runs an executable kept inside the wheel."""
-
-    name: str
-    dest: str
-    #: path of the executable relative to site-packages.
-    target: str
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Where every file of one wheel goes, and what is done to it."""
-
-    distribution: str
-    libs_dir: str
-    placements: tuple[Placement, ...]
-    elf_edits: tuple[ElfEdit, ...]
-    launchers: tuple[Launcher, ...]
-    #: (package, path, reason) of every file that does not go into the wheel.
-    left_out: tuple[tuple[str, str, str], ...]
-
-
 def libs_dir(distribution: str) -> str:
     """``<dist>.libs``: the folder beside the packages that holds the wheel's shared libraries."""
     return canonicalize_name(distribution).replace("-", "_") + ".libs"
@@ -134,7 +82,16 @@ def scan(package: UnpackedPackage) -> dict[str, ElfFile]:
     for entry in package.info.paths:
         path = package.root / entry.path
         if entry.path_type is PathType.HARDLINK and not path.is_symlink() and _elf.is_elf(path):
-            found[entry.path] = _elf.read_elf(path)
+            try:
+                found[entry.path] = _elf.read_elf(path)
+            except ArchiveError as exc:
+                archive = package.archive.name
+                raise ArchiveError(
+                    f"{archive}: {entry.path} {exc.message.partition(' ')[2]}",
+                    hint=exc.hint,
+                    package=package.info.record.dist,
+                    path=entry.path,
+                ) from exc
     return found
 
 
@@ -167,7 +124,7 @@ def _soname(path: str, elf: ElfFile) -> str | None:
     Its DT_SONAME, or for a library in ``lib/`` without one (tk's ``libtcl8.6.so``), its file
     name, which is what the linker then recorded in its users' DT_NEEDED.
     """
-    if not elf.is_shared or not path.startswith("lib/"):
+    if not elf.is_shared or not path.startswith("lib/") or _SITE_PACKAGES.match(path):
         return None
     if elf.soname:
         return elf.soname
@@ -181,6 +138,7 @@ def plan_layout(
     *,
     others: Mapping[str, tuple[str, str]] | None = None,
     graft_only_needed: frozenset[str] = frozenset(),
+    is_system: Callable[[str, str], bool] | None = None,
 ) -> Layout:
     """Decide where every file of the members of *wheel* goes, and every ELF edit.
 
@@ -188,67 +146,140 @@ def plan_layout(
     :param others: sonames carried by the other wheels this one depends on (split mode).
     :param graft_only_needed: members (the compiler runtime under ``--runtime bundle``) of which
         only the shared libraries that the wheel's other binaries need are kept.
+    :param is_system: ``(soname, machine) -> bool``, whether the target system provides a
+        library; when given, a DT_NEEDED that nothing provides is an error.
+    :raises UnresolvedLibraryError: a binary needs a library that nothing provides.
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs)
-    unneeded = _unneeded(wheel, elfs, graft_only_needed)
-    providers = {**(others or {}), **own}
-    placements: list[Placement] = []
-    launchers: list[Launcher] = []
-    left_out: list[tuple[str, str, str]] = []
-    edits: list[ElfEdit] = []
-    taken: set[str] = set()
-    data_scripts = (
-        f"{canonicalize_name(wheel.distribution).replace('-', '_')}-{wheel.version}.data/scripts"
+    site_libs = _site_libraries(wheel, elfs)
+    builder = _LayoutBuilder(
+        wheel=wheel,
+        folder=folder,
+        own=own,
+        providers={**(others or {}), **own, **_site_providers(site_libs)},
+        site_libs=site_libs,
+        unneeded=_unneeded(wheel, elfs, graft_only_needed),
+        is_system=is_system,
     )
     for name in wheel.members:
-        package = packages[name]
-        pkg_elfs = elfs.get(name, {})
-        for entry in package.info.paths:
-            if (name, entry.path) in unneeded:
-                left_out.append((name, entry.path, "runtime library that no binary needs"))
-                continue
-            dest, why = _destination(entry, package, pkg_elfs, folder, own)
-            if dest is None or dest in taken:
-                left_out.append(
-                    (name, entry.path, why or "a file of the same name is already in the wheel")
-                )
-                continue
-            taken.add(dest)
-            elf = pkg_elfs.get(entry.path)
-            if entry.path.startswith("bin/") and elf is not None:
-                launchers.append(
-                    Launcher(
-                        posixpath.basename(dest), f"{data_scripts}/{posixpath.basename(dest)}", dest
-                    )
-                )
-            shebang = elf is None and entry.path.startswith("bin/")
-            if shebang:
-                dest = f"{data_scripts}/{posixpath.basename(entry.path)}"
-            placements.append(
-                Placement(
-                    package=name,
-                    source=entry.path,
-                    dest=dest,
-                    executable=(elf is not None and not elf.is_shared) or shebang,
-                    placeholder=entry.prefix_placeholder,
-                    file_mode=entry.file_mode,
-                    prefix=posixpath.relpath(folder, posixpath.dirname(dest) or ".")
-                    if entry.prefix_placeholder
-                    else None,
-                    python_shebang=shebang,
-                )
-            )
-            if elf is not None:
-                edits.append(_elf_edit(dest, _soname(entry.path, elf), elf, providers))
+        for entry in packages[name].info.paths:
+            builder.add(name, packages[name], entry, elfs.get(name, {}))
     return Layout(
         distribution=wheel.distribution,
         libs_dir=folder,
-        placements=tuple(placements),
-        elf_edits=tuple(edits),
-        launchers=tuple(launchers),
-        left_out=tuple(left_out),
+        placements=tuple(builder.placements),
+        elf_edits=tuple(builder.edits),
+        launchers=tuple(builder.launchers),
+        left_out=tuple(builder.left_out),
     )
+
+
+@dataclass
+class _LayoutBuilder:
+    """Decides one file at a time; collects what :func:`plan_layout` returns."""
+
+    wheel: WheelSpec
+    folder: str
+    own: Mapping[str, tuple[str, str]]
+    providers: Mapping[str, tuple[str, str]]
+    site_libs: Mapping[tuple[str, str], str]
+    unneeded: set[tuple[str, str]]
+    is_system: Callable[[str, str], bool] | None
+    placements: list[Placement] = field(default_factory=list)
+    edits: list[ElfEdit] = field(default_factory=list)
+    launchers: list[Launcher] = field(default_factory=list)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+
+    @property
+    def data_scripts(self) -> str:
+        stem = canonicalize_name(self.wheel.distribution).replace("-", "_")
+        return f"{stem}-{self.wheel.version}.data/scripts"
+
+    def add(
+        self, name: str, package: UnpackedPackage, entry: PathEntry, elfs: Mapping[str, ElfFile]
+    ) -> None:
+        if (name, entry.path) in self.unneeded:
+            self.left_out.append((name, entry.path, "runtime library that no binary needs"))
+            return
+        dest, why = _destination(entry, package, elfs, self.folder, self.own)
+        if (name, entry.path) in self.site_libs:
+            dest = self.site_libs[(name, entry.path)]
+        elif _links_to_site_lib(package, entry, name, self.site_libs):
+            dest, why = None, "symbolic link to a library kept under its soname"
+        if dest is None or dest in self.taken:
+            why = why or "a file of the same name is already in the wheel"
+            self.left_out.append((name, entry.path, why))
+            return
+        self.taken.add(dest)
+        elf = elfs.get(entry.path)
+        if entry.path.startswith("bin/") and elf is not None:
+            script = posixpath.basename(dest)
+            self.launchers.append(Launcher(script, f"{self.data_scripts}/{script}", dest))
+        shebang = elf is None and entry.path.startswith("bin/")
+        if shebang:
+            dest = f"{self.data_scripts}/{posixpath.basename(entry.path)}"
+        prefix = None
+        if entry.prefix_placeholder:
+            prefix = posixpath.relpath(self.folder, posixpath.dirname(dest) or ".")
+        self.placements.append(
+            Placement(
+                package=name,
+                source=entry.path,
+                dest=dest,
+                executable=(elf is not None and not elf.is_shared) or shebang,
+                placeholder=entry.prefix_placeholder,
+                file_mode=entry.file_mode,
+                prefix=prefix,
+                python_shebang=shebang,
+            )
+        )
+        if elf is not None:
+            if self.is_system is not None:
+                _check_resolved(package, entry.path, elf, self.providers, self.is_system)
+            self.edits.append(_elf_edit(dest, _soname(entry.path, elf), elf, self.providers))
+
+
+def _site_libraries(
+    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, ElfFile]]
+) -> dict[tuple[str, str], str]:
+    """(package, path) -> wheel path of every shared library inside site-packages.
+
+    Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
+    file under their soname, the way PyPI's own wheels ship them; their users get an $ORIGIN
+    entry to their folder.
+    """
+    return {
+        (name, path): f"{posixpath.dirname(_site_dest(path))}/{elf.soname}".lstrip("/")
+        for name in wheel.members
+        for path, elf in elfs.get(name, {}).items()
+        if elf.is_shared and elf.soname and _SITE_PACKAGES.match(path)
+    }
+
+
+def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple[str, str]]:
+    return {
+        posixpath.basename(dest): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+        for dest in site_libs.values()
+    }
+
+
+def _check_resolved(
+    package: UnpackedPackage,
+    path: str,
+    elf: ElfFile,
+    providers: Mapping[str, tuple[str, str]],
+    is_system: Callable[[str, str], bool],
+) -> None:
+    for soname in elf.needed:
+        if soname not in providers and not is_system(soname, elf.machine):
+            raise UnresolvedLibraryError(
+                f"{package.archive.name}: {path} needs {soname}, which no package of the "
+                "closure provides and a manylinux system does not have",
+                package=package.info.record.dist,
+                path=path,
+            )
 
 
 def _unneeded(
@@ -277,6 +308,27 @@ def _unneeded(
     return {
         (name, path) for name in wheel.members if name in graft for path in elfs.get(name, {})
     } - wanted
+
+
+def _site_dest(path: str) -> str:
+    match = _SITE_PACKAGES.match(path)
+    return path[match.end() :] if match else path
+
+
+def _links_to_site_lib(
+    package: UnpackedPackage, entry: PathEntry, name: str, site_libs: Mapping[tuple[str, str], str]
+) -> bool:
+    if entry.path_type is not PathType.SOFTLINK or not _SITE_PACKAGES.match(entry.path):
+        return False
+    link = package.root / entry.path
+    target = (
+        posixpath.normpath(
+            posixpath.join(posixpath.dirname(entry.path), link.readlink().as_posix())
+        )
+        if link.is_symlink()
+        else ""
+    )
+    return (name, target) in site_libs
 
 
 def _destination(
@@ -340,7 +392,11 @@ def _elf_edit(
     dest: str, soname: str | None, elf: ElfFile, providers: Mapping[str, tuple[str, str]]
 ) -> ElfEdit:
     here = posixpath.dirname(dest) or "."
-    replace = tuple((soname, providers[soname][1]) for soname in elf.needed if soname in providers)
+    replace = tuple(
+        (soname, providers[soname][1])
+        for soname in elf.needed
+        if soname in providers and providers[soname][1] != soname
+    )
     folders = sorted({providers[soname][0] for soname in elf.needed if soname in providers})
     rpath = ":".join(
         "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
@@ -364,9 +420,9 @@ def apply(layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path) 
         target = stage / placement.dest
         target.parent.mkdir(parents=True, exist_ok=True)
         if placement.python_shebang:
-            _write_python_script(source, target)
+            _stage.write_python_script(source, target)
         elif placement.placeholder and placement.prefix is not None:
-            _rewrite_placeholder(source, target, placement)
+            _stage.rewrite_placeholder(source, target, placement)
         else:
             shutil.copyfile(source, target)
         target.chmod(0o755 if placement.executable else 0o644)
@@ -390,54 +446,6 @@ def apply(layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path) 
         target = stage / launcher.dest
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(
-            _LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
+            _stage.LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
         )
         target.chmod(0o755)
-
-
-def _write_python_script(source: Path, target: Path) -> None:
-    with source.open("rb") as src, target.open("wb") as dst:
-        src.readline()
-        dst.write(b"#!python\n")
-        shutil.copyfileobj(src, dst)
-
-
-def _rewrite_placeholder(source: Path, target: Path, placement: Placement) -> None:
-    assert placement.placeholder is not None  # noqa: S101 - checked by the caller
-    assert placement.prefix is not None  # noqa: S101
-    data = source.read_bytes()
-    old, new = placement.placeholder.encode(), placement.prefix.encode()
-    if placement.file_mode is FileMode.BINARY:
-        # As conda does: inside each NUL-terminated string, replace the placeholder and pad the
-        # string with NULs so that every offset in the file stays where it was.
-        def padded(match: re.Match[bytes]) -> bytes:
-            text = match.group()
-            count = text.count(old)
-            return text.replace(old, new) + b"\0" * ((len(old) - len(new)) * count)
-
-        data = re.sub(re.escape(old) + rb"[^\0]*", padded, data)
-    else:
-        data = data.replace(old, new)
-    target.write_bytes(data)
-
-
-_LAUNCHER = '''#!python
-"""Run {name}, kept inside the wheel in {target}; installed by condapress."""
-import os
-import sys
-
-
-def _find():
-    here = os.path.dirname(os.path.abspath(__file__))
-    # sys.path covers venv and --user installs; a --target install puts bin/ beside the packages.
-    for base in [*sys.path, os.path.dirname(here)]:
-        exe = os.path.join(base or os.curdir, *"{target}".split("/"))
-        if os.path.isfile(exe):
-            return exe
-    sys.exit("{name}: cannot find {target} on sys.path; is its package installed?")
-
-
-if __name__ == "__main__":
-    exe = _find()
-    os.execv(exe, [exe, *sys.argv[1:]])
-'''

@@ -290,3 +290,14 @@ def requested_verdict(verdict: PlatformVerdict, requested: str) -> PlatformVerdi
         policy=policy.name.removesuffix(f"_{arch}"),
         limits=verdict.limits,
     )
+
+
+def is_system_library(soname: str, arch: str) -> bool:
+    """Whether a manylinux system provides *soname*: on any policy's whitelist, or the loader."""
+    if _LOADERS.fullmatch(soname):
+        return True
+    try:
+        policies = _policies(arch)
+    except ValueError:  # an architecture auditwheel has no policy for
+        return False
+    return any(soname in policy.whitelist for policy in policies)

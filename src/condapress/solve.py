@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from condapress.errors import ChannelError, SolveError, SpecError
+from condapress.errors import ChannelError, SolveError, SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 
 if TYPE_CHECKING:
@@ -150,8 +150,8 @@ def _spec_name(spec: str) -> str:
     try:
         name = rattler.MatchSpec(spec).name
     except InvalidMatchSpecError as exc:
-        first = str(exc).splitlines()[0]
-        raise SpecError(f"invalid match spec '{spec}': {first}", detail=str(exc)) from exc
+        first = printable(str(exc).splitlines()[0])
+        raise SpecError(f"invalid match spec {spec!r}: {first}", detail=str(exc)) from exc
     if name is None:  # pragma: no cover - py-rattler requires a name unless told otherwise
         raise SpecError(f"match spec '{spec}' names no package")
     return str(name.normalized)

@@ -238,3 +238,46 @@ def test_library_without_soname_is_known_by_its_file_name_and_linker_scripts_are
             "linker script for a library's link-time name (development file)",
         ),
     )
+
+
+def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path) -> None:
+    site = "lib/python3.11/site-packages/arrow"
+    root = tmp_path / "pyarrow"
+    (root / site).mkdir(parents=True)
+    (root / site / "libarrow_python.so.26").symlink_to("libarrow_python.so.26.1.0")
+    pyarrow = UnpackedPackage(
+        PackageInfo(
+            CondaRecord("pyarrow", "26", "py311h0_0", 0, "linux-64", (), sha256="9" * 64),
+            (
+                hard(f"{site}/libarrow_python.so.26.1.0"),
+                soft(f"{site}/libarrow_python.so.26"),
+                hard(f"{site}/lib.cpython-311-x86_64-linux-gnu.so"),
+            ),
+        ),
+        root,
+        Path("pyarrow.conda"),
+    )
+    elfs = {
+        "pyarrow": {
+            f"{site}/libarrow_python.so.26.1.0": elf("libc.so.6", soname="libarrow_python.so.26"),
+            f"{site}/lib.cpython-311-x86_64-linux-gnu.so": elf(
+                "libarrow_python.so.26", rpath=("$ORIGIN/../../..",)
+            ),
+        }
+    }
+    layout = plan_layout(WheelSpec("pyarrow", "26", ("pyarrow",)), {"pyarrow": pyarrow}, elfs)
+    assert [p.dest for p in layout.placements] == [
+        "arrow/libarrow_python.so.26",
+        "arrow/lib.cpython-311-x86_64-linux-gnu.so",
+    ]
+    assert layout.left_out == (
+        (
+            "pyarrow",
+            f"{site}/libarrow_python.so.26",
+            "symbolic link to a library kept under its soname",
+        ),
+    )
+    assert layout.elf_edits == (
+        ElfEdit(dest="arrow/libarrow_python.so.26"),
+        ElfEdit(dest="arrow/lib.cpython-311-x86_64-linux-gnu.so", set_rpath="$ORIGIN"),
+    )
