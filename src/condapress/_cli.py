@@ -186,6 +186,15 @@ def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="deflate level of the wheel's zip members; 0 stores them (default: 6)",
     )
     parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="threads for compression and ELF patching; the wheels are byte for byte the same "
+        f"for any N (default: the machine's cores, {os.cpu_count() or 1})",
+    )
+    parser.add_argument(
         "--plat",
         metavar="TAG",
         help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64 or manylinux2014): "
@@ -213,6 +222,7 @@ def _execute_press(args: argparse.Namespace) -> int:
             compression_level=args.compression_level,
             audit=args.audit,
             plat=args.plat,
+            jobs=args.jobs,
         ),
     )
     members = {w.distribution: w.members for w in result.plan.wheels}
@@ -254,6 +264,14 @@ def _execute_audit(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(audit.audit_text(report) for report in reports))
     return 0 if all(report.ok for report in reports) else 1
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be 1 or more, not {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _solve_request(args: argparse.Namespace) -> SolveRequest:

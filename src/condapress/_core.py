@@ -42,6 +42,8 @@ class PressOptions:
     audit: bool = True
     #: the platform tag asked for (``--plat``); the binaries must honour it.
     plat: str | None = None
+    #: threads for compression and patchelf; the wheels' bytes do not depend on it.
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
@@ -91,7 +93,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 is_system=retag.is_system_library,
             )
             stage = work / "stage" / wheel.distribution
-            relocate.apply(layout, packages, stage)
+            relocate.apply(layout, packages, stage, jobs=options.jobs)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
             external = {mangled for _, mangled in others.values()}
             tags = _tags(layout, stage, external, options.plat)
@@ -124,7 +126,12 @@ def _assemble_and_audit(
     landed = False
     try:
         built = [
-            assemble.build_wheel(contents, pending, compression_level=options.compression_level)
+            assemble.build_wheel(
+                contents,
+                pending,
+                compression_level=options.compression_level,
+                jobs=options.jobs,
+            )
             for contents in staged
         ]
         if options.audit:

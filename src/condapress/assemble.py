@@ -14,9 +14,10 @@ import os
 import re
 import secrets
 import stat
-import sys
 import time
 import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -27,6 +28,7 @@ from packaging.utils import InvalidName, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 import condapress
+from condapress import _deflate
 from condapress.errors import CondapressError, SpecError, WheelContentsError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
 
@@ -211,6 +213,7 @@ def build_wheel(
     *,
     compression_level: int = 6,
     source_date_epoch: int | None = None,
+    jobs: int = 1,
 ) -> BuiltWheel:
     """Write *contents* as one wheel in *output_dir*, byte for byte the same for the same inputs.
 
@@ -220,6 +223,7 @@ def build_wheel(
     :param compression_level: 0 (stored) to 9 (deflate level).
     :param source_date_epoch: the time stamp of every member, in seconds since the epoch; when
         None, ``$SOURCE_DATE_EPOCH``, else 1980-01-01 (clamped to what a zip file can hold).
+    :param jobs: threads that deflate; the bytes written do not depend on it.
     :raises WheelContentsError: bad names, tags, metadata or paths, or a missing source file.
     :raises CondapressError: the wheel could not be written to *output_dir*.
     """
@@ -236,7 +240,9 @@ def build_wheel(
     payload, licenses = _checked_files(contents, stem)
     members = sorted(payload) + sorted(generated + licenses)
     final = output_dir / filename
-    sha256, size = _write_atomically(final, members, stem, date_time, compression_level)
+    sha256, size = _write_atomically(
+        final, members, stem, date_time, compression_level, max(1, jobs)
+    )
     return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags)
 
 
@@ -476,7 +482,12 @@ def _checked_files(contents: WheelContents, stem: str) -> tuple[list[_Member], l
 
 
 def _write_zip(
-    fh: io.BufferedRandom, members: Sequence[_Member], stem: str, date_time: _DateTime, level: int
+    fh: io.BufferedRandom,
+    members: Sequence[_Member],
+    stem: str,
+    date_time: _DateTime,
+    level: int,
+    jobs: int,
 ) -> None:
     rows: list[tuple[str, str, str]] = []
 
@@ -484,23 +495,21 @@ def _write_zip(
         zinfo = zipfile.ZipInfo(member.arcname, date_time)
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
-        zinfo.compress_type = zipfile.ZIP_STORED if level == 0 else zipfile.ZIP_DEFLATED
-        # ZipFile.open(zinfo, "w") takes the level from the ZipInfo, not from the ZipFile.
-        if sys.version_info >= (3, 13):
-            zinfo.compress_level = level
-        else:
-            zinfo._compresslevel = level  # type: ignore[attr-defined]  # noqa: SLF001
         zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
-        digest, size = hashlib.sha256(), 0
-        with zf.open(zinfo, "w") as out:
-            for chunk in member.chunks():  # the source is never read whole
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
+        if level == 0:
+            zinfo.compress_type = zipfile.ZIP_STORED
+            digest, size = hashlib.sha256(), 0
+            with zf.open(zinfo, "w") as out:
+                for chunk in member.chunks():  # the source is never read whole
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        else:
+            digest, size = _add_deflated(zf, zinfo, member, level, pool, jobs)
         b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
         rows.append((member.arcname, f"sha256={b64}", str(size)))
 
-    with zipfile.ZipFile(fh, "w") as zf:
+    with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
         for member in members:
             add(member)
         rows.append((f"{stem}.dist-info/RECORD", "", ""))
@@ -509,15 +518,60 @@ def _write_zip(
         add(_Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode()))
 
 
+def _add_deflated(
+    zf: zipfile.ZipFile,
+    zinfo: zipfile.ZipInfo,
+    member: _Member,
+    level: int,
+    pool: ThreadPoolExecutor,
+    jobs: int,
+) -> tuple[hashlib._Hash, int]:
+    """Write one member deflated in parallel blocks (:mod:`condapress._deflate`).
+
+    ``ZipFile.open(..., "w")`` can only deflate on the calling thread, so the member is written
+    the way it writes one to a seekable file: the local header, the data, then the header again
+    with the CRC and sizes, and the member registered for the central directory.
+    """
+    fp = zf.fp
+    assert fp is not None  # noqa: S101 - the ZipFile is open for writing
+    zinfo.compress_type = zipfile.ZIP_DEFLATED
+    zinfo.flag_bits, zinfo.CRC, zinfo.compress_size = 0, 0, 0  # as ZipFile.open(..., "w")
+    zip64 = zinfo.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
+    zinfo.header_offset = fp.tell()
+    fp.write(zinfo.FileHeader(zip64))
+    digest, crc, size, compressed = hashlib.sha256(), 0, 0, 0
+    for block, data in _deflate.deflate(member.chunks(), level, pool, ahead=2 * jobs):
+        digest.update(block)
+        crc = zlib.crc32(block, crc)
+        size += len(block)
+        compressed += len(data)
+        fp.write(data)
+    zinfo.CRC, zinfo.file_size, zinfo.compress_size = crc, size, compressed
+    end = fp.tell()
+    fp.seek(zinfo.header_offset)
+    fp.write(zinfo.FileHeader(zip64))
+    fp.seek(end)
+    zf.filelist.append(zinfo)
+    zf.NameToInfo[zinfo.filename] = zinfo
+    zf.start_dir = end  # where the central directory will go
+    zf._didModify = True  # type: ignore[attr-defined]  # noqa: SLF001 - as ZipFile.open does
+    return digest, size
+
+
 def _write_atomically(
-    final: Path, members: Sequence[_Member], stem: str, date_time: _DateTime, level: int
+    final: Path,
+    members: Sequence[_Member],
+    stem: str,
+    date_time: _DateTime,
+    level: int,
+    jobs: int,
 ) -> tuple[str, int]:
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
         with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
-            _write_zip(fh, members, stem, date_time, level)
+            _write_zip(fh, members, stem, date_time, level, jobs)
             fh.flush()
             os.fsync(fh.fileno())
             fh.seek(0)

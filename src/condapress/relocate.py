@@ -13,6 +13,7 @@ import logging
 import posixpath
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -265,6 +266,24 @@ def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple
     }
 
 
+def _patch(stage: Path, edit: ElfEdit) -> None:
+    try:
+        _tools.patchelf(
+            stage / edit.dest,
+            set_rpath=edit.set_rpath,
+            remove_rpath=edit.remove_rpath,
+            replace_needed=edit.replace_needed,
+            set_soname=edit.set_soname,
+        )
+    except ToolError as exc:
+        raise RelocationError(
+            f"cannot rewrite {edit.dest} for the wheel: {exc.message}",
+            hint="report this with the package name; run with -v for patchelf's output",
+            path=edit.dest,
+            detail=exc.detail,
+        ) from exc
+
+
 def _check_resolved(
     package: UnpackedPackage,
     path: str,
@@ -413,8 +432,13 @@ def _elf_edit(
     )
 
 
-def apply(layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path) -> None:
-    """Write the staged tree of *layout* under *stage*: copy, rewrite placeholders, patch ELF."""
+def apply(
+    layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
+) -> None:
+    """Write the staged tree of *layout* under *stage*: copy, rewrite placeholders, patch ELF.
+
+    :param jobs: patchelf processes run at once (each edits a different file).
+    """
     for placement in layout.placements:
         source = packages[placement.package].root / placement.source
         target = stage / placement.dest
@@ -426,22 +450,9 @@ def apply(layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path) 
         else:
             shutil.copyfile(source, target)
         target.chmod(0o755 if placement.executable else 0o644)
-    for edit in layout.elf_edits:
-        try:
-            _tools.patchelf(
-                stage / edit.dest,
-                set_rpath=edit.set_rpath,
-                remove_rpath=edit.remove_rpath,
-                replace_needed=edit.replace_needed,
-                set_soname=edit.set_soname,
-            )
-        except ToolError as exc:
-            raise RelocationError(
-                f"cannot rewrite {edit.dest} for the wheel: {exc.message}",
-                hint="report this with the package name; run with -v for patchelf's output",
-                path=edit.dest,
-                detail=exc.detail,
-            ) from exc
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # list() re-raises the first failure, after every call has finished
+        list(pool.map(lambda edit: _patch(stage, edit), layout.elf_edits))
     for launcher in layout.launchers:
         target = stage / launcher.dest
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from condapress import _deflate
+
+
+def run(chunks: list[bytes], jobs: int, level: int = 6) -> bytes:
+    with ThreadPoolExecutor(jobs) as pool:
+        return b"".join(out for _, out in _deflate.deflate(chunks, level, pool, ahead=2 * jobs))
+
+
+def test_the_bytes_do_not_depend_on_the_threads_or_the_chunking() -> None:
+    data = bytes(range(256)) * 9000 + b"condapress " * 300_000  # about 5.6 blocks
+    reference = run([data], 1)
+    assert run([data[i : i + 4096] for i in range(0, len(data), 4096)], 2) == reference
+    assert run([data[:10], data[10:]], 4) == reference
+    assert zlib.decompress(reference, -15) == data
+    # each block primed with the one before: about as small as one stream
+    assert len(reference) <= len(zlib.compress(data, 6)) * 1.01
+
+
+def test_empty_input_is_a_valid_empty_stream() -> None:
+    assert zlib.decompress(run([], 2), -15) == b""
+    assert zlib.decompress(run([b""], 2), -15) == b""
+
+
+def test_blocks_come_back_in_order_with_their_input() -> None:
+    data = b"x" * (2 * _deflate.BLOCK + 5)
+    with ThreadPoolExecutor(2) as pool:
+        blocks = [block for block, _ in _deflate.deflate([data], 6, pool)]
+    assert [len(b) for b in blocks] == [_deflate.BLOCK, _deflate.BLOCK, 5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pieces=st.lists(st.binary(max_size=3000), max_size=8),
+    repeat=st.integers(min_value=1, max_value=700),
+    level=st.integers(min_value=1, max_value=9),
+)
+def test_any_input_round_trips(pieces: list[bytes], repeat: int, level: int) -> None:
+    chunks = pieces * repeat  # up to about 16 MiB, across block boundaries
+    assert zlib.decompress(run(chunks, 2, level), -15) == b"".join(chunks)
