@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import _elf, _metadata, assemble, audit, plan, relocate, retag, solve, unpack
+from condapress import plan, solve
 from condapress._facts import gather_facts
 from condapress.errors import PolicyViolation
 from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
+    from condapress import relocate
     from condapress.model import WheelPlan
     from condapress.solve import SolveRequest
 
@@ -24,11 +25,7 @@ __all__ = ["PressOptions", "make_plan", "press"]
 
 logger = logging.getLogger(__name__)
 
-_LOG_LEVEL = {
-    audit.Level.ERROR: logging.ERROR,
-    audit.Level.WARNING: logging.WARNING,
-    audit.Level.INFO: logging.INFO,
-}
+_LOG_LEVEL = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +56,10 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
 
 def press(request: SolveRequest, options: PressOptions) -> PressResult:
     """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*."""
+    # The press stages load pyelftools, auditwheel and zlib machinery: 'condapress plan',
+    # which needs none of them, starts faster without them.
+    from condapress import _metadata, relocate, retag, unpack  # noqa: PLC0415
+
     the_plan = make_plan(request, options.plan)
     cache_dir = request.cache_dir or solve.default_cache_dir()
     records = {rec.name: rec for rec in the_plan.closure.records}
@@ -119,6 +120,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
 def _assemble_and_audit(
     staged: list[WheelContents], options: PressOptions
 ) -> tuple[BuiltWheel, ...]:
+    from condapress import assemble, audit  # noqa: PLC0415 - see press()
+
     created = not options.output_dir.exists()
     options.output_dir.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(options.output_dir)
@@ -139,7 +142,7 @@ def _assemble_and_audit(
                 report = audit.audit_wheel(wheel.path)
                 for finding in report.findings:
                     logger.log(
-                        _LOG_LEVEL[finding.level], "%s: %s", wheel.path.name, finding.message
+                        _LOG_LEVEL[finding.level.value], "%s: %s", wheel.path.name, finding.message
                     )
                 errors = [f for f in report.findings if f.level is audit.Level.ERROR]
                 if errors:
@@ -188,6 +191,8 @@ def _staged_paths(layout: relocate.Layout) -> list[str]:
 def _tags(
     layout: relocate.Layout, stage: Path, external: set[str], plat: str | None
 ) -> tuple[str, ...]:
+    from condapress import _elf, retag  # noqa: PLC0415 - see press()
+
     elfs = {edit.dest: _elf.read_elf(stage / edit.dest) for edit in layout.elf_edits}
     if not elfs:
         return ("py3-none-any",)
