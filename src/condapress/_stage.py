@@ -1,19 +1,119 @@
-"""Write one staged file of a relocation layout: placeholders rewritten, shebangs, launchers."""
+"""Write a relocation layout to disk: files copied or rewritten, ELF files patched, launchers."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from condapress import _tools
+from condapress.errors import RelocationError, ToolError
 from condapress.model import FileMode
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
-    from condapress.model import Placement
+    from condapress.model import ElfEdit, Layout, Placement, UnpackedPackage
 
-__all__ = ["LAUNCHER", "rewrite_placeholder", "write_python_script"]
+#: patchelf holds about twice the file it edits in memory: files of more than this many bytes
+#: in all are not edited at once (one always may be), so memory stays flat as closures grow.
+PATCH_BYTES_IN_FLIGHT = 64 << 20
+
+
+def write_layout(
+    layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
+) -> None:
+    """Write every file of *layout* under *stage*; see :func:`condapress.relocate.apply`.
+
+    An ELF file that only needs patchelf's edits is written by patchelf straight from the
+    unpacked package (``--output``), not copied first.
+    """
+    edits = {edit.dest: edit for edit in layout.elf_edits if _changes(edit)}
+    patch_from: dict[str, Path] = {}
+    modes: dict[str, int] = {}
+    for placement in layout.placements:
+        source = packages[placement.package].root / placement.source
+        target = stage / placement.dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        modes[placement.dest] = 0o755 if placement.executable else 0o644
+        if placement.python_shebang:
+            write_python_script(source, target)
+        elif placement.placeholder and placement.prefix is not None:
+            rewrite_placeholder(source, target, placement)
+        elif placement.dest in edits:
+            patch_from[placement.dest] = source
+            continue
+        else:
+            shutil.copyfile(source, target)
+        target.chmod(modes[placement.dest])
+    budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
+
+    def patch(edit: ElfEdit) -> None:
+        source, target = patch_from.get(edit.dest), stage / edit.dest
+        with budget.taking((source or target).stat().st_size):
+            _patch(source or target, edit, output=target if source is not None else None)
+        target.chmod(modes[edit.dest])
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # list() re-raises the first failure, after every call has finished
+        list(pool.map(patch, edits.values()))
+    for launcher in layout.launchers:
+        target = stage / launcher.dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
+        )
+        target.chmod(0o755)
+
+
+class _ByteBudget:
+    """Let work proceed while the bytes it holds stay within a budget (one item always may)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit, self._used = limit, 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def taking(self, size: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._used == 0 or self._used + size <= self._limit)
+            self._used += size
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= size
+                self._cond.notify_all()
+
+
+def _changes(edit: ElfEdit) -> bool:
+    return bool(edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname)
+
+
+def _patch(path: Path, edit: ElfEdit, *, output: Path | None = None) -> None:
+    try:
+        _tools.patchelf(
+            path,
+            set_rpath=edit.set_rpath,
+            remove_rpath=edit.remove_rpath,
+            replace_needed=edit.replace_needed,
+            set_soname=edit.set_soname,
+            output=output,
+        )
+    except ToolError as exc:
+        raise RelocationError(
+            f"cannot rewrite {edit.dest} for the wheel: {exc.message}",
+            hint="report this with the package name; run with -v for patchelf's output",
+            path=edit.dest,
+            detail=exc.detail,
+        ) from exc
+
+
+__all__ = ["LAUNCHER", "rewrite_placeholder", "write_layout", "write_python_script"]
 
 
 def write_python_script(source: Path, target: Path) -> None:

@@ -86,8 +86,13 @@ def patchelf(
     remove_rpath: bool = False,
     replace_needed: Sequence[tuple[str, str]] = (),
     set_soname: str | None = None,
-) -> None:
-    """Apply every edit to the ELF file *path* in one patchelf invocation."""
+    output: Path | None = None,
+) -> bool:
+    """Apply every edit to the ELF file *path* in one patchelf invocation.
+
+    :param output: write the edited file there and leave *path* as it is.
+    :returns: False when there was nothing to edit (and nothing was written).
+    """
     argv = [_patchelf()]
     if set_rpath is not None:
         # --force-rpath writes DT_RPATH, which (unlike DT_RUNPATH) also applies to the
@@ -100,5 +105,8 @@ def patchelf(
     if set_soname is not None:
         argv += ["--set-soname", set_soname]
     if len(argv) == 1:
-        return
+        return False
+    if output is not None:
+        argv += ["--output", str(output)]
     run([*argv, str(path)])
+    return True

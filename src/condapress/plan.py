@@ -349,7 +349,12 @@ def _decide(
         node_class=node_class,
         reason=reason,
         becomes=Becomes.DROPPED,
-        notes=(f"needed only by {why}, which bring their own copy or are provided by the system",),
+        notes=(
+            (
+                f"needed only by {why}: a python dependency brings its own copy from PyPI, "
+                "the target system provides what a system package needs"
+            ),
+        ),
     )
 
 

@@ -12,15 +12,13 @@ import hashlib
 import logging
 import posixpath
 import re
-import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from condapress import _elf, _stage, _tools
-from condapress.errors import ArchiveError, RelocationError, ToolError, UnresolvedLibraryError
+from condapress import _elf, _stage
+from condapress.errors import ArchiveError, UnresolvedLibraryError
 from condapress.model import ElfEdit, Launcher, Layout, PathType, Placement
 
 if TYPE_CHECKING:
@@ -266,24 +264,6 @@ def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple
     }
 
 
-def _patch(stage: Path, edit: ElfEdit) -> None:
-    try:
-        _tools.patchelf(
-            stage / edit.dest,
-            set_rpath=edit.set_rpath,
-            remove_rpath=edit.remove_rpath,
-            replace_needed=edit.replace_needed,
-            set_soname=edit.set_soname,
-        )
-    except ToolError as exc:
-        raise RelocationError(
-            f"cannot rewrite {edit.dest} for the wheel: {exc.message}",
-            hint="report this with the package name; run with -v for patchelf's output",
-            path=edit.dest,
-            detail=exc.detail,
-        ) from exc
-
-
 def _check_resolved(
     package: UnpackedPackage,
     path: str,
@@ -439,24 +419,4 @@ def apply(
 
     :param jobs: patchelf processes run at once (each edits a different file).
     """
-    for placement in layout.placements:
-        source = packages[placement.package].root / placement.source
-        target = stage / placement.dest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if placement.python_shebang:
-            _stage.write_python_script(source, target)
-        elif placement.placeholder and placement.prefix is not None:
-            _stage.rewrite_placeholder(source, target, placement)
-        else:
-            shutil.copyfile(source, target)
-        target.chmod(0o755 if placement.executable else 0o644)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        # list() re-raises the first failure, after every call has finished
-        list(pool.map(lambda edit: _patch(stage, edit), layout.elf_edits))
-    for launcher in layout.launchers:
-        target = stage / launcher.dest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            _stage.LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
-        )
-        target.chmod(0o755)
+    _stage.write_layout(layout, packages, stage, jobs=jobs)

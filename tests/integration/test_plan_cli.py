@@ -87,24 +87,14 @@ def test_fixture_extension_package(
         }
 
 
+@pytest.mark.parametrize("python", PYTHONS)
 @pytest.mark.parametrize("fat", [True, False], ids=["fat", "split"])
 def test_fixture_native_and_noarch_roots(
-    fixture_channel: Path, cache: str, fat: bool, capsys: pytest.CaptureFixture[str]
+    fixture_channel: Path, cache: str, python: str, fat: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flags = ["--fat"] if fat else []
-    doc = run_plan(
-        capsys,
-        "tally",
-        "libgreet 2.*",
-        "salutation-python",
-        "-c",
-        str(fixture_channel),
-        "--python",
-        "3.11",
-        "--cache-dir",
-        cache,
-        *flags,
-    )
+    specs = ["tally", "libgreet 2.*", "salutation-python", "-c", str(fixture_channel)]
+    doc = run_plan(capsys, *specs, "--python", python, "--cache-dir", cache, *flags)
     assert {w["distribution"]: w["members"] for w in doc["wheels"]} == {
         "tally-conda": ["tally"],
         "libgreet-conda": ["libgreet"],
@@ -114,6 +104,31 @@ def test_fixture_native_and_noarch_roots(
     assert versions["libgreet"] == "2.0.0"
     roots = {p["name"] for p in doc["packages"] if p["class"] == "root"}
     assert roots == {"tally", "libgreet", "salutation-python"}
+    salutation = next(p for p in doc["packages"] if p["name"] == "salutation-python")
+    assert (salutation["pypi_name"], salutation["name_source"]) == ("salutation", "dist-info")
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("fat", [True, False], ids=["fat", "split"])
+def test_fixture_libgreet_2_extension(
+    fixture_channel: Path, cache: str, python: str, fat: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ["--fat"] if fat else []
+    argv = ["pyshout", "-c", str(fixture_channel), "--python", python, "--cache-dir", cache]
+    doc = run_plan(capsys, *argv, *flags)
+    native = "merged" if fat else "wheel"
+    got = fates(doc)
+    assert (got["pyshout"], got["libgreet"]) == (("root", "wheel"), ("native", native))
+    system = ("_libgcc_mutex", "_openmp_mutex", "libgcc-ng", "libgomp", "python", "python_abi")
+    others = {k: v for k, v in got.items() if k not in ("pyshout", "libgreet")}
+    assert others == dict.fromkeys(system, ("system", "dropped"))
+    versions = {p["name"]: p["version"] for p in doc["packages"]}
+    assert versions["libgreet"] == "2.0.0"
+    wheels = {w["distribution"]: w["requires_dist"] for w in doc["wheels"]}
+    if fat:
+        assert wheels == {"pyshout": []}
+    else:
+        assert wheels == {"pyshout": ["libgreet-conda==2.0.0"], "libgreet-conda": []}
 
 
 def test_graph_file_shows_classes(
@@ -315,6 +330,8 @@ def test_malformed_channel(tmp_path: Path, cache: str, capsys: pytest.CaptureFix
         (tmp_path / "ch" / subdir).mkdir(parents=True)
         (tmp_path / "ch" / subdir / "repodata.json").write_text("{not json")
     assert main(["plan", "pyyaml", "-c", str(tmp_path / "ch"), "--cache-dir", cache]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot read repodata from {tmp_path / 'ch'}: ")
-    assert err.endswith("and noarch/repodata.json) and your network connection\n")
+    assert capsys.readouterr().err == (
+        f"error: cannot read repodata from {tmp_path / 'ch'}: failed to parse repodata.json\n"
+        "hint: check the channel name, URL or folder (a local channel needs "
+        "<subdir>/repodata.json and noarch/repodata.json) and your network connection\n"
+    )

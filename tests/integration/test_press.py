@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from condapress._cli import main
-from conftest import FIXTURE_CHANNEL, Venv, make_venv
+from conftest import FIXTURE_CHANNEL, Venv, cpython, make_venv
 
 PLACEHOLDER = b"_h_env_placehold_placehold"
 GREETING = "Hello, {name}! (from share/libgreet/greeting.txt of libgreet {version})"
@@ -310,3 +310,52 @@ def test_plat_the_binaries_cannot_honour(
     assert main([*argv, "--plat", "manylinux_2_35_x86_64"]) == 0
     (wheel,) = (tmp_path / "out").iterdir()
     assert wheel.name == "pygreet-1.0.0-cp311-cp311-manylinux_2_35_x86_64.whl"
+
+
+@pytest.mark.parametrize("scheme", ["target", "user"])
+def test_launchers_work_for_target_and_user_installs(scheme: str, tmp_path: Path) -> None:
+    press(
+        tmp_path / "wheelhouse",
+        tmp_path / "cache",
+        "pygreet",
+        "salutation-python",
+        "--python",
+        "3.11",
+        "--fat",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
+    install = ["install", "--no-index", "--find-links", str(tmp_path / "wheelhouse"), "pygreet"]
+    if scheme == "target":
+        venv = make_venv("3.11", tmp_path / "venv")
+        where = tmp_path / "target"
+        subprocess.run(
+            [*pip, "--python", str(venv.python), *install, "--target", str(where)],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        env["PYTHONPATH"] = str(where)  # how a --target folder is used
+        python = venv.python
+    else:
+        where = tmp_path / "userbase"
+        env["PYTHONUSERBASE"] = str(where)
+        python = cpython("3.11")
+        subprocess.run(
+            [*pip, "--python", str(python), *install, "--user"],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+    bin_dir = where / "bin"
+
+    def run(*argv: str | Path) -> str:
+        command = [str(a) for a in argv]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run(bin_dir / "greet", "Bob") == GREETING.format(name="Bob", version="1.0.0") + "\n"
+    assert run(bin_dir / "salute", "Ada") == "Greetings, Ada.\n"
+    code = "import pygreet; print(pygreet.greet('Ada'))"
+    assert run(python, "-c", code) == GREETING.format(name="Ada", version="1.0.0") + "\n"

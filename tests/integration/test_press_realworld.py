@@ -123,3 +123,27 @@ def test_tk_placeholder_rpath_is_gone(wheelhouse: Path, tmp_path: Path) -> None:
                         assert "[$ORIGIN" in line, (name, line)
                 checked += 1
     assert checked >= 10
+
+
+def test_auditwheel_and_our_audit_agree_with_the_tags(wheelhouse: Path) -> None:
+    import re
+    import sys
+    from pathlib import Path
+
+    from condapress.audit import audit_wheel
+
+    auditwheel = Path(sys.executable).parent / "auditwheel"
+    checked = 0
+    for wheel in sorted(wheelhouse.glob("*manylinux*.whl")):
+        ours = re.search(r"-(manylinux_\d+_\d+_x86_64)", wheel.name)
+        assert ours is not None
+        shown = subprocess.run(
+            [str(auditwheel), "show", str(wheel)], capture_output=True, text=True, check=False
+        )
+        text = " ".join(shown.stdout.split())
+        assert f'consistent with the following platform tag: "{ours.group(1)}"' in text, text
+        report = audit_wheel(wheel)
+        assert report.ok, [f.message for f in report.findings]
+        assert report.verdict.tag == ours.group(1)
+        checked += 1
+    assert checked == 4  # pyyaml, cffi, ruamel.yaml.clib, tk

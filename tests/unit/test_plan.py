@@ -161,7 +161,10 @@ def test_native_reached_only_through_a_python_dependency_is_dropped() -> None:
     yaml = the_plan.decision("yaml")
     assert (yaml.node_class, yaml.becomes) == (NodeClass.NATIVE, Becomes.DROPPED)
     assert yaml.notes == (
-        "needed only by pyyaml, which bring their own copy or are provided by the system",
+        (
+            "needed only by pyyaml: a python dependency brings its own copy from PyPI, "
+            "the target system provides what a system package needs"
+        ),
     )
     pyyaml = the_plan.decision("pyyaml")
     assert pyyaml.requirement == "PyYAML>=6"
