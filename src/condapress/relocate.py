@@ -68,7 +68,7 @@ def mangle(soname: str, package_sha256: str) -> str:
     Every wheel that links the library computes the same name from the same package.
 
     >>> mangle("libgreet.so.1", "0" * 64)
-    'libgreet-9a7c2bdc.so.1'
+    'libgreet-562049fa.so.1'
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
     stem, dot, rest = soname.partition(".so")
