@@ -225,13 +225,9 @@ def _execute_press(args: argparse.Namespace) -> int:
             jobs=args.jobs,
         ),
     )
-    members = {w.distribution: w.members for w in result.plan.wheels}
     for wheel, spec in zip(result.wheels, result.plan.wheels, strict=True):
-        print(
-            f"{wheel.path}  {wheel.path.name.removesuffix('.whl').split('-', 2)[2]}  "
-            f"{wheel.size / 1024:.0f} KiB  "
-            f"{' + '.join(members[spec.distribution])}"
-        )
+        tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
+        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(spec.members)}")
     return 0
 
 
