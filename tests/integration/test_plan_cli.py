@@ -27,6 +27,11 @@ def run_plan(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return document
 
 
+def fixture_plan(channel: Path, cache: str, *argv: str) -> list[str]:
+    """``condapress plan ARGV`` on the fixture channel for CPython 3.11."""
+    return ["plan", *argv, "-c", str(channel), "--python", "3.11", "--cache-dir", cache]
+
+
 def fates(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {p["name"]: (p["class"], p["becomes"]) for p in document["packages"]}
 
@@ -136,24 +141,7 @@ def test_graph_file_shows_classes(
 ) -> None:
     capsys.readouterr()  # the table goes to stdout; the graph only to the file
     dot = tmp_path / "plan.dot"
-    assert (
-        main(
-            [
-                "plan",
-                "pygreet",
-                "-c",
-                str(fixture_channel),
-                "--python",
-                "3.11",
-                "--cache-dir",
-                cache,
-                "--fat",
-                "--graph",
-                str(dot),
-            ]
-        )
-        == 0
-    )
+    assert main(fixture_plan(fixture_channel, cache, "pygreet", "--fat", "--graph", str(dot))) == 0
     text = dot.read_text()
     assert text.startswith('strict digraph "condapress_plan" {\n')
     assert (
@@ -176,22 +164,7 @@ def test_graph_file_shows_classes(
 def test_table_is_the_default(
     fixture_channel: Path, cache: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "plan",
-                "pygreet",
-                "-c",
-                str(fixture_channel),
-                "--python",
-                "3.11",
-                "--cache-dir",
-                cache,
-                "--fat",
-            ]
-        )
-        == 0
-    )
+    assert main(fixture_plan(fixture_channel, cache, "pygreet", "--fat")) == 0
     out = capsys.readouterr().out
     assert out.startswith("plan for pygreet: python 3.11, linux-64, fat, runtime system\n")
     assert "Requires-Dist: salutation>=1.2" in out
@@ -289,21 +262,7 @@ def test_unknown_package(
 def test_unsatisfiable_spec(
     fixture_channel: Path, cache: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "plan",
-                "pygreet >=9",
-                "-c",
-                str(fixture_channel),
-                "--python",
-                "3.11",
-                "--cache-dir",
-                cache,
-            ]
-        )
-        == 1
-    )
+    assert main(fixture_plan(fixture_channel, cache, "pygreet >=9")) == 1
     assert capsys.readouterr().err == (
         "error: cannot solve 'pygreet >=9' for python 3.11 on linux-64: No candidates were "
         "found for pygreet >=9.\n"
