@@ -1,17 +1,66 @@
-"""condapress: press conda packages into wheels that pip installs and PyPI accepts."""
+"""condapress: press conda packages into wheels that pip installs and PyPI accepts.
+
+The command line is the main interface; the same pipeline is a library::
+
+    from pathlib import Path
+    from condapress import PressOptions, SolveRequest, press
+    from condapress.model import PlanOptions
+
+    result = press(
+        SolveRequest(specs=("pygreet",), channels=("channels_fixture",), python="3.11"),
+        PressOptions(plan=PlanOptions(fat=True), output_dir=Path("wheelhouse")),
+    )
+    for wheel in result.wheels:
+        print(wheel.path, wheel.tags)
+
+Every failure a user can cause is a :class:`CondapressError` with a ``message`` and a ``hint``.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from condapress.errors import CondapressError
+
+if TYPE_CHECKING:
+    from condapress._core import PressOptions, make_plan, press
+    from condapress.model import PressResult, WheelPlan
+    from condapress.solve import SolveRequest
 
 try:
     __version__ = version("condapress")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["CondapressError", "__version__"]
+__all__ = [
+    "CondapressError",
+    "PressOptions",
+    "PressResult",
+    "SolveRequest",
+    "WheelPlan",
+    "__version__",
+    "make_plan",
+    "press",
+]
+
+# Loaded on first use: the pipeline imports py-rattler and networkx, which 'condapress --help'
+# and 'condapress --version' do not need.
+_LAZY = {
+    "PressOptions": "condapress._core",
+    "make_plan": "condapress._core",
+    "press": "condapress._core",
+    "PressResult": "condapress.model",
+    "WheelPlan": "condapress.model",
+    "SolveRequest": "condapress.solve",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the named module defines
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'condapress' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
