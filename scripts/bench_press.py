@@ -69,14 +69,8 @@ COMPRESSION_LEVEL = 6
 ZSTD_LEVEL = 3
 EPOCH = fixture.DEFAULT_SOURCE_DATE_EPOCH
 # The closure's stand-ins for the interpreter and the compiler runtime, from the fixture recipes.
-METADATA_RECIPES = (
-    "python",
-    "python_abi",
-    "libgcc-ng",
-    "libstdcxx-ng",
-    "libgomp",
-    "_libgcc_mutex",
-    "_openmp_mutex",
+METADATA_RECIPES = tuple(
+    name for name in fixture.RECIPE_ORDER if fixture.load_recipe(name)["kind"] == "metadata"
 )
 NATIVE_DEPENDS = ("libgcc-ng >=12", "libstdcxx-ng >=12")
 ARROW_ABOUT: dict[str, Any] = {

@@ -1062,9 +1062,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     toolchain = json.dumps(current_toolchain(), indent=2, sort_keys=True) + "\n"
+    unchanged = TOOLCHAIN_FILE.exists() and TOOLCHAIN_FILE.read_text() == toolchain
     if out == FIXTURE_DIR.resolve():
-        TOOLCHAIN_FILE.write_text(toolchain)
-    elif not TOOLCHAIN_FILE.exists() or TOOLCHAIN_FILE.read_text() != toolchain:
+        if not unchanged:  # rewriting it unchanged would only make it look newer than the build
+            TOOLCHAIN_FILE.write_text(toolchain)
+    elif not unchanged:
         print(
             f"note: toolchain differs from {TOOLCHAIN_FILE};"
             " archives will not match the committed ones"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from condapress import unpack
+from condapress import _fetch, unpack
 from condapress.errors import CondapressError
 from condapress.model import PackageFacts
 
@@ -26,7 +26,7 @@ def local_archive(record: CondaRecord, cache_dir: Path | None) -> Path | None:
     if url.scheme == "file":
         path = Path(unquote(url.path))
     elif cache_dir is not None and record.sha256:
-        path = cache_dir / "pkgs" / f"{record.sha256}-{record.file_name}"
+        path = _fetch.cached_path(record, cache_dir)
     if path is None or not path.is_file():
         return None
     if record.size is not None and path.stat().st_size != record.size:

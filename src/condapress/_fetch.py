@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from condapress.model import CondaRecord
 
-__all__ = ["DOWNLOAD_ATTEMPTS", "DOWNLOAD_BACKOFF", "fetch", "file_digest"]
+__all__ = ["DOWNLOAD_ATTEMPTS", "DOWNLOAD_BACKOFF", "cached_path", "fetch", "file_digest"]
 
 # fetch is part of the unpack stage, and callers configure logging per stage.
 logger = logging.getLogger("condapress.unpack")
@@ -87,7 +87,7 @@ def fetch(
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
     if parts.scheme in ("http", "https"):
-        return _download(record, file_name, cache_dir / "pkgs", attempts, backoff)
+        return _download(record, file_name, cache_dir, attempts, backoff)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
             f"cannot fetch {_shown(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
@@ -134,12 +134,18 @@ def _mismatch(record: CondaRecord, file_name: str, path: Path) -> str | None:
     return None
 
 
-def _download(
-    record: CondaRecord, file_name: str, folder: Path, attempts: int, backoff: float
-) -> Path:
+def cached_path(record: CondaRecord, cache_dir: Path, file_name: str | None = None) -> Path:
+    """Where a download of *record* is kept: ``cache_dir/pkgs/<sha256>-<file name>``."""
     key = (record.sha256 or record.md5 or "unverified").lower()
-    target = folder / f"{key}-{file_name}"
-    if target.is_file() and key != "unverified":
+    return cache_dir / "pkgs" / f"{key}-{file_name or record.file_name}"
+
+
+def _download(
+    record: CondaRecord, file_name: str, cache_dir: Path, attempts: int, backoff: float
+) -> Path:
+    target = cached_path(record, cache_dir, file_name)
+    folder = target.parent
+    if target.is_file() and (record.sha256 or record.md5):
         if (problem := _mismatch(record, file_name, target)) is None:
             return target
         logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)

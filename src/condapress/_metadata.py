@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from condapress._versions import pep440_version, translate_version_spec
+from condapress._versions import translate_version_spec
 from condapress.assemble import core_metadata_from_dist_info, spdx_or_none
 from condapress.model import CoreMetadata, NoArch, Provenance
 
@@ -156,8 +156,3 @@ def provenance(wheel: WheelSpec, records: Mapping[str, CondaRecord]) -> tuple[Pr
         )
         for rec in (records[name] for name in wheel.members)
     )
-
-
-def wheel_version(version: str) -> str:
-    """The PEP 440 spelling of a conda version, for a wheel's Version field."""
-    return pep440_version(version)

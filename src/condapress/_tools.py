@@ -87,11 +87,10 @@ def patchelf(
     replace_needed: Sequence[tuple[str, str]] = (),
     set_soname: str | None = None,
     output: Path | None = None,
-) -> bool:
-    """Apply every edit to the ELF file *path* in one patchelf invocation.
+) -> None:
+    """Apply every edit to the ELF file *path* in one patchelf invocation (none: no call).
 
     :param output: write the edited file there and leave *path* as it is.
-    :returns: False when there was nothing to edit (and nothing was written).
     """
     argv = [_patchelf()]
     if set_rpath is not None:
@@ -105,8 +104,7 @@ def patchelf(
     if set_soname is not None:
         argv += ["--set-soname", set_soname]
     if len(argv) == 1:
-        return False
+        return
     if output is not None:
         argv += ["--output", str(output)]
     run([*argv, str(path)])
-    return True

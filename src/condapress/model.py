@@ -117,13 +117,6 @@ class Closure:
     subdir: str
     channels: tuple[str, ...]
 
-    def record(self, name: str) -> CondaRecord:
-        """The record of package *name*; raises KeyError if the closure has none."""
-        for rec in self.records:
-            if rec.name == name:
-                return rec
-        raise KeyError(name)
-
 
 class PathType(enum.Enum):
     """How conda links one file of a package (``path_type`` in paths.json)."""

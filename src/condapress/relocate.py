@@ -341,13 +341,11 @@ def _destination(
     for pattern, why in _LEFT_OUT:
         if pattern.search(path):
             return None, why
-    site = _SITE_PACKAGES.match(path)
+    if _SITE_PACKAGES.match(path):
+        # wheels hold no links: a link's target content is copied under the link's name
+        return _site_dest(path), None
     if entry.path_type is PathType.SOFTLINK:
-        if site:  # wheels hold no links: the target's content is copied under the link's name
-            return path[site.end() :], None
         return None, "symbolic link (the wheel keeps one file per library, under its soname)"
-    if site:
-        return path[site.end() :], None
     return _prefix_destination(entry, package, elfs.get(path), folder, own)
 
 

@@ -187,15 +187,13 @@ class _RattlerSolver:
         from rattler.exceptions import GatewayError, SolverError  # noqa: PLC0415
 
         where = ", ".join(request.channels)
+        names = [_spec_name(s) for s in request.specs]
         try:
-            found = await gateway.query(
-                channels, platforms, [_spec_name(s) for s in request.specs], recursive=False
-            )
+            found = await gateway.query(channels, platforms, names, recursive=False)
         except GatewayError as exc:
             raise _channel_error(exc, where) from exc
         names_found = {rec.name.normalized for per_channel in found for rec in per_channel}
-        for spec in request.specs:
-            name = _spec_name(spec)
+        for name in names:
             # the target provides python and the virtual packages: no channel needs them
             if name not in names_found and name != "python" and not name.startswith("__"):
                 raise SolveError(
