@@ -244,6 +244,7 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
     site = "lib/python3.11/site-packages/arrow"
     root = tmp_path / "pyarrow"
     (root / site).mkdir(parents=True)
+    (root / site / "libarrow_python.so.26.1.0").touch()
     (root / site / "libarrow_python.so.26").symlink_to("libarrow_python.so.26.1.0")
     pyarrow = UnpackedPackage(
         PackageInfo(
