@@ -573,8 +573,7 @@ def _write_atomically(
 ) -> tuple[str, int]:
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
-        for name in (tmp.name, final.name):  # names from validated metadata, checked again
-            destination(final.parent, name)
+        destination(final.parent, tmp.name)  # made of validated names; checked all the same
         # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
         with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
             _write_zip(fh, members, stem, date_time, level, jobs)
