@@ -207,6 +207,12 @@ def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         action="store_false",
         help="write the wheels even when their audit finds errors (see 'condapress audit')",
     )
+    parser.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="when packages merged into one wheel ship different files at the same path, keep "
+        "the file of the first package in the plan's order (with a warning) instead of failing",
+    )
     parser.set_defaults(execute=_execute_press)
 
 
@@ -223,6 +229,7 @@ def _execute_press(args: argparse.Namespace) -> int:
             audit=args.audit,
             plat=args.plat,
             jobs=args.jobs,
+            allow_overlap=args.allow_overlap,
         ),
     )
     for wheel, spec in zip(result.wheels, result.plan.wheels, strict=True):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from condapress import plan, solve
 from condapress._facts import gather_facts
+from condapress._paths import destination
 from condapress.errors import PolicyViolation
 from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
 
@@ -41,6 +42,9 @@ class PressOptions:
     plat: str | None = None
     #: threads for compression and patchelf; the wheels' bytes do not depend on it.
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: when two merged packages ship different files at one wheel path, keep the first
+    #: package's (in the plan's member order) with a warning, instead of refusing.
+    allow_overlap: bool = False
 
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
@@ -68,7 +72,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         work = Path(tmp)
         # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
         packages = {
-            name: unpack.extract(unpack.fetch(records[name], cache_dir), work / "pkgs" / name)
+            name: unpack.extract(
+                unpack.fetch(records[name], cache_dir), destination(work / "pkgs", name)
+            )
             for name in members
         }
         elfs = {name: relocate.scan(package) for name, package in packages.items()}
@@ -92,8 +98,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 others=others,
                 graft_only_needed=runtime,
                 is_system=retag.is_system_library,
+                allow_overlap=options.allow_overlap,
             )
-            stage = work / "stage" / wheel.distribution
+            stage = destination(work / "stage", wheel.distribution)
             relocate.apply(layout, packages, stage, jobs=options.jobs)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
             external = {mangled for _, mangled in others.values()}

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
+from packaging.utils import InvalidName, canonicalize_name
+
 from condapress import _fetch, unpack
-from condapress.errors import CondapressError
+from condapress._guard import UNSAFE_HINT
+from condapress.errors import CondapressError, MetadataError
 from condapress.model import PackageFacts
 
 if TYPE_CHECKING:
@@ -60,7 +63,25 @@ def gather_facts(
             logger.debug("%s: not reading %s for the plan: %s", record.dist, archive, exc)
             continue
         name = metadata.get("Name") if metadata is not None else None
+        if name is not None and not _is_distribution_name(name):
+            # It names the wheel, its folders and a Requires-Dist: refused before any use.
+            raise MetadataError(
+                f"{archive.name}: the Name {name!r} in its .dist-info/METADATA is not a valid "
+                "distribution name (letters, digits, '.', '-' and '_', beginning and ending "
+                "with a letter or digit)",
+                hint=UNSAFE_HINT,
+                package=record.dist,
+                path="METADATA",
+            )
         facts[record.name] = PackageFacts(
             name=record.name, has_site_packages=has_site_packages, dist_info_name=name
         )
     return facts
+
+
+def _is_distribution_name(name: str) -> bool:
+    try:
+        canonicalize_name(name, validate=True)
+    except InvalidName:
+        return False
+    return True

@@ -7,8 +7,11 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from condapress._conda_meta import safe_name
+from condapress._guard import UNSAFE_HINT
 from condapress._versions import translate_version_spec
 from condapress.assemble import core_metadata_from_dist_info, spdx_or_none
+from condapress.errors import MetadataError
 from condapress.model import CoreMetadata, NoArch, Provenance
 
 if TYPE_CHECKING:
@@ -134,12 +137,27 @@ def entry_points(
             parser.read_string(own.read_text(encoding="utf-8"))
             for group in parser.sections():
                 for key, value in parser.items(group):
+                    _check_script_name(package, own, group, key)
                     found[(group, key)] = value
         if package.info.record.noarch is NoArch.PYTHON:
             for line in package.info.entry_points:
                 key, _, value = line.partition("=")
+                _check_script_name(package, "info/link.json", "console_scripts", key.strip())
                 found.setdefault(("console_scripts", key.strip()), value.strip())
     return tuple(sorted((group, key, value) for (group, key), value in found.items()))
+
+
+def _check_script_name(package: UnpackedPackage, file: Path | str, group: str, name: str) -> None:
+    """Refuse a script name that installers could not take as one file name in ``bin/``."""
+    if group in ("console_scripts", "gui_scripts") and not safe_name(name):
+        where = file if isinstance(file, str) else file.relative_to(package.root).as_posix()
+        raise MetadataError(
+            f"{package.archive.name}: {where}: the {group} name {name!r} is not a plain file "
+            "name (empty, or contains '/', '\\', '..' or a control character)",
+            hint=UNSAFE_HINT,
+            package=package.info.record.dist,
+            path=where,
+        )
 
 
 def provenance(wheel: WheelSpec, records: Mapping[str, CondaRecord]) -> tuple[Provenance, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import threading
@@ -10,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from condapress import _tools
+from condapress._paths import destination
 from condapress.errors import RelocationError, ToolError
 from condapress.model import FileMode
 
@@ -37,8 +39,7 @@ def write_layout(
     modes: dict[str, int] = {}
     for placement in layout.placements:
         source = packages[placement.package].root / placement.source
-        target = stage / placement.dest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = destination(stage, placement.dest)
         modes[placement.dest] = 0o755 if placement.executable else 0o644
         if placement.python_shebang:
             write_python_script(source, target)
@@ -53,7 +54,7 @@ def write_layout(
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
     def patch(edit: ElfEdit) -> None:
-        source, target = patch_from.get(edit.dest), stage / edit.dest
+        source, target = patch_from.get(edit.dest), destination(stage, edit.dest)
         with budget.taking((source or target).stat().st_size):
             _patch(source or target, edit, output=target if source is not None else None)
         target.chmod(modes[edit.dest])
@@ -62,12 +63,16 @@ def write_layout(
         # list() re-raises the first failure, after every call has finished
         list(pool.map(patch, edits.values()))
     for launcher in layout.launchers:
-        target = stage / launcher.dest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
-        )
+        target = destination(stage, launcher.dest)
+        # Names from the package go into string literals of the script: escaped, not pasted.
+        script = LAUNCHER.format(target=_literal(launcher.target), name=_literal(launcher.name))
+        target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
+
+
+def _literal(text: str) -> str:
+    """*text* escaped to sit between the double quotes of a Python string literal."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 class _ByteBudget:

@@ -15,6 +15,7 @@ import re
 import secrets
 import stat
 import time
+import unicodedata
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 import condapress
 from condapress import _deflate
+from condapress._paths import destination, path_problem
 from condapress.errors import CondapressError, SpecError, WheelContentsError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
 
@@ -405,15 +407,11 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[_Member]:
 
 def _path_problem(path: str, stem: str | None) -> str | None:
     """What is wrong with *path*; with *stem*, also check it against the wheel's layout."""
-    top, *rest = parts = path.split("/")
+    if (problem := path_problem(path)) is not None:
+        return problem
+    top, *rest = path.split("/")
     data = f"{stem}.data"
     for bad, problem in (
-        (not path, "is empty"),
-        ("\\" in path, "uses '\\' instead of '/'"),
-        (any(c in path for c in "\0\n\r"), "contains a control character"),
-        (path.startswith("/"), "is an absolute path"),
-        (".." in parts, "has a '..' component"),
-        ("" in parts or "." in parts, "is not a normalized path (empty or '.' component)"),
         (
             stem is not None and top.endswith(".dist-info"),
             f"is inside a .dist-info folder (condapress writes {stem}.dist-info itself)",
@@ -438,15 +436,21 @@ def _checked_files(contents: WheelContents, stem: str) -> tuple[list[_Member], l
 
     def check(entries: Sequence[tuple[str, Path]], label: str, prefix: str) -> list[_Member]:
         members: list[_Member] = []
-        seen: set[str] = set()
+        seen: dict[str, str] = {}  # NFC form -> path: installers on macOS collapse the two
         for path, source in entries:
             problem = _path_problem(path, None if prefix else stem)
-            if problem is None and path in seen:
-                problem = "is listed twice"
+            key = unicodedata.normalize("NFC", path)
+            if problem is None and key in seen:
+                earlier = seen[key]
+                problem = (
+                    "is listed twice"
+                    if earlier == path
+                    else f"is {earlier!a} in another Unicode normalization"
+                )
             if problem is not None:
                 problems.append(f"{label}{path!r} {problem}")
                 continue
-            seen.add(path)
+            seen[key] = path
             try:
                 st = source.stat()
             except OSError as exc:
@@ -461,9 +465,10 @@ def _checked_files(contents: WheelContents, stem: str) -> tuple[list[_Member], l
             executable = not prefix and (path in contents.executables or st.st_mode & 0o111)
             mode = 0o755 if executable else 0o644
             members.append(_Member(prefix + path, mode, st.st_size, source))
-        folders = {path.rsplit("/", i)[0] for path in seen for i in range(1, path.count("/") + 1)}
+        folders = {key.rsplit("/", i)[0] for key in seen for i in range(1, key.count("/") + 1)}
         problems.extend(
-            f"{label}{path!r} is both a file and a folder" for path in sorted(seen & folders)
+            f"{label}{seen[key]!r} is both a file and a folder"
+            for key in sorted(seen.keys() & folders)
         )
         return members
 
@@ -568,7 +573,7 @@ def _write_atomically(
 ) -> tuple[str, int]:
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        destination(final.parent, tmp.name)  # made of validated names; checked all the same
         # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
         with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
             _write_zip(fh, members, stem, date_time, level, jobs)

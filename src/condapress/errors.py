@@ -13,6 +13,7 @@ __all__ = [
     "ChannelError",
     "CondapressError",
     "MetadataError",
+    "OverlapError",
     "PolicyViolation",
     "RelocationError",
     "SolveError",
@@ -112,6 +113,13 @@ class RelocationError(CondapressError):
     """An ELF file could not be rewritten to the wheel layout."""
 
     code = "relocation-failed"
+
+
+class OverlapError(CondapressError, ValueError):
+    """Two files of the packages pressed into one wheel would take the same wheel path."""
+
+    code = "overlapping-files"
+    default_hint = "pass --allow-overlap to keep the first package's file"
 
 
 class PolicyViolation(CondapressError):

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from condapress import _elf, _stage
+from condapress._conda_meta import safe_name
+from condapress._guard import UNSAFE_HINT
+from condapress._links import SITE_PACKAGES, expanded, links_to_site_lib, site_dest
+from condapress._paths import Claim, Claims, file_digest
 from condapress.errors import ArchiveError, UnresolvedLibraryError
 from condapress.model import ElfEdit, Launcher, Layout, PathType, Placement
 
@@ -43,7 +47,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/")
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
 _LEFT_OUT = (
     (re.compile(r"^include/"), "header (development file)"),
@@ -76,7 +79,10 @@ def mangle(soname: str, package_sha256: str) -> str:
 
 
 def scan(package: UnpackedPackage) -> dict[str, ElfFile]:
-    """Read every regular ELF file of *package*: its path inside the package -> what it says."""
+    """Read every regular ELF file of *package*: its path inside the package -> what it says.
+
+    :raises ArchiveError: an ELF file is damaged, or names a library by more than a file name.
+    """
     found: dict[str, ElfFile] = {}
     for entry in package.info.paths:
         path = package.root / entry.path
@@ -91,7 +97,35 @@ def scan(package: UnpackedPackage) -> dict[str, ElfFile]:
                     package=package.info.record.dist,
                     path=entry.path,
                 ) from exc
+            _check_names(package, entry.path, found[entry.path])
     return found
+
+
+#: What to do about a DT_SONAME or DT_NEEDED that is not one plain file name.
+_NAME_HINTS = {
+    "DT_SONAME": UNSAFE_HINT,
+    "DT_NEEDED": "a wheel's binaries find their libraries by file name: rebuild the package "
+    "linking its libraries by soname, or report it to the channel it came from",
+}
+
+
+def _check_names(package: UnpackedPackage, path: str, elf: ElfFile) -> None:
+    """Refuse a DT_SONAME or DT_NEEDED that is not one plain file name.
+
+    Sonames become file names in the wheel, and DT_NEEDED entries are looked up among them: both
+    are data, never paths. A DT_NEEDED with a '/' is a path to the loader (from the working
+    folder, or absolute), which no installed wheel can honour.
+    """
+    names = [("DT_SONAME", elf.soname)] if elf.soname else []
+    for tag, name in [*names, *(("DT_NEEDED", needed) for needed in elf.needed)]:
+        if not safe_name(name):
+            raise ArchiveError(
+                f"{package.archive.name}: {path} has the {tag} {name!r}, which is not a plain "
+                "file name (empty, or contains '/', '\\', '..' or a control character)",
+                hint=_NAME_HINTS[tag],
+                package=package.info.record.dist,
+                path=path,
+            )
 
 
 def _package_sha256(package: UnpackedPackage) -> str:
@@ -123,7 +157,7 @@ def _soname(path: str, elf: ElfFile) -> str | None:
     Its DT_SONAME, or for a library in ``lib/`` without one (tk's ``libtcl8.6.so``), its file
     name, which is what the linker then recorded in its users' DT_NEEDED.
     """
-    if not elf.is_shared or not path.startswith("lib/") or _SITE_PACKAGES.match(path):
+    if not elf.is_shared or not path.startswith("lib/") or SITE_PACKAGES.match(path):
         return None
     if elf.soname:
         return elf.soname
@@ -138,6 +172,7 @@ def plan_layout(
     others: Mapping[str, tuple[str, str]] | None = None,
     graft_only_needed: frozenset[str] = frozenset(),
     is_system: Callable[[str, str], bool] | None = None,
+    allow_overlap: bool = False,
 ) -> Layout:
     """Decide where every file of the members of *wheel* goes, and every ELF edit.
 
@@ -147,7 +182,11 @@ def plan_layout(
         only the shared libraries that the wheel's other binaries need are kept.
     :param is_system: ``(soname, machine) -> bool``, whether the target system provides a
         library; when given, a DT_NEEDED that nothing provides is an error.
+    :param allow_overlap: when two files would take one wheel path and differ, keep the first
+        (members in the wheel's order) instead of raising :class:`~condapress.errors.OverlapError`.
     :raises UnresolvedLibraryError: a binary needs a library that nothing provides.
+    :raises OverlapError: two different files would take one wheel path.
+    :raises ArchiveError: a symbolic link in site-packages loops or leads nowhere.
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs)
@@ -160,10 +199,13 @@ def plan_layout(
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed),
         is_system=is_system,
+        claims=Claims(allow_overlap=allow_overlap),
     )
     for name in wheel.members:
-        for entry in packages[name].info.paths:
-            builder.add(name, packages[name], entry, elfs.get(name, {}))
+        package = packages[name]
+        for entry in package.info.paths:
+            for path, real in expanded(package, entry, entry.path):
+                builder.add(name, package, real, path, elfs.get(name, {}))
     return Layout(
         distribution=wheel.distribution,
         libs_dir=folder,
@@ -185,11 +227,11 @@ class _LayoutBuilder:
     site_libs: Mapping[tuple[str, str], str]
     unneeded: set[tuple[str, str]]
     is_system: Callable[[str, str], bool] | None
+    claims: Claims
     placements: list[Placement] = field(default_factory=list)
     edits: list[ElfEdit] = field(default_factory=list)
     launchers: list[Launcher] = field(default_factory=list)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
-    taken: set[str] = field(default_factory=set)
 
     @property
     def data_scripts(self) -> str:
@@ -197,28 +239,33 @@ class _LayoutBuilder:
         return f"{stem}-{self.wheel.version}.data/scripts"
 
     def add(
-        self, name: str, package: UnpackedPackage, entry: PathEntry, elfs: Mapping[str, ElfFile]
+        self,
+        name: str,
+        package: UnpackedPackage,
+        entry: PathEntry,
+        path: str,
+        elfs: Mapping[str, ElfFile],
     ) -> None:
+        """Place *entry*, seen at *path* (its own, or its name under a link to its folder)."""
         if (name, entry.path) in self.unneeded:
             self.left_out.append((name, entry.path, "runtime library that no binary needs"))
             return
-        dest, why = _destination(entry, package, elfs, self.folder, self.own)
+        dest, why = _destination(entry, path, package, elfs, self.folder, self.own)
         if (name, entry.path) in self.site_libs:
             dest = self.site_libs[(name, entry.path)]
-        elif _links_to_site_lib(package, entry, name, self.site_libs):
+        elif links_to_site_lib(package, entry, name, self.site_libs):
             dest, why = None, "symbolic link to a library kept under its soname"
-        if dest is None or dest in self.taken:
-            why = why or "a file of the same name is already in the wheel"
-            self.left_out.append((name, entry.path, why))
-            return
-        self.taken.add(dest)
         elf = elfs.get(entry.path)
-        if entry.path.startswith("bin/") and elf is not None:
-            script = posixpath.basename(dest)
-            self.launchers.append(Launcher(script, f"{self.data_scripts}/{script}", dest))
-        shebang = elf is None and entry.path.startswith("bin/")
-        if shebang:
-            dest = f"{self.data_scripts}/{posixpath.basename(entry.path)}"
+        shebang = elf is None and path.startswith("bin/")
+        if dest is not None and shebang:
+            dest = f"{self.data_scripts}/{posixpath.basename(path)}"
+        source, dist = package.root / entry.path, package.info.record.dist
+        taken = dest and self.claims.claim(dest, Claim(dist, path, lambda: file_digest(source)))
+        if dest is None or taken:
+            self.left_out.append((name, entry.path, taken or why or ""))
+            return
+        if path.startswith("bin/") and elf is not None:
+            self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
             prefix = posixpath.relpath(self.folder, posixpath.dirname(dest) or ".")
@@ -239,6 +286,16 @@ class _LayoutBuilder:
                 _check_resolved(package, entry.path, elf, self.providers, self.is_system)
             self.edits.append(_elf_edit(dest, _soname(entry.path, elf), elf, self.providers))
 
+    def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
+        script = posixpath.basename(target)
+        launcher = Launcher(script, f"{self.data_scripts}/{script}", target)
+        claim = Claim(dist, f"the launcher of {path}", lambda: f"launcher of {target}")
+        taken = self.claims.claim(launcher.dest, claim)
+        if taken:
+            self.left_out.append((name, f"the launcher of {path}", taken))
+        else:
+            self.launchers.append(launcher)
+
 
 def _site_libraries(
     wheel: WheelSpec, elfs: Mapping[str, Mapping[str, ElfFile]]
@@ -250,10 +307,10 @@ def _site_libraries(
     entry to their folder.
     """
     return {
-        (name, path): f"{posixpath.dirname(_site_dest(path))}/{elf.soname}".lstrip("/")
+        (name, path): f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
         for name in wheel.members
         for path, elf in elfs.get(name, {}).items()
-        if elf.is_shared and elf.soname and _SITE_PACKAGES.match(path)
+        if elf.is_shared and elf.soname and SITE_PACKAGES.match(path)
     }
 
 
@@ -309,41 +366,21 @@ def _unneeded(
     } - wanted
 
 
-def _site_dest(path: str) -> str:
-    match = _SITE_PACKAGES.match(path)
-    return path[match.end() :] if match else path
-
-
-def _links_to_site_lib(
-    package: UnpackedPackage, entry: PathEntry, name: str, site_libs: Mapping[tuple[str, str], str]
-) -> bool:
-    if entry.path_type is not PathType.SOFTLINK or not _SITE_PACKAGES.match(entry.path):
-        return False
-    link = package.root / entry.path
-    target = (
-        posixpath.normpath(
-            posixpath.join(posixpath.dirname(entry.path), link.readlink().as_posix())
-        )
-        if link.is_symlink()
-        else ""
-    )
-    return (name, target) in site_libs
-
-
 def _destination(
     entry: PathEntry,
+    path: str,
     package: UnpackedPackage,
     elfs: Mapping[str, ElfFile],
     folder: str,
     own: Mapping[str, tuple[str, str]],
 ) -> tuple[str | None, str | None]:
-    path = entry.path
+    """Where *entry*, seen at *path*, goes in the wheel; None and why when it is left out."""
     for pattern, why in _LEFT_OUT:
         if pattern.search(path):
             return None, why
-    if _SITE_PACKAGES.match(path):
+    if SITE_PACKAGES.match(path):
         # wheels hold no links: a link's target content is copied under the link's name
-        return _site_dest(path), None
+        return site_dest(path), None
     if entry.path_type is PathType.SOFTLINK:
         return None, "symbolic link (the wheel keeps one file per library, under its soname)"
     return _prefix_destination(entry, package, elfs.get(path), folder, own)

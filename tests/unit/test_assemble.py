@@ -518,6 +518,28 @@ def test_bad_paths_are_listed_in_one_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_one_name_in_two_unicode_normalizations_is_refused(tmp_path: Path) -> None:
+    # macOS file systems (and installers on them) hold 'café' once, whichever way it is spelled.
+    ok = write(tmp_path / "ok.py", b"")
+    nfc, nfd = "pygreet/caf\u00e9", "pygreet/cafe\u0301"
+    contents = bare(
+        tmp_path,
+        files=(
+            (f"{nfc}.py", ok),
+            (f"{nfd}.py", ok),
+            (f"{nfc}/mod.py", ok),
+            (f"{nfd}", ok),
+        ),
+    )
+    with pytest.raises(WheelContentsError) as excinfo:
+        build_wheel(contents, tmp_path / "out")
+    assert str(excinfo.value) == (
+        f"cannot assemble pygreet-1.0.0: bad files: {nfd + '.py'!r} is 'pygreet/caf\\xe9.py' in "
+        f"another Unicode normalization; {nfd!r} is both a file and a folder"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_more_path_problems_than_listed(tmp_path: Path) -> None:
     ok = write(tmp_path / "ok.py", b"")
     contents = bare(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from condapress._elf import ElfFile
+from condapress.errors import OverlapError
 from condapress.model import (
     CondaRecord,
     FileMode,
@@ -244,6 +247,7 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
     site = "lib/python3.11/site-packages/arrow"
     root = tmp_path / "pyarrow"
     (root / site).mkdir(parents=True)
+    (root / site / "libarrow_python.so.26.1.0").touch()
     (root / site / "libarrow_python.so.26").symlink_to("libarrow_python.so.26.1.0")
     pyarrow = UnpackedPackage(
         PackageInfo(
@@ -280,4 +284,35 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
     assert layout.elf_edits == (
         ElfEdit(dest="arrow/libarrow_python.so.26"),
         ElfEdit(dest="arrow/lib.cpython-311-x86_64-linux-gnu.so", set_rpath="$ORIGIN"),
+    )
+
+
+def test_two_programs_of_one_name_would_share_a_launcher() -> None:
+    # bin/a/tool and bin/b/tool both get the launcher <dist>-1.0.data/scripts/tool.
+    tools = package("tools", SHA_C, hard("bin/a/tool"), hard("bin/b/tool"))
+    elfs = {"tools": {"bin/a/tool": elf(shared=False), "bin/b/tool": elf(shared=False)}}
+    wheel = WheelSpec("tools-conda", "1.0", ("tools",))
+    with pytest.raises(OverlapError) as excinfo:
+        plan_layout(wheel, {"tools": tools}, elfs)
+    assert excinfo.value.message == (
+        "'tools_conda-1.0.data/scripts/tool' in the wheel would hold two different files: the "
+        "launcher of bin/a/tool of tools-1.0-h0_0 and the launcher of bin/b/tool of tools-1.0-h0_0"
+    )
+    layout = plan_layout(wheel, {"tools": tools}, elfs, allow_overlap=True)
+    assert layout.launchers == (
+        Launcher("tool", "tools_conda-1.0.data/scripts/tool", "tools_conda.libs/bin/a/tool"),
+    )
+    assert [p.dest for p in layout.placements] == [
+        "tools_conda.libs/bin/a/tool",
+        "tools_conda.libs/bin/b/tool",
+    ]
+    assert layout.left_out == (
+        (
+            "tools",
+            "the launcher of bin/b/tool",
+            (
+                "'tools_conda-1.0.data/scripts/tool' is already taken by the launcher of "
+                "bin/a/tool of tools-1.0-h0_0 (--allow-overlap)"
+            ),
+        ),
     )

@@ -1,0 +1,165 @@
+"""Wheel paths: each checked, held by one file, and written only inside its root folder.
+
+Names read from a package (sonames, paths, entry-point and distribution names) are checked where
+they are read, with a message that names the package. This module is the line behind those
+checks: :func:`destination` is the one function through which the press chooses where to write
+a file, and it refuses any path that would leave its root, lexically or through a symbolic link;
+:class:`Claims` keeps two files of a wheel from taking the same path, also when the two names
+differ only in their Unicode normalization.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from condapress.errors import OverlapError, WheelContentsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+__all__ = ["Claim", "Claims", "destination", "file_digest", "path_problem"]
+
+logger = logging.getLogger(__name__)
+
+
+def path_problem(path: str) -> str | None:
+    r"""What makes *path* unfit as a relative path inside a folder or a wheel, or None.
+
+    >>> path_problem("pkg/mod.py") is None, path_problem("pkg/../../x")
+    (True, "has a '..' component")
+    """
+    parts = path.split("/")
+    for bad, problem in (
+        (not path, "is empty"),
+        ("\\" in path, "uses '\\' instead of '/'"),
+        (any(c in path for c in "\0\n\r"), "contains a control character"),
+        (path.startswith("/"), "is an absolute path"),
+        (".." in parts, "has a '..' component"),
+        ("" in parts or "." in parts, "is not a normalized path (empty or '.' component)"),
+    ):
+        if bad:
+            return problem
+    return None
+
+
+def destination(root: Path, relative: str) -> Path:
+    """``root / relative`` with its folder created, once it is known to stay inside *root*.
+
+    Checked before anything is created: *relative* must be a clean relative path, and once the
+    symbolic links that exist under *root* are resolved it must still lie inside *root*.
+
+    :raises WheelContentsError: the path would leave *root*; nothing was created.
+    """
+    problem = path_problem(relative)
+    target = root / relative
+    if problem is None:
+        base, resolved = root.resolve(), target.resolve()
+        if base not in resolved.parents:
+            problem = f"resolves to {resolved}, outside {base}"
+    if problem is not None:
+        raise WheelContentsError(
+            f"refusing to write {relative!r} in {root}: it {problem}", path=relative
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of the file at *path* (symbolic links followed)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A file that wants a path in the wheel."""
+
+    #: the conda package (``name-version-build``) that ships it.
+    package: str
+    #: where it comes from: its path in the package, or what generates it.
+    source: str
+    #: what it holds, computed only when another file wants the same path.
+    content: Callable[[], str] = field(compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.source} of {self.package}"
+
+
+@dataclass
+class Claims:
+    """Which file holds each path of a wheel: the first to claim it, in the plan's order.
+
+    Two names that are equal in Unicode normalization form C are one path: macOS and some other
+    file systems store them as one file. A folder and a file of the same name are a conflict too.
+
+    :param allow_overlap: keep the first file when a later one differs, with a warning, instead
+        of raising :class:`OverlapError`.
+    """
+
+    allow_overlap: bool = False
+    _files: dict[str, tuple[str, Claim]] = field(default_factory=dict)
+    _folders: dict[str, tuple[str, Claim]] = field(default_factory=dict)
+
+    def claim(self, path: str, claim: Claim) -> str | None:
+        """Give *path* to *claim*: None when it is its, else why it is left out.
+
+        :raises OverlapError: another file holds the path (or a folder of that name) and its
+            content differs, and overlap is not allowed.
+        """
+        key = unicodedata.normalize("NFC", path)
+        folders = [key.rsplit("/", depth)[0] for depth in range(1, key.count("/") + 1)]
+        held = self._files.get(key)
+        if held is not None:
+            first_path, first = held
+            if first.content() == claim.content():
+                logger.info(
+                    "%s: %s is the same file as %s; the wheel holds it once",
+                    _spelled(first_path, path),
+                    claim,
+                    first,
+                )
+                return f"the same file as {first} is already in the wheel"
+            conflict = f"would hold two different files: {first} and {claim}"
+        elif key in self._folders:
+            first_path, first = self._folders[key]
+            conflict = f"would be both a folder (of {first}) and a file ({claim})"
+        elif clash := next((f for f in folders if f in self._files), None):
+            first_path, first = self._files[clash]
+            conflict = f"would be both a file ({first}) and a folder (of {claim})"
+            path = _prefix(path, clash)
+        else:
+            self._files[key] = (path, claim)
+            for folder in folders:
+                self._folders.setdefault(folder, (_prefix(path, folder), claim))
+            return None
+        where = _spelled(first_path, path)
+        if not self.allow_overlap:
+            raise OverlapError(
+                f"{where} in the wheel {conflict}",
+                hint=f"pass --allow-overlap to keep the file of {first.package}, the first "
+                "package in the plan's order, and leave the other out",
+                package=claim.package,
+                path=path,
+            )
+        logger.warning("%s in the wheel %s; keeping the first (--allow-overlap)", where, conflict)
+        return f"{where} is already taken by {first} (--allow-overlap)"
+
+
+def _prefix(path: str, folder: str) -> str:
+    """The folder of *path* that *folder* (its normalized form) names, as *path* spells it."""
+    return "/".join(path.split("/")[: folder.count("/") + 1])
+
+
+def _spelled(first: str, second: str) -> str:
+    """The path as the message shows it: both spellings when they differ in normalization."""
+    if first == second:
+        return repr(first)
+    return f"{first!a} (also spelled {second!a}, another Unicode normalization)"
