@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import plan, solve
+from condapress import solve
 from condapress._facts import gather_facts
 from condapress.errors import PolicyViolation
 from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
@@ -50,7 +50,10 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     cache_dir = request.cache_dir or solve.default_cache_dir()
     facts = gather_facts(closure, cache_dir)
-    # 3. plan: classify every package and decide what it becomes
+    # 3. plan: classify every package and decide what it becomes (networkx loads slowly: a
+    # spec that does not solve is reported without it)
+    from condapress import plan  # noqa: PLC0415
+
     return plan.plan(closure, facts, options)
 
 
@@ -58,7 +61,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*."""
     # The press stages load pyelftools, auditwheel and zlib machinery: 'condapress plan',
     # which needs none of them, starts faster without them.
-    from condapress import _metadata, relocate, retag, unpack  # noqa: PLC0415
+    from condapress import _metadata, plan, relocate, retag, unpack  # noqa: PLC0415
 
     the_plan = make_plan(request, options.plan)
     cache_dir = request.cache_dir or solve.default_cache_dir()

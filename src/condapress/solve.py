@@ -12,15 +12,19 @@ import asyncio
 import logging
 import os
 import re
+import sys
+import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from condapress.errors import ChannelError, SolveError, SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Coroutine, Sequence
+    from contextvars import Context
 
     import rattler
     from rattler.platform import PlatformLiteral
@@ -34,6 +38,10 @@ logger = logging.getLogger(__name__)
 _PROVIDED_PYTHON_BUILD = "provided_cpython"
 _PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
 _URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
+#: How long to wait at most for py-rattler's threads to finish handing over a result.
+_HANDOVER_TIMEOUT = 5.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +181,7 @@ class _RattlerSolver:
             ):
                 channels.append(spec_channel)
         platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
-        solved = asyncio.run(self._solve(gateway, channels, platforms, request))
+        solved = _run(self._solve(gateway, channels, platforms, request))
         return tuple(_to_record(rec) for rec in solved)
 
     async def _solve(
@@ -222,6 +230,44 @@ class _RattlerSolver:
             ) from exc
         except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
             raise _channel_error(exc, where) from exc
+
+
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run(coroutine)``, returning or raising only once py-rattler's threads are idle.
+
+    py-rattler completes each of its futures from a thread of its tokio runtime, through
+    ``loop.call_soon_threadsafe``, which lets go of the GIL while it wakes the loop up. The main
+    thread may then finish, print an error and start interpreter shutdown before that thread has
+    the GIL back; a thread that asks for the GIL during shutdown is ended on the spot, in the middle
+    of py-rattler's GIL guard, and the process aborts ("Fatal Python error: PyGILState_Release",
+    exit status 134 or 139). So the loop notes the threads that hand results over, and this waits
+    until none of them is still running Python code.
+    """
+    callers: set[int] = set()
+
+    async def noting_callers() -> _T:
+        loop = asyncio.get_running_loop()
+        handover = loop.call_soon_threadsafe
+
+        def call_soon_threadsafe(
+            callback: Callable[..., object], *args: object, context: Context | None = None
+        ) -> asyncio.Handle:
+            callers.add(threading.get_ident())
+            return handover(callback, *args, context=context)
+
+        # Only on this loop, which asyncio.run made for this call and closes after it.
+        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+        return await coroutine
+
+    try:
+        return asyncio.run(noting_callers())
+    finally:
+        callers.discard(threading.get_ident())
+        deadline = time.monotonic() + _HANDOVER_TIMEOUT
+        # A thread is listed with a frame until it has returned from the loop's method; once it
+        # has, it gives the GIL up only by leaving Python for good.
+        while callers & sys._current_frames().keys() and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.001)
 
 
 def _channel_error(exc: Exception, where: str) -> ChannelError:
