@@ -303,10 +303,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="say more (-vv for debug output)"
-    )
-    parser.add_argument("-q", "--quiet", action="count", default=0, help="say less")
+    _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     configure: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
         _configure_press,
@@ -315,7 +312,25 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     )
     for configure_one in configure:
         configure_one(subparsers)
+    for subparser in subparsers.choices.values():
+        # also after the command: counted apart, since a subcommand's value would replace
+        # the main parser's
+        _add_verbosity(subparser, "_after")
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest=f"verbose{suffix}",
+        action="count",
+        default=0,
+        help="say more: the details behind an error, progress (-vv for debug output)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", dest=f"quiet{suffix}", action="count", default=0, help="say less"
+    )
 
 
 _COMMANDS = ("press", "plan", "audit")
@@ -358,7 +373,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = _build_parser(prog)
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_default_to_press(arguments))
-    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    level = logging.WARNING - 10 * verbose + 10 * (args.quiet + getattr(args, "quiet_after", 0))
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s")
     execute: Callable[[argparse.Namespace], int] | None = getattr(args, "execute", None)
     if execute is None:
@@ -370,7 +386,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return execute(args)
     except CondapressError as exc:
         print(f"error: {printable(exc.message)}", file=sys.stderr)
-        if exc.detail and args.verbose:
+        if exc.detail and verbose:
             print(exc.detail.rstrip(), file=sys.stderr)
         print(f"hint: {printable(exc.hint)}", file=sys.stderr)
         return 1
