@@ -7,6 +7,7 @@ This is the only module that prints or exits. Each subcommand is a ``_configure_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, get_args
 
 from condapress import __version__
-from condapress.errors import CondapressError, printable
+from condapress.errors import CondapressError, OutputError, printable
 from condapress.model import KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
@@ -145,10 +146,13 @@ def _configure_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _execute_plan(args: argparse.Namespace) -> int:
+    from condapress import _folders  # noqa: PLC0415
     from condapress._core import make_plan  # noqa: PLC0415
     from condapress._report import plan_document, plan_dot, plan_table  # noqa: PLC0415
     from condapress.model import PlanOptions  # noqa: PLC0415
 
+    if args.graph is not None:  # before the solve: a graph that cannot be written is no plan
+        _folders.check_output_file(args.graph)
     the_plan = make_plan(_solve_request(args), PlanOptions(fat=args.fat, runtime=args.runtime))
     if args.graph is not None:
         _write_atomically(args.graph, plan_dot(the_plan))
@@ -289,9 +293,12 @@ def _write_atomically(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CondapressError(
-            f"cannot write {path}: {exc.strerror}", hint="choose a folder you can write to"
+        with contextlib.suppress(OSError):  # also when the folder is not one
+            tmp.unlink()
+        raise OutputError(
+            f"cannot write {printable(str(path))}: {(exc.strerror or str(exc)).lower()}",
+            hint="choose a folder you can write to",
+            path=str(path),
         ) from exc
 
 
@@ -348,6 +355,10 @@ def _default_to_press(argv: list[str]) -> list[str]:
     return argv
 
 
+#: The exit status when the output's reader has gone: that of a command killed by SIGPIPE.
+_PIPE_CLOSED = 128 + signal.SIGPIPE
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that every ``finally`` cleans up on the way out."""
 
@@ -357,15 +368,30 @@ def _terminate(_signum: int, _frame: object) -> None:
 
 
 def console() -> NoReturn:
-    """The ``condapress`` console script."""
-    status = main()
-    sys.stdout.flush()
+    """The ``condapress`` console script (and ``python -m condapress``)."""
+    try:
+        status = main()
+        sys.stdout.flush()  # the last of the output may meet the closed pipe only now
+    except BrokenPipeError:
+        status = _closed_pipe()
     sys.stderr.flush()
     if status in (130, 143):
-        # py-rattler's async runtime may still be winding down after an interrupt; leaving
-        # without interpreter teardown keeps its panic message out of the user's terminal.
+        # After an interrupt, py-rattler's runtime may still be winding down the cancelled
+        # work, and a thread of it that wants the GIL during interpreter teardown aborts the
+        # process: leave without teardown, once the output is out.
+        logging.shutdown()
         os._exit(status)
     sys.exit(status)
+
+
+def _closed_pipe() -> int:
+    """Stop quietly when whoever read the output has gone (``condapress audit ... | head``)."""
+    # Whatever is still buffered goes nowhere, rather than into a second BrokenPipeError at exit.
+    with contextlib.suppress(OSError, ValueError):  # ValueError: stdout has no file descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return _PIPE_CLOSED
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -396,6 +422,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except _Terminated:
         print("error: terminated; nothing was written", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # the reader of the output has gone: nothing more to say
+        return _PIPE_CLOSED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
