@@ -179,7 +179,8 @@ def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         type=Path,
         default=Path("wheelhouse"),
         metavar="DIR",
-        help="where to write the wheels (default: ./wheelhouse)",
+        help="where to write the wheels, made if needed and checked before any work "
+        "(default: ./wheelhouse)",
     )
     parser.add_argument(
         "--compression-level",
