@@ -8,24 +8,19 @@ converted into :class:`~condapress.model.CondaRecord` at once.
 
 from __future__ import annotations
 
-import asyncio
-import fnmatch
 import logging
 import os
 import re
-import sys
-import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
+from condapress._aio import run_to_the_end
 from condapress.errors import ChannelError, SolveError, SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Sequence
-    from contextvars import Context
+    from collections.abc import Sequence
 
     import rattler
     from rattler.platform import PlatformLiteral
@@ -47,10 +42,6 @@ _ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
 #: Lines of a solver explanation short enough to give in full on the ``error:`` line.
 _SHORT_EXPLANATION = 4
 _URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
-#: How long to wait at most for py-rattler's threads to finish handing over a result.
-_HANDOVER_TIMEOUT = 5.0
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +205,7 @@ class _RattlerSolver:
             ):
                 channels.append(spec_channel)
         platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
-        solved = _run(self._solve(gateway, channels, platforms, request))
+        solved = run_to_the_end(self._solve(gateway, channels, platforms, request))
         return tuple(_to_record(rec) for rec in solved)
 
     async def _solve(
@@ -265,44 +256,6 @@ class _RattlerSolver:
             raise _channel_error(exc, where) from exc
 
 
-def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """``asyncio.run(coroutine)``, returning or raising only once py-rattler's threads are idle.
-
-    py-rattler completes each of its futures from a thread of its tokio runtime, through
-    ``loop.call_soon_threadsafe``, which lets go of the GIL while it wakes the loop up. The main
-    thread may then finish, print an error and start interpreter shutdown before that thread has
-    the GIL back; a thread that asks for the GIL during shutdown is ended on the spot, in the middle
-    of py-rattler's GIL guard, and the process aborts ("Fatal Python error: PyGILState_Release",
-    exit status 134 or 139). So the loop notes the threads that hand results over, and this waits
-    until none of them is still running Python code.
-    """
-    callers: set[int] = set()
-
-    async def noting_callers() -> _T:
-        loop = asyncio.get_running_loop()
-        handover = loop.call_soon_threadsafe
-
-        def call_soon_threadsafe(
-            callback: Callable[..., object], *args: object, context: Context | None = None
-        ) -> asyncio.Handle:
-            callers.add(threading.get_ident())
-            return handover(callback, *args, context=context)
-
-        # Only on this loop, which asyncio.run made for this call and closes after it.
-        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
-        return await coroutine
-
-    try:
-        return asyncio.run(noting_callers())
-    finally:
-        callers.discard(threading.get_ident())
-        deadline = time.monotonic() + _HANDOVER_TIMEOUT
-        # A thread is listed with a frame until it has returned from the loop's method; once it
-        # has, it gives the GIL up only by leaving Python for good.
-        while callers & sys._current_frames().keys() and time.monotonic() < deadline:  # noqa: SLF001
-            time.sleep(0.001)
-
-
 def _summary(explanation: str) -> str:
     """The solver's explanation in one line: its first, unless that only announces the rest."""
     lines = [line.lstrip("│├└─ ") for line in explanation.splitlines()]
@@ -319,8 +272,10 @@ def _python_mismatch(
 ) -> SolveError | None:
     """The error to give when a spec has builds on the channels, but none for the target python."""
     import rattler  # noqa: PLC0415
+    from rattler.exceptions import InvalidMatchSpecError, InvalidVersionSpecError  # noqa: PLC0415
 
     records = [rec for per_channel in found for rec in per_channel]
+    wanted = int(request.python.split(".")[1])
     for spec in request.specs:
         match = rattler.MatchSpec(spec)
         builds = [
@@ -328,15 +283,15 @@ def _python_mismatch(
         ]
         if not builds or not all(builds):  # a build without a python dependency suits any
             continue
-        minors = sorted(set().union(*(_minors_accepted(b) for b in builds)))
-        wanted = int(request.python.split(".")[1])
+        try:
+            minors = sorted(set().union(*(_minors_accepted(b) for b in builds)))
+        except (InvalidMatchSpecError, InvalidVersionSpecError):  # the solver's word stands
+            return None
         if wanted in minors:
             continue
         where = f"no build of {spec!r} on {', '.join(request.channels)} is for python"
         if not minors:
-            return SolveError(
-                f"{where} 3", hint="press a version of it that is built for python 3", package=spec
-            )
+            return SolveError(f"{where} 3", hint="press a version of it built for python 3")
         closest = min(minors, key=lambda m: (abs(m - wanted), -m))
         return SolveError(
             f"{where} {request.python}; its builds are for python {_minors_text(minors)}",
@@ -348,22 +303,12 @@ def _python_mismatch(
 
 
 def _minors_accepted(dependencies: Sequence[str]) -> set[int]:
-    """The minor versions N of the CPython 3.N that satisfy every one of these python specs."""
+    """The N of the CPython 3.N whose version satisfies all these ``python`` dependencies."""
     import rattler  # noqa: PLC0415
 
-    specs = [rattler.MatchSpec(dep) for dep in dependencies]
-    return {
-        minor
-        for minor in _PYTHON_MINORS
-        if all(
-            (
-                ms.version is None
-                or rattler.VersionSpec(ms.version).matches(rattler.Version(f"3.{minor}"))
-            )
-            and (ms.build is None or fnmatch.fnmatchcase(_PROVIDED_PYTHON_BUILD, ms.build))
-            for ms in specs
-        )
-    }
+    versions = [rattler.MatchSpec(dep).version for dep in dependencies]
+    specs = [rattler.VersionSpec(v) for v in versions if v is not None]
+    return {m for m in _PYTHON_MINORS if all(s.matches(rattler.Version(f"3.{m}")) for s in specs)}
 
 
 def _minors_text(minors: Sequence[int]) -> str:
