@@ -55,7 +55,13 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
 
 
 def press(request: SolveRequest, options: PressOptions) -> PressResult:
-    """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*."""
+    """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*.
+
+    The wheels land in ``options.output_dir`` all together or not at all.
+
+    :raises OutputError: before any work, when the output folder cannot take the wheels; at the
+        end, when a folder is in the way of a wheel (then no wheel lands).
+    """
     # The press stages load pyelftools, auditwheel and zlib machinery: 'condapress plan',
     # which needs none of them, starts faster without them.
     from condapress import _metadata, plan, relocate, retag, unpack  # noqa: PLC0415
