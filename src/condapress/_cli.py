@@ -7,6 +7,7 @@ This is the only module that prints or exits. Each subcommand is a ``_configure_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, get_args
 
 from condapress import __version__
-from condapress.errors import CondapressError, printable
+from condapress.errors import CondapressError, OutputError, printable
 from condapress.model import KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
@@ -145,10 +146,13 @@ def _configure_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _execute_plan(args: argparse.Namespace) -> int:
+    from condapress import _folders  # noqa: PLC0415
     from condapress._core import make_plan  # noqa: PLC0415
     from condapress._report import plan_document, plan_dot, plan_table  # noqa: PLC0415
     from condapress.model import PlanOptions  # noqa: PLC0415
 
+    if args.graph is not None:  # before the solve: a graph that cannot be written is no plan
+        _folders.check_output_file(args.graph)
     the_plan = make_plan(_solve_request(args), PlanOptions(fat=args.fat, runtime=args.runtime))
     if args.graph is not None:
         _write_atomically(args.graph, plan_dot(the_plan))
@@ -175,7 +179,8 @@ def _configure_press(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         type=Path,
         default=Path("wheelhouse"),
         metavar="DIR",
-        help="where to write the wheels (default: ./wheelhouse)",
+        help="where to write the wheels, made if needed and checked before any work "
+        "(default: ./wheelhouse)",
     )
     parser.add_argument(
         "--compression-level",
@@ -296,9 +301,12 @@ def _write_atomically(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CondapressError(
-            f"cannot write {path}: {exc.strerror}", hint="choose a folder you can write to"
+        with contextlib.suppress(OSError):  # also when the folder is not one
+            tmp.unlink()
+        raise OutputError(
+            f"cannot write {printable(str(path))}: {(exc.strerror or str(exc)).lower()}",
+            hint="choose a folder you can write to",
+            path=str(path),
         ) from exc
 
 
@@ -310,10 +318,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="say more (-vv for debug output)"
-    )
-    parser.add_argument("-q", "--quiet", action="count", default=0, help="say less")
+    _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     configure: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
         _configure_press,
@@ -322,7 +327,25 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     )
     for configure_one in configure:
         configure_one(subparsers)
+    for subparser in subparsers.choices.values():
+        # also after the command: counted apart, since a subcommand's value would replace
+        # the main parser's
+        _add_verbosity(subparser, "_after")
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest=f"verbose{suffix}",
+        action="count",
+        default=0,
+        help="say more: the details behind an error, progress (-vv for debug output)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", dest=f"quiet{suffix}", action="count", default=0, help="say less"
+    )
 
 
 _COMMANDS = ("press", "plan", "audit")
@@ -340,6 +363,10 @@ def _default_to_press(argv: list[str]) -> list[str]:
     return argv
 
 
+#: The exit status when the output's reader has gone: that of a command killed by SIGPIPE.
+_PIPE_CLOSED = 128 + signal.SIGPIPE
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that every ``finally`` cleans up on the way out."""
 
@@ -349,15 +376,30 @@ def _terminate(_signum: int, _frame: object) -> None:
 
 
 def console() -> NoReturn:
-    """The ``condapress`` console script."""
-    status = main()
-    sys.stdout.flush()
+    """The ``condapress`` console script (and ``python -m condapress``)."""
+    try:
+        status = main()
+        sys.stdout.flush()  # the last of the output may meet the closed pipe only now
+    except BrokenPipeError:
+        status = _closed_pipe()
     sys.stderr.flush()
     if status in (130, 143):
-        # py-rattler's async runtime may still be winding down after an interrupt; leaving
-        # without interpreter teardown keeps its panic message out of the user's terminal.
+        # After an interrupt, py-rattler's runtime may still be winding down the cancelled
+        # work, and a thread of it that wants the GIL during interpreter teardown aborts the
+        # process: leave without teardown, once the output is out.
+        logging.shutdown()
         os._exit(status)
     sys.exit(status)
+
+
+def _closed_pipe() -> int:
+    """Stop quietly when whoever read the output has gone (``condapress audit ... | head``)."""
+    # Whatever is still buffered goes nowhere, rather than into a second BrokenPipeError at exit.
+    with contextlib.suppress(OSError, ValueError):  # ValueError: stdout has no file descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return _PIPE_CLOSED
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -365,7 +407,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = _build_parser(prog)
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_default_to_press(arguments))
-    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    level = logging.WARNING - 10 * verbose + 10 * (args.quiet + getattr(args, "quiet_after", 0))
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s")
     execute: Callable[[argparse.Namespace], int] | None = getattr(args, "execute", None)
     if execute is None:
@@ -377,7 +420,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return execute(args)
     except CondapressError as exc:
         print(f"error: {printable(exc.message)}", file=sys.stderr)
-        if exc.detail and args.verbose:
+        if exc.detail and verbose:
             print(exc.detail.rstrip(), file=sys.stderr)
         print(f"hint: {printable(exc.hint)}", file=sys.stderr)
         return 1
@@ -387,6 +430,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except _Terminated:
         print("error: terminated; nothing was written", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # the reader of the output has gone: nothing more to say
+        return _PIPE_CLOSED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

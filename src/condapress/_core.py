@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import plan, solve
+from condapress import _folders, solve
 from condapress._facts import gather_facts
 from condapress._paths import destination
 from condapress.errors import PolicyViolation
@@ -54,22 +51,32 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     cache_dir = request.cache_dir or solve.default_cache_dir()
     facts = gather_facts(closure, cache_dir)
-    # 3. plan: classify every package and decide what it becomes
+    # 3. plan: classify every package and decide what it becomes (networkx loads slowly: a
+    # spec that does not solve is reported without it)
+    from condapress import plan  # noqa: PLC0415
+
     return plan.plan(closure, facts, options)
 
 
 def press(request: SolveRequest, options: PressOptions) -> PressResult:
-    """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*."""
+    """Resolve, plan, unpack, relocate, retag and assemble: write the wheels of *request*.
+
+    The wheels land in ``options.output_dir`` all together or not at all.
+
+    :raises OutputError: before any work, when the output folder cannot take the wheels; at the
+        end, when a folder is in the way of a wheel (then no wheel lands).
+    """
     # The press stages load pyelftools, auditwheel and zlib machinery: 'condapress plan',
     # which needs none of them, starts faster without them.
-    from condapress import _metadata, relocate, retag, unpack  # noqa: PLC0415
+    from condapress import _metadata, plan, relocate, retag, unpack  # noqa: PLC0415
 
+    # 0. the output folder first: a press whose wheels could not land does no work
+    _folders.check_output_dir(options.output_dir)
     the_plan = make_plan(request, options.plan)
     cache_dir = request.cache_dir or solve.default_cache_dir()
     records = {rec.name: rec for rec in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
-    with tempfile.TemporaryDirectory(prefix="condapress-") as tmp:
-        work = Path(tmp)
+    with _folders.work_folder() as work:
         # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
         packages = {
             name: unpack.extract(
@@ -129,12 +136,7 @@ def _assemble_and_audit(
 ) -> tuple[BuiltWheel, ...]:
     from condapress import assemble, audit  # noqa: PLC0415 - see press()
 
-    created = not options.output_dir.exists()
-    options.output_dir.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(options.output_dir)
-    pending = Path(tempfile.mkdtemp(prefix=f".condapress-{os.getpid()}-", dir=options.output_dir))
-    landed = False
-    try:
+    with _folders.pending_folder(options.output_dir) as pending:
         built = [
             assemble.build_wheel(
                 contents,
@@ -159,36 +161,8 @@ def _assemble_and_audit(
                         "--no-audit writes the wheel anyway",
                         path=str(wheel.path.name),
                     )
-        moved = []
-        for wheel in built:
-            final = options.output_dir / wheel.path.name
-            wheel.path.replace(final)
-            moved.append(replace(wheel, path=final))
-        landed = True
-        return tuple(moved)
-    finally:
-        shutil.rmtree(pending, ignore_errors=True)
-        if created and not landed:
-            with contextlib.suppress(OSError):  # only if still empty
-                options.output_dir.rmdir()
-
-
-def _remove_abandoned(output_dir: Path) -> None:
-    """Remove the hidden work folders of presses that were killed (SIGKILL) while writing."""
-    for folder in output_dir.glob(".condapress-*-*"):
-        pid = folder.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+        landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
+        return tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:

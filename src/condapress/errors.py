@@ -13,6 +13,7 @@ __all__ = [
     "ChannelError",
     "CondapressError",
     "MetadataError",
+    "OutputError",
     "OverlapError",
     "PolicyViolation",
     "RelocationError",
@@ -100,6 +101,13 @@ class MetadataError(CondapressError, ValueError):
 
     code = "bad-metadata"
     default_hint = "the package was not built by conda-build or rattler-build; rebuild it"
+
+
+class OutputError(CondapressError, ValueError):
+    """The output folder, a file to write or the temporary folder cannot take what is written."""
+
+    code = "bad-output"
+    default_hint = "choose another output folder with -o"
 
 
 class UnresolvedLibraryError(CondapressError):

@@ -8,7 +8,6 @@ converted into :class:`~condapress.model.CondaRecord` at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
@@ -16,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from condapress._aio import run_to_the_end
 from condapress.errors import ChannelError, SolveError, SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 
@@ -32,7 +32,15 @@ logger = logging.getLogger(__name__)
 #: Build string of the provided ``python``: conda-forge's python_abi packages constrain
 #: ``python 3.X.* *_cpython``, so the build must end in ``_cpython``.
 _PROVIDED_PYTHON_BUILD = "provided_cpython"
-_PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
+_PYTHON_RE = re.compile(r"^(\d+)\.(\d{1,2})(\.\d+)*$")
+#: The CPython 3 minor versions a build's ``python`` dependency is checked against when a solve
+#: fails, to tell which interpreters the channel has builds for.
+_PYTHON_MINORS = range(30)
+#: A record's dependencies on python (one a line), by the dependency's name.
+_PYTHON_DEPENDENCY = re.compile(r"^python(?:[\s<>=!~].*)?$", re.MULTILINE)
+_ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
+#: Lines of a solver explanation short enough to give in full on the ``error:`` line.
+_SHORT_EXPLANATION = 4
 _URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
 
 
@@ -109,7 +117,24 @@ def resolve(request: SolveRequest, *, solver: _Solver | None = None) -> Closure:
 
 
 def _is_archive(spec: str) -> bool:
-    return spec.endswith((".conda", ".tar.bz2")) and Path(spec).is_file()
+    """Whether *spec* names a local archive; one that is not there is an error, not a spec."""
+    if not spec.endswith(_ARCHIVE_SUFFIXES):
+        return False
+    path = Path(spec)
+    if path.is_file():
+        return True
+    hint = "check the path of the archive"
+    stem = path.name.removesuffix(".conda").removesuffix(".tar.bz2")
+    name, *version_build = stem.rsplit("-", 2)
+    if len(version_build) == len(("version", "build")):  # the name to ask the channels for
+        hint += f", or name the package to take it from the channels: {name!r}"
+    raise SpecError(
+        f"no such file: {printable(spec)}"
+        if not path.exists()
+        else f"not a file: {printable(spec)}",
+        hint=printable(hint),
+        path=spec,
+    )
 
 
 def _local_record(path: Path) -> CondaRecord:
@@ -131,10 +156,17 @@ def _local_record(path: Path) -> CondaRecord:
 def _validate(request: SolveRequest) -> None:
     if not request.specs:
         raise SpecError("no package to press", hint="name at least one conda spec, e.g. 'pyyaml'")
-    if not _PYTHON_RE.match(request.python):
+    python = _PYTHON_RE.match(request.python)
+    if python is None or python[3]:
+        example = f"{python[1]}.{python[2]}" if python and python[1] == "3" else "3.11"
         raise SpecError(
-            f"python version '{request.python}' is not of the form X.Y",
-            hint="pass the target interpreter as major.minor, e.g. --python 3.11",
+            f"python version '{printable(request.python)}' is not of the form X.Y",
+            hint=f"pass the target interpreter as major.minor, e.g. --python {example}",
+        )
+    if python[1] != "3":
+        raise SpecError(
+            f"python {request.python} is not a target: condapress presses wheels for CPython 3",
+            hint="pass a CPython 3 version, e.g. --python 3.11",
         )
     if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
         raise SpecError(
@@ -173,7 +205,7 @@ class _RattlerSolver:
             ):
                 channels.append(spec_channel)
         platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
-        solved = asyncio.run(self._solve(gateway, channels, platforms, request))
+        solved = run_to_the_end(self._solve(gateway, channels, platforms, request))
         return tuple(_to_record(rec) for rec in solved)
 
     async def _solve(
@@ -213,15 +245,80 @@ class _RattlerSolver:
             )
         except SolverError as exc:
             text = str(exc).removeprefix("Cannot solve the request because of: ").strip()
-            raise SolveError(
+            raise _python_mismatch(request, found, text) or SolveError(
                 f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
-                f"{request.python} on {request.subdir}: {text.splitlines()[0]}",
+                f"{request.python} on {request.subdir}: {_summary(text)}",
                 hint="relax the spec, pick another --python, or run with -v for the solver's "
                 "full explanation",
                 detail=text,
             ) from exc
         except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
             raise _channel_error(exc, where) from exc
+
+
+def _summary(explanation: str) -> str:
+    """The solver's explanation in one line: its first, unless that only announces the rest."""
+    lines = [line.lstrip("│├└─ ") for line in explanation.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines[0].endswith(":"):
+        return lines[0]
+    if len(lines) <= _SHORT_EXPLANATION:  # "... no viable options:" and the one reason why
+        return " ".join(lines)
+    return lines[0].removesuffix(":")
+
+
+def _python_mismatch(
+    request: SolveRequest, found: Sequence[Sequence[rattler.RepoDataRecord]], explanation: str
+) -> SolveError | None:
+    """The error to give when a spec has builds on the channels, but none for the target python."""
+    import rattler  # noqa: PLC0415
+    from rattler.exceptions import InvalidMatchSpecError, InvalidVersionSpecError  # noqa: PLC0415
+
+    records = [rec for per_channel in found for rec in per_channel]
+    wanted = int(request.python.split(".")[1])
+    for spec in request.specs:
+        match = rattler.MatchSpec(spec)
+        builds = [
+            _PYTHON_DEPENDENCY.findall("\n".join(r.depends)) for r in records if match.matches(r)
+        ]
+        if not builds or not all(builds):  # a build without a python dependency suits any
+            continue
+        try:
+            minors = sorted(set().union(*(_minors_accepted(b) for b in builds)))
+        except (InvalidMatchSpecError, InvalidVersionSpecError):  # the solver's word stands
+            return None
+        if wanted in minors:
+            continue
+        where = f"no build of {spec!r} on {', '.join(request.channels)} is for python"
+        if not minors:
+            return SolveError(f"{where} 3", hint="press a version of it built for python 3")
+        closest = min(minors, key=lambda m: (abs(m - wanted), -m))
+        return SolveError(
+            f"{where} {request.python}; its builds are for python {_minors_text(minors)}",
+            hint=f"choose a python it has builds for, e.g. --python 3.{closest}",
+            package=spec,
+            detail=explanation,
+        )
+    return None
+
+
+def _minors_accepted(dependencies: Sequence[str]) -> set[int]:
+    """The N of the CPython 3.N whose version satisfies all these ``python`` dependencies."""
+    import rattler  # noqa: PLC0415
+
+    versions = [rattler.MatchSpec(dep).version for dep in dependencies]
+    specs = [rattler.VersionSpec(v) for v in versions if v is not None]
+    return {m for m in _PYTHON_MINORS if all(s.matches(rattler.Version(f"3.{m}")) for s in specs)}
+
+
+def _minors_text(minors: Sequence[int]) -> str:
+    """``3.10, 3.11``; a run up to the last minor version checked is ``3.8 or newer``."""
+    newer = _PYTHON_MINORS[-1]
+    if newer not in minors:
+        return ", ".join(f"3.{m}" for m in minors)
+    while newer - 1 in minors:
+        newer -= 1
+    return ", ".join([*(f"3.{m}" for m in minors if m < newer), f"3.{newer} or newer"])
 
 
 def _channel_error(exc: Exception, where: str) -> ChannelError:

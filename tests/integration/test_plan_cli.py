@@ -294,3 +294,98 @@ def test_malformed_channel(tmp_path: Path, cache: str, capsys: pytest.CaptureFix
         "hint: check the channel name, URL or folder (a local channel needs "
         "<subdir>/repodata.json and noarch/repodata.json) and your network connection\n"
     )
+
+
+def channel_without(fixture_channel: Path, folder: Path, *dropped: str) -> Path:
+    """A copy of the fixture channel whose linux-64 index leaves out the archives *dropped*."""
+    for subdir in ("linux-64", "noarch"):
+        index = json.loads((fixture_channel / subdir / "repodata.json").read_text())
+        for key in ("packages", "packages.conda"):
+            index[key] = {k: v for k, v in index.get(key, {}).items() if not k.startswith(dropped)}
+        (folder / subdir).mkdir(parents=True)
+        (folder / subdir / "repodata.json").write_text(json.dumps(index))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("spec", "python", "expected"),
+    [
+        (
+            "pygreet",
+            "3.13",
+            (
+                "error: no build of 'pygreet' on {channel} is for python 3.13; its builds are for "
+                "python 3.10, 3.11, 3.12\n"
+                "hint: choose a python it has builds for, e.g. --python 3.12\n"
+            ),
+        ),
+        (
+            "pygreet",
+            "3.9",
+            (
+                "error: no build of 'pygreet' on {channel} is for python 3.9; its builds are for "
+                "python 3.10, 3.11, 3.12\n"
+                "hint: choose a python it has builds for, e.g. --python 3.10\n"
+            ),
+        ),
+        (
+            "salutation-python",  # noarch: python, 'python >=3.8'
+            "3.7",
+            (
+                "error: no build of 'salutation-python' on {channel} is for python 3.7; its builds "
+                "are for python 3.8 or newer\n"
+                "hint: choose a python it has builds for, e.g. --python 3.8\n"
+            ),
+        ),
+    ],
+)
+def test_no_build_for_the_target_python(
+    spec: str,
+    python: str,
+    expected: str,
+    fixture_channel: Path,
+    cache: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["plan", spec, "-c", str(fixture_channel), "--python", python, "--cache-dir", cache]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == expected.format(channel=fixture_channel)
+
+
+def test_a_channel_built_for_another_python(
+    fixture_channel: Path, tmp_path: Path, cache: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the CPython 3.10 builds, and no python package: the solver's own explanation ends in
+    # "no viable options:" and the reason is on the lines below it.
+    drop = ("python-", "python_abi-", "pygreet-1.0.0-py311", "pygreet-1.0.0-py312")
+    channel = channel_without(fixture_channel, tmp_path / "ch", *drop)
+    assert (
+        main(["plan", "pygreet", "-c", str(channel), "--python", "3.11", "--cache-dir", cache]) == 1
+    )
+    assert capsys.readouterr().err == (
+        f"error: no build of 'pygreet' on {channel} is for python 3.11; its builds are for "
+        "python 3.10\n"
+        "hint: choose a python it has builds for, e.g. --python 3.10\n"
+    )
+
+
+def test_a_short_solver_explanation_is_given_whole(
+    fixture_channel: Path, tmp_path: Path, cache: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channel = channel_without(fixture_channel, tmp_path / "ch", "libgreetpp-")
+    argv = ["plan", "pygreet", "-c", str(channel), "--python", "3.10", "--cache-dir", cache]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot solve 'pygreet' for python 3.10 on linux-64: pygreet * cannot be installed "
+        "because there are no viable options: pygreet 1.0.0 would require libgreetpp "
+        ">=1.0.0,<2.0a0, for which no candidates were found.\n"
+        "hint: relax the spec, pick another --python, or run with -v for the solver's full "
+        "explanation\n"
+    )
+    # -v, as the hint says, also after the command: the explanation as the solver gave it
+    assert main([*argv, "-v"]) == 1
+    assert capsys.readouterr().err.splitlines()[1:-1] == [
+        "pygreet * cannot be installed because there are no viable options:",
+        "└─ pygreet 1.0.0 would require",
+        "   └─ libgreetpp >=1.0.0,<2.0a0, for which no candidates were found.",
+    ]

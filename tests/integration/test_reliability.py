@@ -922,7 +922,11 @@ runpy.run_module("condapress", run_name="__main__", alter_sys=True)
     ids=lambda value: value.name if isinstance(value, signal.Signals) else value,
 )
 def test_an_interrupted_press(
-    point: str, sig: signal.Signals, server: ChannelServer, tmp_path: Path
+    point: str,
+    sig: signal.Signals,
+    server: ChannelServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out, cache, tmp = tmp_path / "out", tmp_path / "cache", tmp_path / "tmp"
     tmp.mkdir()
@@ -965,11 +969,14 @@ def test_an_interrupted_press(
         assert name.startswith(".") or name.endswith((LIBGREET, LIBGREETPP, PYGREET))
 
     # The next run trusts what is cached, downloads the rest and removes what a killed run
-    # left: its partial downloads, and its hidden folder in the output folder.
+    # left: its partial downloads, its hidden folder in the output folder and its work folder
+    # in the temporary folder.
     server.faults = {}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     run = press(server.url, out, cache, *PRESS)
     assert run.status == 0, run.stderr
     assert [p.name for p in out.iterdir()] == [run.stdout.split()[0].rpartition("/")[2]]
+    assert list(tmp.iterdir()) == []
     assert [n for n in cached(cache) if n.startswith(".")] == []
     assert len(cached(cache)) == 3
 

@@ -39,6 +39,32 @@ def test_plan_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
             ),
         ),
         (
+            ["plan", "pyyaml", "--python", "2.7"],
+            (
+                "error: python 2.7 is not a target: condapress presses wheels for CPython 3\n"
+                "hint: pass a CPython 3 version, e.g. --python 3.11\n"
+            ),
+        ),
+        (
+            ["plan", "pyyaml", "--python", "3.12.1"],
+            (
+                "error: python version '3.12.1' is not of the form X.Y\n"
+                "hint: pass the target interpreter as major.minor, e.g. --python 3.12\n"
+            ),
+        ),
+        (
+            ["plan", "pkgs/pygreet-1.0.0-py311h26e73d1_0.conda"],
+            (
+                "error: no such file: pkgs/pygreet-1.0.0-py311h26e73d1_0.conda\n"
+                "hint: check the path of the archive, or name the package to take it from the "
+                "channels: 'pygreet'\n"
+            ),
+        ),
+        (
+            ["-v", "press", "-q", "missing.tar.bz2", "-v"],  # -v and -q before and after it
+            "error: no such file: missing.tar.bz2\nhint: check the path of the archive\n",
+        ),
+        (
             ["plan", "pyyaml", "--subdir", "linux-65"],
             (
                 "error: unknown subdir 'linux-65'\n"
