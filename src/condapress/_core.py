@@ -45,10 +45,21 @@ class PressOptions:
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     """Resolve *request* and plan its wheels (``condapress plan``)."""
+    return _plan(request, options, fetch_roots=False)
+
+
+def _plan(request: SolveRequest, options: PlanOptions, *, fetch_roots: bool) -> WheelPlan:
     # 1. resolve: specs -> closure, on the channels, for the target interpreter and platform
     closure = solve.resolve(request)
-    # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     cache_dir = request.cache_dir or solve.default_cache_dir()
+    if fetch_roots:
+        # A press needs the roots anyway, and their own METADATA decides names and Requires-Dist
+        from condapress import unpack  # noqa: PLC0415 - see press()
+
+        for record in closure.records:
+            if record.name in closure.roots:
+                unpack.fetch(record, cache_dir)
+    # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     facts = gather_facts(closure, cache_dir)
     # 3. plan: classify every package and decide what it becomes
     return plan.plan(closure, facts, options)
@@ -60,7 +71,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     # which needs none of them, starts faster without them.
     from condapress import _metadata, relocate, retag, unpack  # noqa: PLC0415
 
-    the_plan = make_plan(request, options.plan)
+    the_plan = _plan(request, options.plan, fetch_roots=True)
     cache_dir = request.cache_dir or solve.default_cache_dir()
     records = {rec.name: rec for rec in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})

@@ -40,7 +40,7 @@ def gather_facts(
     """Facts for every package of *closure* whose archive is local or cached (except *skip*).
 
     Reads ``info/`` (cheap: a separate stream in ``.conda``) and, for packages with files under
-    site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name.
+    site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name and requirements.
     """
     facts: dict[str, PackageFacts] = {}
     for record in closure.records:
@@ -60,7 +60,15 @@ def gather_facts(
             logger.debug("%s: not reading %s for the plan: %s", record.dist, archive, exc)
             continue
         name = metadata.get("Name") if metadata is not None else None
+        requires = None
+        if metadata is not None:
+            requires = tuple(
+                " ".join(str(v).split()) for v in metadata.get_all("Requires-Dist", [])
+            )
         facts[record.name] = PackageFacts(
-            name=record.name, has_site_packages=has_site_packages, dist_info_name=name
+            name=record.name,
+            has_site_packages=has_site_packages,
+            dist_info_name=name,
+            requires_dist=requires,
         )
     return facts

@@ -196,6 +196,8 @@ class PackageFacts:
     has_site_packages: bool | None = None
     #: ``Name:`` of the package's own ``*.dist-info/METADATA``, if it has one.
     dist_info_name: str | None = None
+    #: ``Requires-Dist`` lines of that METADATA; None when the package has none.
+    requires_dist: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +318,8 @@ class CoreMetadata:
     project_urls: tuple[tuple[str, str], ...] = ()
     requires_python: str | None = None
     requires_dist: tuple[str, ...] = ()
+    #: the extras the package's own METADATA declares (``Provides-Extra``).
+    provides_extra: tuple[str, ...] = ()
     description: str | None = None
     description_content_type: str | None = None
     #: other single- or multi-use fields taken from the package's own METADATA, in order
