@@ -106,19 +106,20 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             )
             stage = work / "stage" / wheel.distribution
             relocate.apply(layout, packages, stage, jobs=options.jobs)
+            pressed = _metadata.in_the_wheel(wheel, layout)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
             external = {mangled for _, mangled in others.values()}
             tags = _tags(layout, stage, external, options.plat)
             staged.append(
                 WheelContents(
-                    metadata=_metadata.core_metadata(wheel, packages),
+                    metadata=_metadata.core_metadata(pressed, packages),
                     tags=tags,
                     root_is_purelib=not layout.elf_edits,
                     files=tuple(sorted((path, stage / path) for path in _staged_paths(layout))),
                     executables=frozenset(p.dest for p in layout.placements if p.executable)
                     | {launcher.dest for launcher in layout.launchers},
-                    entry_points=_metadata.entry_points(wheel, packages),
-                    provenance=_metadata.provenance(wheel, records),
+                    entry_points=_metadata.entry_points(pressed, packages),
+                    provenance=_metadata.provenance(pressed, records),
                     runtime=options.plan.runtime,
                 )
             )

@@ -91,7 +91,8 @@ class CondaRecord:
     size: int | None = None
     #: where the archive is fetched from (https:// or file://).
     url: str = ""
-    #: the channel the record came from, as given on the command line (or its canonical URL).
+    #: the channel the record came from, as the solver names it (its URL; a ``file://`` URL for
+    #: a local folder); for a local archive given as a spec, the archive's folder.
     channel: str = ""
     file_name: str = ""
     #: milliseconds since the epoch, as conda writes it.

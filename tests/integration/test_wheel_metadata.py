@@ -6,6 +6,7 @@ Pressed from real conda-forge archives (../shared/realworld/cf2024) and the fixt
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING
@@ -110,3 +111,39 @@ def test_click_installs_and_checks_with_real_pip(cf2024: dict[str, Path], tmp_pa
 def test_fixture_requires_dist(argv: tuple[str, ...], lines: list[str], tmp_path: Path) -> None:
     wheels = press(tmp_path / "out", FIXTURE_CHANNEL, "3.11", *argv)
     assert requirement_lines(wheels["pygreet"]) == lines
+
+
+def dist_info(wheel: Path) -> dict[str, bytes]:
+    """The files of *wheel*'s .dist-info, by their path inside it."""
+    with zipfile.ZipFile(wheel) as archive:
+        return {
+            name.split(".dist-info/", 1)[1]: archive.read(name)
+            for name in archive.namelist()
+            if ".dist-info/" in name
+        }
+
+
+@pytest.mark.realworld
+def test_bundle_counts_only_the_runtime_files_that_were_grafted(
+    realworld: Path, tmp_path: Path
+) -> None:
+    # cffi's binaries need nothing of conda-forge's GCC runtime: none of it is grafted, so none
+    # of its licenses, License-Expression or provenance belongs in the wheel
+    channel = realworld / "cf2024"
+    wheels = press(tmp_path / "out", channel, "3.10", "cffi", "--fat", "--runtime", "bundle")
+    files = dist_info(wheels["cffi"])
+    head = files["METADATA"].decode().split("\n\n")[0].splitlines()
+    assert [line for line in head if line.startswith("License")] == [
+        "License-Expression: MIT",
+        "License-File: cffi/LICENSE",
+        "License-File: libffi/LICENSE",
+    ]
+    assert sorted(name for name in files if name.startswith("licenses/")) == [
+        "licenses/cffi/LICENSE",
+        "licenses/libffi/LICENSE",
+    ]
+    packages = json.loads(files["conda-packages.json"])["packages"]
+    assert [p["name"] for p in packages] == ["cffi", "libffi"]
+    with zipfile.ZipFile(wheels["cffi"]) as archive:
+        libs = [n for n in archive.namelist() if n.startswith("cffi.libs/")]
+    assert [lib.split("-")[0] for lib in libs] == ["cffi.libs/libffi"]
