@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -216,9 +217,21 @@ def test_local_archive_spec_presses_the_same_binaries(tmp_path: Path) -> None:
         assert a.namelist() == b.namelist()
         payload = [n for n in a.namelist() if ".dist-info/" not in n]
         assert [a.read(n) for n in payload] == [b.read(n) for n in payload]
-        # only the provenance says where the package came from
+        # only the provenance says where the package came from: a file, in no channel
         provenance = "pygreet-1.0.0.dist-info/conda-packages.json"
-        assert str(local.parent) in a.read(provenance).decode()
+        by_file = json.loads(a.read(provenance))["packages"]
+        by_channel = json.loads(b.read(provenance))["packages"]
+        assert [(p["name"], p["channel"], p["url"]) for p in by_file] == [
+            ("libgreet", "channels_fixture", "linux-64/libgreet-1.0.0-hd590300_0.tar.bz2"),
+            ("libgreetpp", "channels_fixture", "linux-64/libgreetpp-1.0.0-h6712182_0.conda"),
+            ("pygreet", "", archive.name),
+        ]
+        assert by_channel[:2] == by_file[:2]
+        assert (by_channel[2]["channel"], by_channel[2]["url"]) == (
+            "channels_fixture",
+            f"linux-64/{archive.name}",
+        )
+        assert str(tmp_path) not in a.read(provenance).decode()
 
 
 def test_pressing_twice_gives_identical_bytes_whatever_the_jobs(tmp_path: Path) -> None:

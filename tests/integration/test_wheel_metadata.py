@@ -5,8 +5,10 @@ Pressed from real conda-forge archives (../shared/realworld/cf2024) and the fixt
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import shutil
 import zipfile
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING
@@ -147,3 +149,20 @@ def test_bundle_counts_only_the_runtime_files_that_were_grafted(
     with zipfile.ZipFile(wheels["cffi"]) as archive:
         libs = [n for n in archive.namelist() if n.startswith("cffi.libs/")]
     assert [lib.split("-")[0] for lib in libs] == ["cffi.libs/libffi"]
+
+
+def test_the_same_channel_from_any_folder_gives_the_same_bytes(tmp_path: Path) -> None:
+    digests = []
+    for where in ("one", "elsewhere/two"):
+        copy = tmp_path / where / "fixture"
+        shutil.copytree(FIXTURE_CHANNEL, copy, ignore=shutil.ignore_patterns("recipes"))
+        wheels = press(tmp_path / where / "out", copy, "3.11", "pygreet", "salutation-python")
+        digests.append(
+            {name: hashlib.sha256(w.read_bytes()).hexdigest() for name, w in wheels.items()}
+        )
+    assert len(digests[0]) == 4
+    assert digests[0] == digests[1]
+    provenance = json.loads(dist_info(wheels["pygreet"])["conda-packages.json"])["packages"]
+    assert [(p["channel"], p["url"]) for p in provenance] == [
+        ("fixture", "linux-64/pygreet-1.0.0-py311h26e73d1_0.conda")
+    ]
