@@ -152,17 +152,20 @@ def test_bundle_counts_only_the_runtime_files_that_were_grafted(
 
 
 def test_the_same_channel_from_any_folder_gives_the_same_bytes(tmp_path: Path) -> None:
-    digests = []
+    pressed = []
     for where in ("one", "elsewhere/two"):
         copy = tmp_path / where / "fixture"
         shutil.copytree(FIXTURE_CHANNEL, copy, ignore=shutil.ignore_patterns("recipes"))
-        wheels = press(tmp_path / where / "out", copy, "3.11", "pygreet", "salutation-python")
-        digests.append(
-            {name: hashlib.sha256(w.read_bytes()).hexdigest() for name, w in wheels.items()}
+        pressed.append(
+            press(tmp_path / where / "out", copy, "3.11", "pygreet", "salutation-python")
         )
-    assert len(digests[0]) == 4
-    assert digests[0] == digests[1]
-    provenance = json.loads(dist_info(wheels["pygreet"])["conda-packages.json"])["packages"]
+    first, second = (
+        {name: hashlib.sha256(w.read_bytes()).hexdigest() for name, w in wheels.items()}
+        for wheels in pressed
+    )
+    assert len(first) == 4
+    assert first == second
+    provenance = json.loads(dist_info(pressed[0]["pygreet"])["conda-packages.json"])["packages"]
     assert [(p["channel"], p["url"]) for p in provenance] == [
         ("fixture", "linux-64/pygreet-1.0.0-py311h26e73d1_0.conda")
     ]
