@@ -138,6 +138,10 @@ CODES: dict[str, tuple[Level, str]] = {
     "mixed-architectures": (_E, "a wheel holds binaries for one architecture: remove the odd file"),
     "unchecked-tag": (_W, "check the binaries against that platform's rules with another tool"),
     "underclaimed-tag": (_I, "tag the wheel {tag} to let older distributions install it"),
+    "tag-from-required-wheels": (
+        _I,
+        "nothing to do if those wheels are tagged so: a wheel installs only where they install",
+    ),
     # the binaries
     "bad-elf": (_E, "rebuild the wheel: the loader cannot use a truncated or corrupt binary"),
     "missing-library": (_E, "bundle it in the wheel (condapress --fat, auditwheel repair)"),

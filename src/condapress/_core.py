@@ -15,7 +15,7 @@ from condapress.errors import PolicyViolation
 from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
-    from condapress import relocate
+    from condapress import relocate, retag
     from condapress.model import WheelPlan
     from condapress.solve import SolveRequest
 
@@ -46,10 +46,21 @@ class PressOptions:
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     """Resolve *request* and plan its wheels (``condapress plan``)."""
+    return _plan(request, options, fetch_roots=False)
+
+
+def _plan(request: SolveRequest, options: PlanOptions, *, fetch_roots: bool) -> WheelPlan:
     # 1. resolve: specs -> closure, on the channels, for the target interpreter and platform
     closure = solve.resolve(request)
-    # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     cache_dir = request.cache_dir or solve.default_cache_dir()
+    if fetch_roots:
+        # A press needs the roots anyway, and their own METADATA decides names and Requires-Dist
+        from condapress import unpack  # noqa: PLC0415 - see press()
+
+        for record in closure.records:
+            if record.name in closure.roots:
+                unpack.fetch(record, cache_dir)
+    # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     facts = gather_facts(closure, cache_dir)
     # 3. plan: classify every package and decide what it becomes (networkx loads slowly: a
     # spec that does not solve is reported without it)
@@ -72,7 +83,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
 
     # 0. the output folder first: a press whose wheels could not land does no work
     _folders.check_output_dir(options.output_dir)
-    the_plan = make_plan(request, options.plan)
+    the_plan = _plan(request, options.plan, fetch_roots=True)
     cache_dir = request.cache_dir or solve.default_cache_dir()
     records = {rec.name: rec for rec in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
@@ -90,6 +101,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             for wheel in the_plan.wheels
         }
         staged: list[WheelContents] = []
+        binaries: dict[str, tuple[str, str, retag.PlatformVerdict] | None] = {}
         for wheel in the_plan.wheels:
             # 5. relocate: plan every path and ELF edit, then write the staged tree
             others = {
@@ -109,22 +121,34 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             )
             stage = destination(work / "stage", wheel.distribution)
             relocate.apply(layout, packages, stage, jobs=options.jobs)
+            pressed = _metadata.in_the_wheel(wheel, layout)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
             external = {mangled for _, mangled in others.values()}
-            tags = _tags(layout, stage, external, options.plat)
+            binaries[wheel.distribution] = _binaries(layout, stage, external)
             staged.append(
                 WheelContents(
-                    metadata=_metadata.core_metadata(wheel, packages),
-                    tags=tags,
+                    metadata=_metadata.core_metadata(pressed, packages),
+                    tags=(),  # once every wheel's binaries are known, below
                     root_is_purelib=not layout.elf_edits,
                     files=tuple(sorted((path, stage / path) for path in _staged_paths(layout))),
                     executables=frozenset(p.dest for p in layout.placements if p.executable)
                     | {launcher.dest for launcher in layout.launchers},
-                    entry_points=_metadata.entry_points(wheel, packages),
-                    provenance=_metadata.provenance(wheel, records),
+                    entry_points=_metadata.entry_points(pressed, packages),
+                    provenance=_metadata.provenance(pressed, records),
                     runtime=options.plan.runtime,
                 )
             )
+        # 6. retag, continued: no wheel promises more than the wheels it requires
+        verdicts = retag.bounded_by_requirements(
+            {name: own[2] if own else None for name, own in binaries.items()},
+            {wheel.distribution: wheel.wheel_dependencies for wheel in the_plan.wheels},
+        )
+        staged = [
+            replace(contents, tags=_tags(binaries[name], verdicts[name], options.plat))
+            for contents, name in zip(
+                staged, (wheel.distribution for wheel in the_plan.wheels), strict=True
+            )
+        ]
         # 7. assemble, then 8. audit: only once every wheel is staged, into a hidden folder
         # beside the output, so that a failure anywhere lands no wheel
         built = _assemble_and_audit(staged, options)
@@ -169,19 +193,31 @@ def _staged_paths(layout: relocate.Layout) -> list[str]:
     return [p.dest for p in layout.placements] + [launcher.dest for launcher in layout.launchers]
 
 
-def _tags(
-    layout: relocate.Layout, stage: Path, external: set[str], plat: str | None
-) -> tuple[str, ...]:
+def _binaries(
+    layout: relocate.Layout, stage: Path, external: set[str]
+) -> tuple[str, str, retag.PlatformVerdict] | None:
+    """The python and ABI tags and the platform verdict of a wheel's binaries; None: none."""
     from condapress import _elf, retag  # noqa: PLC0415 - see press()
 
     elfs = {edit.dest: _elf.read_elf(stage / edit.dest) for edit in layout.elf_edits}
     if not elfs:
-        return ("py3-none-any",)
+        return None
     extensions = [dest for dest in elfs if not dest.startswith(layout.libs_dir + "/")]
     python, abi = retag.python_tags(extensions)
     libs = {elf.soname for elf in elfs.values() if elf.soname} | external
-    verdict = retag.platform_tag(elfs, wheel_libs=libs)
+    return python, abi, retag.platform_tag(elfs, wheel_libs=libs)
+
+
+def _tags(
+    binaries: tuple[str, str, retag.PlatformVerdict] | None,
+    verdict: retag.PlatformVerdict | None,
+    plat: str | None,
+) -> tuple[str, ...]:
+    from condapress import retag  # noqa: PLC0415 - see press()
+
+    if binaries is None or verdict is None:
+        return ("py3-none-any",)
     if plat is not None:
         retag.check_requested(verdict, plat)
         verdict = retag.requested_verdict(verdict, plat)
-    return retag.wheel_tags(python, abi, verdict)
+    return retag.wheel_tags(binaries[0], binaries[1], verdict)

@@ -43,7 +43,7 @@ def gather_facts(
     """Facts for every package of *closure* whose archive is local or cached (except *skip*).
 
     Reads ``info/`` (cheap: a separate stream in ``.conda``) and, for packages with files under
-    site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name.
+    site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name and requirements.
     """
     facts: dict[str, PackageFacts] = {}
     for record in closure.records:
@@ -73,8 +73,16 @@ def gather_facts(
                 package=record.dist,
                 path="METADATA",
             )
+        requires = None
+        if metadata is not None:
+            requires = tuple(
+                " ".join(str(v).split()) for v in metadata.get_all("Requires-Dist", [])
+            )
         facts[record.name] = PackageFacts(
-            name=record.name, has_site_packages=has_site_packages, dist_info_name=name
+            name=record.name,
+            has_site_packages=has_site_packages,
+            dist_info_name=name,
+            requires_dist=requires,
         )
     return facts
 

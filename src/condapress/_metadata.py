@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import configparser
+import posixpath
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from condapress._conda_meta import safe_name
 from condapress._guard import UNSAFE_HINT
@@ -18,9 +20,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from condapress.model import CondaRecord, UnpackedPackage, WheelSpec
+    from condapress.model import CondaRecord, Layout, UnpackedPackage, WheelSpec
 
-__all__ = ["core_metadata", "entry_points", "provenance"]
+__all__ = ["core_metadata", "entry_points", "in_the_wheel", "provenance"]
 
 _DIST_INFO = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/")
 
@@ -31,6 +33,18 @@ def _own_dist_info(package: UnpackedPackage, file: str) -> Path | None:
         if match and entry.path[match.end() :] == file:
             return package.root / entry.path
     return None
+
+
+def in_the_wheel(wheel: WheelSpec, layout: Layout) -> WheelSpec:
+    """*wheel* with only the members that have a file in it; the root always counts.
+
+    Licenses, ``License-Expression`` and the provenance follow the files: a compiler runtime
+    of which no library was grafted (``--runtime bundle`` grafts only what the binaries need),
+    or a package whose files were all left out (headers, static libraries), is not in the wheel.
+    """
+    placed = {placement.package for placement in layout.placements}
+    members = tuple(m for m in wheel.members if m == wheel.members[0] or m in placed)
+    return replace(wheel, members=members)
 
 
 def core_metadata(wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]) -> CoreMetadata:
@@ -161,16 +175,43 @@ def _check_script_name(package: UnpackedPackage, file: Path | str, group: str, n
 
 
 def provenance(wheel: WheelSpec, records: Mapping[str, CondaRecord]) -> tuple[Provenance, ...]:
-    """The conda packages pressed into *wheel*, as the channel described them."""
+    """The conda packages pressed into *wheel*, as the channel described them.
+
+    Where each came from is recorded without any path of this machine (:func:`_source`), so
+    that the same archives pressed from any folder give the same bytes.
+    """
     return tuple(
         Provenance(
             name=rec.name,
             version=rec.version,
             build=rec.build,
-            channel=rec.channel,
+            channel=channel,
             sha256=rec.sha256 or "",
             license=rec.license,
-            url=rec.url,
+            url=url,
         )
         for rec in (records[name] for name in wheel.members)
+        for channel, url in [_source(rec)]
     )
+
+
+def _source(rec: CondaRecord) -> tuple[str, str]:
+    """``(channel, url)`` of *rec* for the provenance.
+
+    A channel on a server: its canonical name when it has one (``conda-forge`` for
+    ``https://conda.anaconda.org/conda-forge/``), else its URL; the archive's URL. A local
+    channel folder: the folder's name, and the archive's path inside the channel
+    (``linux-64/x-1.0-0.conda``). A local archive given as a spec: no channel, its file name.
+    """
+    import rattler  # noqa: PLC0415 - loaded by the solve already
+
+    file_name = rec.file_name or posixpath.basename(unquote(urlsplit(rec.url).path))
+    if urlsplit(rec.url).scheme != "file":
+        if urlsplit(rec.channel).scheme not in ("http", "https"):
+            return rec.channel, rec.url
+        name = rattler.Channel(rec.channel).name
+        canonical = name is not None and rattler.Channel(name).base_url == rec.channel
+        return (name if canonical and name is not None else rec.channel), rec.url
+    if urlsplit(rec.channel).scheme == "file":  # a local channel folder
+        return rattler.Channel(rec.channel).name or "", f"{rec.subdir}/{file_name}"
+    return "", file_name

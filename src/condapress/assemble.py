@@ -140,9 +140,10 @@ def spdx_or_none(license_text: str | None) -> str | None:
 def core_metadata_from_dist_info(text: str, *, name: str, version: str) -> CoreMetadata:
     """Read a package's own ``*.dist-info/METADATA`` (any version 1.0 to 2.4) into CoreMetadata.
 
-    Descriptive fields are kept; ``Requires-Dist`` and ``Provides-Extra`` are not (the plan
-    decides them), nor is ``License-File`` (the caller supplies the license files). ``Home-page``
-    becomes the ``Homepage`` project URL. *name* and *version* win over the text's own.
+    Descriptive fields are kept, and so are ``Requires-Python`` and ``Provides-Extra``;
+    ``Requires-Dist`` is not (the plan decides it, from these lines and conda's), nor is
+    ``License-File`` (the caller supplies the license files). ``Home-page`` becomes the
+    ``Homepage`` project URL. *name* and *version* win over the text's own.
     """
     text = text.replace("\r\n", "\n")
     raw, unparsed = parse_email(text)
@@ -175,6 +176,11 @@ def core_metadata_from_dist_info(text: str, *, name: str, version: str) -> CoreM
         requires_python=_valid_or_dropped(
             "Requires-Python", _clean(raw.get("requires_python", "")), _is_specifier
         ),
+        provides_extra=tuple(
+            kept
+            for value in dict.fromkeys(raw.get("provides_extra", []))
+            if (kept := _valid_or_dropped("Provides-Extra", _clean(value), _is_extra_name))
+        ),
         description=description if _clean(description or "") else None,
         description_content_type=_valid_or_dropped(
             "Description-Content-Type",
@@ -193,6 +199,14 @@ def _is_specifier(text: str) -> bool:
     try:
         SpecifierSet(text)
     except InvalidSpecifier:
+        return False
+    return True
+
+
+def _is_extra_name(text: str) -> bool:
+    try:
+        canonicalize_name(text, validate=True)
+    except InvalidName:
         return False
     return True
 
@@ -332,6 +346,7 @@ def _metadata_text(md: CoreMetadata, problems: list[str]) -> str:
     ]
     if md.requires_python is not None:
         fields.append(("Requires-Python", md.requires_python))
+    fields += [("Provides-Extra", extra) for extra in md.provides_extra]
     fields += [("Requires-Dist", req) for req in md.requires_dist]
     fields += [(_EXTRA_FIELDS.get(key.lower(), key), value) for key, value in md.extra]
     problems += [

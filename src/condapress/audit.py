@@ -136,12 +136,14 @@ def _verdict(
     if not elfs:
         return _PURE
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
+    expected: set[str] = set()
     if facts.requires_dist:
         # A library on no whitelist is expected from a required wheel (reported as such), which
         # answers for it: the press tags a wheel that relies on another's libraries the same way.
         system = _whitelist(elfs[min(elfs)].machine, None)
         needed = {name for elf in elfs.values() for name in elf.needed}
-        wheel_libs |= {n for n in needed if n not in system and not _LOADERS.fullmatch(n)}
+        expected = {n for n in needed - wheel_libs if n not in system and not _LOADERS.fullmatch(n)}
+        wheel_libs |= expected
     try:
         verdict = platform_tag(elfs, wheel_libs=wheel_libs)
     except CondapressError as exc:  # binaries of several architectures
@@ -153,7 +155,15 @@ def _verdict(
     for platform in platforms:
         findings.extend(_claim(platform, verdict, arch))
     exact = {verdict.tag, *verdict.aliases} & set(platforms)
-    if platforms and len(findings) == before and not exact:
+    if platforms and len(findings) == before and not exact and expected:
+        # The press tags such a wheel no better than the wheels it loads libraries from.
+        message = (
+            f"claims {', '.join(platforms)}, less than its own binaries allow ({verdict.tag}): it "
+            f"loads {', '.join(sorted(expected))} from the wheels it requires "
+            f"({', '.join(facts.requires_dist)}), whose tags bound its own"
+        )
+        findings.append(finding("tag-from-required-wheels", message))
+    elif platforms and len(findings) == before and not exact:
         message = f"claims {', '.join(platforms)} but its binaries allow {verdict.tag}"
         findings.append(finding("underclaimed-tag", message, tag=verdict.tag))
     return verdict

@@ -91,7 +91,8 @@ class CondaRecord:
     size: int | None = None
     #: where the archive is fetched from (https:// or file://).
     url: str = ""
-    #: the channel the record came from, as given on the command line (or its canonical URL).
+    #: the channel the record came from, as the solver names it (its URL; a ``file://`` URL for
+    #: a local folder); for a local archive given as a spec, the archive's folder.
     channel: str = ""
     file_name: str = ""
     #: milliseconds since the epoch, as conda writes it.
@@ -196,6 +197,8 @@ class PackageFacts:
     has_site_packages: bool | None = None
     #: ``Name:`` of the package's own ``*.dist-info/METADATA``, if it has one.
     dist_info_name: str | None = None
+    #: ``Requires-Dist`` lines of that METADATA; None when the package has none.
+    requires_dist: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +319,8 @@ class CoreMetadata:
     project_urls: tuple[tuple[str, str], ...] = ()
     requires_python: str | None = None
     requires_dist: tuple[str, ...] = ()
+    #: the extras the package's own METADATA declares (``Provides-Extra``).
+    provides_extra: tuple[str, ...] = ()
     description: str | None = None
     description_content_type: str | None = None
     #: other single- or multi-use fields taken from the package's own METADATA, in order

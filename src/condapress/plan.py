@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import networkx as nx
 from packaging.specifiers import SpecifierSet
 
+from condapress._requirements import CondaRequirement, Requirements, merge, target_environment
 from condapress._versions import pep440_version, translate_version_spec
+from condapress.errors import SpecError
 from condapress.model import (
     Becomes,
     NoArch,
@@ -173,7 +175,8 @@ def plan(
     for name, wheel in wheel_of.items():
         wheel_members.setdefault(wheel, (name,))
 
-    requirements = _requirements(graph, classes, facts, wheel_members, wheel_of, roots)
+    environment = target_environment(closure.python, closure.subdir)
+    requirements = _requirements(graph, classes, facts, wheel_members, wheel_of, roots, environment)
     decisions = tuple(
         _decide(rec, classes, owners, requirements, graph, facts, roots, options)
         for rec in closure.records
@@ -183,9 +186,13 @@ def plan(
             distribution=wheel,
             version=pep440_version(graph.nodes[members[0]]["record"].version),
             members=members,
-            requires_dist=tuple(sorted({r for r, _ in requirements.get(wheel, {}).values()})),
+            requires_dist=requirements[wheel].lines,
             wheel_dependencies=tuple(
-                sorted(w for w in requirements.get(wheel, {}) if w in wheel_members)
+                sorted(
+                    r.key
+                    for r in requirements[wheel].requirements
+                    if r.key is not None and r.key in wheel_members
+                )
             ),
         )
         for wheel, members in wheel_members.items()
@@ -228,10 +235,6 @@ def _wheel_name(
     return options.native_name.format(name=root)
 
 
-#: wheel -> {dependency key: (Requires-Dist text, notes)}
-_Requirements = dict[str, dict[str, tuple[str, tuple[str, ...]]]]
-
-
 def _requirements(
     graph: nx.DiGraph[str],
     classes: Mapping[str, tuple[NodeClass, str]],
@@ -239,8 +242,10 @@ def _requirements(
     wheel_members: Mapping[str, tuple[str, ...]],
     wheel_of: Mapping[str, str],
     roots: list[str],
-) -> _Requirements:
-    out: _Requirements = {}
+    environment: Mapping[str, str],
+) -> dict[str, Requirements]:
+    """What each wheel requires: conda's dependencies merged with the root's own METADATA."""
+    out: dict[str, Requirements] = {}
     for wheel, members in wheel_members.items():
         specs: dict[str, list[str]] = {}
         for member in members:
@@ -250,20 +255,22 @@ def _requirements(
                     continue
                 if classes[dep][0] is NodeClass.PYTHON or dep in roots or dep in wheel_of:
                     specs.setdefault(dep, []).append(spec)
-        reqs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        conda: list[CondaRequirement] = []
         for dep, dep_specs in specs.items():
             rec = graph.nodes[dep]["record"]
             if dep in wheel_of:  # another wheel of this plan: pin it exactly
-                name = wheel_of[dep]
-                reqs[name] = (f"{name}=={pep440_version(rec.version)}", ())
+                name, version = wheel_of[dep], pep440_version(rec.version)
+                conda.append(CondaRequirement(name, name, f"=={version}", version))
                 continue
             name = pypi_name(rec, facts.get(dep))[0]
-            reqs[dep] = _requirement_text(name, dep_specs)
-        out[wheel] = reqs
+            specifier, notes = _specifier(dep_specs)
+            conda.append(CondaRequirement(dep, name, specifier, _version_or_none(rec), notes))
+        own = facts.get(members[0])
+        out[wheel] = merge(own.requires_dist if own else None, conda, environment)
     return out
 
 
-def _requirement_text(name: str, specs: list[str]) -> tuple[str, tuple[str, ...]]:
+def _specifier(specs: list[str]) -> tuple[str, tuple[str, ...]]:
     import rattler  # noqa: PLC0415
 
     combined = SpecifierSet()
@@ -276,14 +283,22 @@ def _requirement_text(name: str, specs: list[str]) -> tuple[str, tuple[str, ...]
         )
         combined &= SpecifierSet(translation.specifier)
         notes.extend(translation.notes)
-    return f"{name}{combined}", tuple(notes)
+    return str(combined), tuple(notes)
+
+
+def _version_or_none(rec: CondaRecord) -> str | None:
+    """The PEP 440 spelling of *rec*'s version; None when PEP 440 would order it elsewhere."""
+    try:
+        return pep440_version(rec.version)
+    except SpecError:
+        return None
 
 
 def _decide(
     rec: CondaRecord,
     classes: Mapping[str, tuple[NodeClass, str]],
     owners: Mapping[str, list[str]],
-    requirements: _Requirements,
+    requirements: Mapping[str, Requirements],
     graph: nx.DiGraph[str],
     facts: Mapping[str, PackageFacts],
     roots: list[str],
@@ -302,6 +317,7 @@ def _decide(
             pypi_name=name,
             name_source=source,
             name_verified=source in (None, "dist-info"),
+            notes=tuple(p for wheel in owners[rec.name] for p in requirements[wheel].problems),
         )
     if rec.name in owners:
         becomes = Becomes.MERGED if options.fat else Becomes.WHEEL
@@ -314,19 +330,26 @@ def _decide(
         )
     if node_class is NodeClass.PYTHON:
         name, source = pypi_name(rec, facts.get(rec.name))
-        lines = [req for reqs in requirements.values() for req in [reqs.get(rec.name)] if req]
-        if lines:
-            notes = tuple(dict.fromkeys(n for _, ns in lines for n in ns))
+        merged = [
+            req
+            for reqs in requirements.values()
+            for req in reqs.requirements
+            if req.key == rec.name
+        ]
+        if merged:
+            lines = list(dict.fromkeys(line for req in merged for line in req.lines))
+            notes = [n for req in merged for n in req.notes]
+            notes += [f"also Requires-Dist: {line}" for line in lines[1:]]
             return PackageDecision(
                 record=rec,
                 node_class=node_class,
                 reason=reason,
                 becomes=Becomes.REQUIREMENT,
-                requirement=lines[0][0],
+                requirement=lines[0],
                 pypi_name=name,
                 name_source=source,
                 name_verified=source == "dist-info",
-                notes=notes,
+                notes=tuple(dict.fromkeys(notes)),
             )
         why = _needed_by(rec.name, graph)
         return PackageDecision(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from auditwheel.architecture import Architecture
@@ -20,13 +20,20 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from condapress.errors import CondapressError, PolicyViolation, SpecError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
     from auditwheel.policy import Policy
 
     from condapress._elf import ElfFile
 
-__all__ = ["PlatformVerdict", "check_requested", "platform_tag", "python_tags", "wheel_tags"]
+__all__ = [
+    "PlatformVerdict",
+    "bounded_by_requirements",
+    "check_requested",
+    "platform_tag",
+    "python_tags",
+    "wheel_tags",
+]
 
 _CPYTHON = re.compile(r"\.cpython-(?P<major>\d)(?P<minor>\d+)(?P<flags>[dmut]*)(?:-[^.]+)?\.so$")
 _PYPY = re.compile(r"\.pypy(?P<version>\d+)-pp(?P<abi>\d+)(?:-[^.]+)?\.so$")
@@ -228,6 +235,61 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 def _base(name: str, policies: WheelPolicies) -> str:
     return name.removesuffix(f"_{policies.architecture.baseline.value}")
+
+
+def bounded_by_requirements(
+    verdicts: Mapping[str, PlatformVerdict | None], requires: Mapping[str, Sequence[str]]
+) -> dict[str, PlatformVerdict | None]:
+    """Each wheel's verdict, bounded by those of the wheels of the same press it requires.
+
+    A wheel whose binaries load libraries from another wheel (split mode, pinned ``==``) can
+    be installed only where that wheel can: its tag must not promise more. Its verdict becomes
+    the least compatible of its own and those of every wheel it requires, directly or through
+    others (wheels without binaries included), and the reason heads its limits. A wheel without
+    binaries (verdict None) stays ``any``: it promises nothing about a platform.
+
+    :param verdicts: by wheel name, the verdict of its own binaries; None without binaries.
+    :param requires: by wheel name, the wheels of the press it requires.
+    """
+    bounded: dict[str, PlatformVerdict | None] = {}
+    for wheel, own in verdicts.items():
+        if own is None:
+            bounded[wheel] = None
+            continue
+        # the least compatible wheel it requires, by name among equals: the same every time
+        culprits = sorted(
+            (_rank(theirs), name, theirs)
+            for name in _required(wheel, requires)
+            if (theirs := verdicts.get(name)) is not None
+        )
+        if not culprits or culprits[0][0] >= _rank(own):
+            bounded[wheel] = own
+            continue
+        _, name, theirs = culprits[0]
+        limit = f"requires {name}, which is tagged {theirs.tag}"
+        limit += f" ({theirs.limits[0]})" if theirs.limits else ""
+        bounded[wheel] = replace(theirs, limits=(limit, *own.limits))
+    return bounded
+
+
+def _required(wheel: str, requires: Mapping[str, Sequence[str]]) -> set[str]:
+    """Every wheel that *wheel* requires, directly or through others."""
+    found: set[str] = set()
+    todo = [wheel]
+    while todo:
+        for dependency in requires.get(todo.pop(), ()):
+            if dependency not in found and dependency != wheel:
+                found.add(dependency)
+                todo.append(dependency)
+    return found
+
+
+def _rank(verdict: PlatformVerdict) -> int:
+    """The priority of *verdict*'s policy: higher is more compatible, ``linux`` is 0."""
+    if verdict.policy == "linux":
+        return 0
+    arch = verdict.tag.removeprefix(f"{verdict.policy}_")
+    return int(_policies(arch).get_policy_by_name(verdict.tag).priority)
 
 
 def wheel_tags(python: str, abi: str, verdict: PlatformVerdict) -> tuple[str, ...]:

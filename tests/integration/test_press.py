@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -198,8 +199,36 @@ def test_auditwheel_agrees_with_our_tag(pressed: Pressed, tmp_path: Path) -> Non
         )
         assert repaired.returncode == 0, repaired.stderr
         (out,) = tmp_path.glob("*.whl")
-        assert ours.group(1) in out.name, (out.name, text)
+        # (repair keeps the tag the wheel had and adds those the binaries honour beyond it)
+        own = min(re.findall(r"manylinux_\d+_\d+_x86_64", out.name), key=_glibc)
+        # ... and it promises no more than the wheels it requires: the least compatible wins
+        bounds = [own, *_required_platforms(wheel)]
+        assert ours.group(1) == max(bounds, key=_glibc), (out.name, bounds)
         out.unlink()
+
+
+def _glibc(platform: str) -> tuple[int, int]:
+    """``manylinux_2_17_x86_64`` -> (2, 17)."""
+    major, minor = platform.split("_")[1:3]
+    return int(major), int(minor)
+
+
+def _required_platforms(wheel: Path) -> list[str]:
+    """The manylinux platforms of the wheels beside *wheel* that it requires, transitively."""
+    beside = {w.name.split("-")[0]: w for w in wheel.parent.glob("*.whl")}
+    found: list[str] = []
+    todo, seen = [wheel], {wheel}
+    while todo:
+        with zipfile.ZipFile(todo.pop()) as archive:
+            (metadata,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            text = archive.read(metadata).decode()
+        for line in re.findall(r"^Requires-Dist: ([\w.-]+)", text, flags=re.MULTILINE):
+            other = beside.get(re.sub(r"[-_.]+", "_", line).lower())
+            if other is not None and other not in seen:
+                seen.add(other)
+                todo.append(other)
+                found += re.findall(r"-(manylinux_\d+_\d+_x86_64)", other.name)
+    return found
 
 
 def test_local_archive_spec_presses_the_same_binaries(tmp_path: Path) -> None:
@@ -216,9 +245,21 @@ def test_local_archive_spec_presses_the_same_binaries(tmp_path: Path) -> None:
         assert a.namelist() == b.namelist()
         payload = [n for n in a.namelist() if ".dist-info/" not in n]
         assert [a.read(n) for n in payload] == [b.read(n) for n in payload]
-        # only the provenance says where the package came from
+        # only the provenance says where the package came from: a file, in no channel
         provenance = "pygreet-1.0.0.dist-info/conda-packages.json"
-        assert str(local.parent) in a.read(provenance).decode()
+        by_file = json.loads(a.read(provenance))["packages"]
+        by_channel = json.loads(b.read(provenance))["packages"]
+        assert [(p["name"], p["channel"], p["url"]) for p in by_file] == [
+            ("libgreet", "channels_fixture", "linux-64/libgreet-1.0.0-hd590300_0.tar.bz2"),
+            ("libgreetpp", "channels_fixture", "linux-64/libgreetpp-1.0.0-h6712182_0.conda"),
+            ("pygreet", "", archive.name),
+        ]
+        assert by_channel[:2] == by_file[:2]
+        assert (by_channel[2]["channel"], by_channel[2]["url"]) == (
+            "channels_fixture",
+            f"linux-64/{archive.name}",
+        )
+        assert str(tmp_path) not in a.read(provenance).decode()
 
 
 def test_pressing_twice_gives_identical_bytes_whatever_the_jobs(tmp_path: Path) -> None:

@@ -810,15 +810,36 @@ def test_failed_downloads_are_tried_again(
     assert sleeps == [0.5, 0.5, 0.5]  # the first pause before each second try
     url = f"{server.url}/linux-64"
     warnings = [r.getMessage() for r in caplog.records if r.name == "condapress.unpack"]
-    assert warnings[0] == (
+    # The root first: its own METADATA is read before the plan is made.
+    assert warnings[0] == f"downloading {url}/{PYGREET} failed (timed out); trying again"
+    assert warnings[1] == (
         f"downloading {url}/{LIBGREET} failed (HTTP 500 Internal Server Error); trying again"
     )
     # A reset shows as ECONNRESET or as a short read, depending on when it lands.
-    assert warnings[1].startswith(f"downloading {url}/{LIBGREETPP} failed (")
-    assert warnings[2] == f"downloading {url}/{PYGREET} failed (timed out); trying again"
+    assert warnings[2].startswith(f"downloading {url}/{LIBGREETPP} failed (")
     assert len(warnings) == 3
     assert len([n for n in cached(tmp_path / "cache") if not n.startswith(".")]) == 3
     assert not [n for n in cached(tmp_path / "cache") if n.startswith(".")]
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("channel", [REALWORLD / "cf2024"])  # served as it is
+def test_a_served_roots_own_metadata_is_read_before_the_plan(
+    server: ChannelServer, tmp_path: Path
+) -> None:
+    if not REALWORLD.is_dir():
+        pytest.skip("../shared/realworld is absent: the conda-forge archive tier needs it")
+    # With nothing cached, click's markers are known only once its archive is fetched.
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", "click", "--python", "3.10")
+    assert run.status == 0, run.stderr
+    [wheel] = (tmp_path / "out").iterdir()
+    with zipfile.ZipFile(wheel) as archive:
+        head = archive.read("click-8.1.7.dist-info/METADATA").decode().split("\n\n")[0]
+    assert [line for line in head.splitlines() if line.startswith("Requires-Dist")] == [
+        'Requires-Dist: colorama; platform_system == "Windows"',
+        'Requires-Dist: importlib-metadata; python_version < "3.8"',
+    ]
+    assert server.requests.count("GET /noarch/click-8.1.7-unix_pyh707e725_0.conda") == 1
 
 
 def test_a_slow_channel_is_waited_for(

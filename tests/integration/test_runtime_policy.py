@@ -98,18 +98,19 @@ def press(package: Path, out: Path, runtime: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("runtime", "tag", "grafted"),
+    ("runtime", "tag", "grafted", "pressed"),
     [
-        ("system", "manylinux_2_34_x86_64", []),
+        ("system", "manylinux_2_34_x86_64", [], ["cxxdemo"]),
         (
             "bundle",
             "manylinux_2_17_x86_64.manylinux2014_x86_64",
             ["cxxdemo.libs/libgcc_s-", "cxxdemo.libs/libstdc++-"],
+            ["cxxdemo", "libgcc-ng", "libstdcxx-ng"],
         ),
     ],
 )
 def test_runtime_policy(
-    package: Path, tmp_path: Path, runtime: str, tag: str, grafted: list[str]
+    package: Path, tmp_path: Path, runtime: str, tag: str, grafted: list[str], pressed: list[str]
 ) -> None:
     wheel = press(package, tmp_path / "out", runtime)
     assert wheel.name == f"cxxdemo-1.0-cp310-cp310-{tag}.whl"
@@ -118,6 +119,8 @@ def test_runtime_policy(
         provenance = json.loads(archive.read("cxxdemo-1.0.dist-info/conda-packages.json"))
     assert [lib[: len(prefix)] for lib, prefix in zip(libs, grafted, strict=True)] == grafted
     assert provenance["runtime"] == runtime
+    # the runtime packages whose libraries were grafted are pressed in, with their licenses
+    assert [p["name"] for p in provenance["packages"]] == pressed
 
     report = audit_wheel(wheel)
     assert report.ok

@@ -880,6 +880,7 @@ def test_core_metadata_from_dist_info_2_1() -> None:
                 ("Tracker", "https://example.org/salutation/issues"),
             ),
             requires_python=">=3.8",
+            provides_extra=("test",),
             description="# Salutation\n\nPolite greetings.\n",
             description_content_type="text/markdown",
             extra=(

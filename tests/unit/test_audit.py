@@ -712,6 +712,26 @@ def test_a_library_from_a_required_wheel_is_a_warning(
 
 
 @pytest.mark.slow
+def test_a_claim_bounded_by_the_required_wheels_is_explained(
+    tmp_path: Path, libs: dict[str, Path]
+) -> None:
+    payload = {"demo/libusesdep.so": libs["usesdep"].read_bytes()}
+    tags = ("py3-none-manylinux_2_17_x86_64",)
+    report = audit_wheel(make_wheel(tmp_path, payload, tags=tags, requires=["dep-conda==1"]))
+    assert codes(report) == ["library-from-other-wheel", "tag-from-required-wheels"]
+    finding = only(report, "tag-from-required-wheels")
+    assert (finding.level, finding.message, finding.hint) == (
+        Level.INFO,
+        (
+            "claims manylinux_2_17_x86_64, less than its own binaries allow "
+            "(manylinux_2_5_x86_64): it loads libdep.so from the wheels it requires "
+            "(dep-conda==1), whose tags bound its own"
+        ),
+        "nothing to do if those wheels are tagged so: a wheel installs only where they install",
+    )
+
+
+@pytest.mark.slow
 def test_a_bundled_library_must_be_reachable_by_rpath(
     tmp_path: Path, libs: dict[str, Path]
 ) -> None:

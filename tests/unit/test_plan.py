@@ -248,3 +248,171 @@ def test_system_names_never_become_requirements(name: str) -> None:
     decision = the_plan.decision(name)
     assert (decision.node_class, decision.becomes) == (NodeClass.SYSTEM, Becomes.DROPPED)
     assert the_plan.wheels[0].requires_dist == ()
+
+
+# -- Requires-Dist: the package's own METADATA merged with conda's dependencies ----------------
+
+RUAMEL = (
+    *SYSTEM,
+    rec("ruamel.yaml.clib", "0.2.8", "py311h2372a71_0", "python_abi 3.11.* *_cp311"),
+    rec(
+        "ruamel.yaml",
+        "0.18.6",
+        "py311h2372a71_0",
+        "python_abi 3.11.* *_cp311",
+        "ruamel.yaml.clib >=0.1.2",
+    ),
+)
+RUAMEL_OWN = (
+    (
+        'ruamel.yaml.clib >=0.2.7 ; platform_python_implementation=="CPython" and '
+        'python_version<"3.13"'
+    ),
+    "ryd ; extra == 'docs'",
+    "mercurial >5.7 ; extra == 'docs'",
+    "ruamel.yaml.jinja2 >=0.2 ; extra == 'jinja2'",
+)
+
+
+def own(name: str, *requires: str, dist_info_name: str | None = None) -> PackageFacts:
+    """Facts of a package whose own METADATA has these Requires-Dist lines."""
+    return PackageFacts(
+        name, has_site_packages=True, dist_info_name=dist_info_name or name, requires_dist=requires
+    )
+
+
+def test_own_markers_and_extras_stay_and_conda_narrows_the_lines_that_apply() -> None:
+    facts = {
+        "ruamel.yaml": own("ruamel.yaml", *RUAMEL_OWN),
+        "ruamel.yaml.clib": own("ruamel.yaml.clib"),
+    }
+    the_plan = plan(closure(RUAMEL, "ruamel.yaml"), facts, PlanOptions(fat=True))
+    assert the_plan.wheels[0].requires_dist == (
+        'mercurial>5.7; extra == "docs"',
+        (
+            'ruamel.yaml.clib>=0.2.7; platform_python_implementation == "CPython" and '
+            'python_version < "3.13"'
+        ),
+        'ruamel.yaml.jinja2>=0.2; extra == "jinja2"',
+        'ryd; extra == "docs"',
+    )
+    clib = the_plan.decision("ruamel.yaml.clib")
+    assert clib.requirement == the_plan.wheels[0].requires_dist[1]
+    assert clib.notes == ()
+
+
+def test_a_line_for_another_platform_keeps_its_marker_though_conda_resolved_it() -> None:
+    # conda-forge's generic click build depends on colorama on every platform
+    records = (
+        rec("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
+        rec("click", "8.1.7", "win_pyh7428d3b_0", "colorama", noarch=NoArch.PYTHON),
+    )
+    own_lines = (
+        'colorama ; platform_system == "Windows"',
+        'importlib-metadata ; python_version < "3.8"',
+    )
+    facts = {"click": own("click", *own_lines), "colorama": own("colorama")}
+    the_plan = plan(closure(records, "click"), facts, PlanOptions(fat=True))
+    assert the_plan.wheels[0].requires_dist == (
+        'colorama; platform_system == "Windows"',
+        'importlib-metadata; python_version < "3.8"',
+    )
+    colorama = the_plan.decision("colorama")
+    assert colorama.requirement == 'colorama; platform_system == "Windows"'
+    assert colorama.notes == (
+        (
+            """'colorama; platform_system == "Windows"' does not apply to the target: """
+            "kept as the package's own METADATA has it"
+        ),
+    )
+
+
+def test_a_line_for_the_target_gets_conda_constraint_on_windows() -> None:
+    records = (
+        rec("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
+        rec("click", "8.1.7", "win_pyh7428d3b_0", "colorama >=0.4", noarch=NoArch.PYTHON),
+    )
+    facts = {"click": own("click", 'colorama ; platform_system == "Windows"')}
+    windows = Closure(
+        specs=("click",),
+        roots=("click",),
+        records=records,
+        python="3.11",
+        subdir="win-64",
+        channels=("conda-forge",),
+    )
+    the_plan = plan(windows, facts, PlanOptions(fat=True))
+    assert the_plan.wheels[0].requires_dist == ('colorama>=0.4; platform_system == "Windows"',)
+
+
+def test_conda_wins_where_the_closure_left_the_own_specifier() -> None:
+    records = (
+        rec("attrs", "23.2.0", "pyh71513ae_0", "python >=3.7", noarch=NoArch.PYTHON),
+        rec("tool", "1.0", "pyhd8ed1ab_0", "attrs >=22", noarch=NoArch.PYTHON),
+    )
+    facts = {"tool": own("tool", "attrs<23")}
+    the_plan = plan(closure(records, "tool"), facts, PlanOptions(fat=True))
+    assert the_plan.wheels[0].requires_dist == ("attrs>=22",)
+    assert the_plan.decision("attrs").notes == (
+        (
+            "the closure holds 23.2.0, outside '<23' of the package's own METADATA: conda's "
+            "constraint replaces it"
+        ),
+    )
+
+
+def test_lines_per_python_and_conda_only_dependencies() -> None:
+    records = (
+        rec("numpy", "1.26.4", "py311h64a7726_0", "python_abi 3.11.* *_cp311"),
+        rec("setuptools", "69.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
+        rec(
+            "tool",
+            "1.0",
+            "py311h1_0",
+            "python_abi 3.11.* *_cp311",
+            "numpy >=1.23.5,<2.0a0",
+            "setuptools",
+        ),
+    )
+    facts = {
+        "tool": own(
+            "tool",
+            'numpy>=1.22; python_version<"3.11"',
+            'numpy>=1.23.2; python_version>="3.11"',
+            "not a requirement !",
+            "pkg @ https://example.org/pkg.whl",
+        ),
+        "numpy": own("numpy"),
+    }
+    the_plan = plan(closure(records, "tool"), facts, PlanOptions(fat=True))
+    assert the_plan.wheels[0].requires_dist == (
+        'numpy<2.0a0,>=1.23.5; python_version >= "3.11"',
+        'numpy>=1.22; python_version < "3.11"',
+        "setuptools",
+    )
+    numpy = the_plan.decision("numpy")
+    assert numpy.requirement == 'numpy<2.0a0,>=1.23.5; python_version >= "3.11"'
+    assert numpy.notes[-1] == """also Requires-Dist: numpy>=1.22; python_version < "3.11\""""
+    assert the_plan.decision("tool").notes == (
+        (
+            "left out Requires-Dist 'not a requirement !' of its own METADATA: not a PEP 508 "
+            "requirement"
+        ),
+        (
+            "left out Requires-Dist 'pkg @ https://example.org/pkg.whl' of its own METADATA: PyPI "
+            "refuses direct references"
+        ),
+    )
+
+
+def test_split_pin_and_own_line_merge_into_the_pin() -> None:
+    facts = {**FACTS, "pygreet": own("pygreet", "salutation>=1.2")}
+    the_plan = plan(closure(PYGREET, "pygreet", "salutation-python"), facts, PlanOptions(fat=False))
+    assert the_plan.wheels[0].requires_dist == ("libgreetpp-conda==1.0.0", "salutation==1.2.0")
+
+
+def test_a_package_without_own_requirements_gets_conda_lines_only() -> None:
+    facts = {**FACTS, "pygreet": own("pygreet")}
+    the_plan = plan(closure(PYGREET, "pygreet"), facts, PlanOptions(fat=True))
+    # its own METADATA names no salutation: conda's dependency is added all the same
+    assert the_plan.wheels[0].requires_dist == ("salutation>=1.2",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from condapress._elf import ElfFile
 from condapress.errors import CondapressError, PolicyViolation, SpecError
 from condapress.retag import (
     PlatformVerdict,
+    bounded_by_requirements,
     check_requested,
     platform_tag,
     python_tags,
@@ -373,3 +376,56 @@ def test_requests_that_are_not_tags_for_the_architecture(requested: str) -> None
         check_requested(MANYLINUX_2_35, requested)
     assert info.value.message == f"{requested!r} is not a platform tag for x86_64"
     assert info.value.hint == "ask for a tag such as manylinux_2_28_x86_64, or leave --plat out"
+
+
+# bounded_by_requirements -----------------------------------------------------------------------
+
+
+def verdict(*versions: str, path: str = "lib.so") -> PlatformVerdict:
+    return platform_tag({path: elf(glibc(*versions))}, wheel_libs=())
+
+
+def test_a_wheel_promises_no_more_than_the_wheels_it_requires() -> None:
+    # split cffi: its own binaries allow manylinux_2_5, libffi-conda's need manylinux_2_12
+    own = verdict("2.4", path="_cffi_backend.so")
+    libffi = verdict("2.7", path="libffi_conda.libs/libffi.so.8")
+    got = bounded_by_requirements(
+        {"cffi": own, "libffi-conda": libffi, "pycparser": None},
+        {"cffi": ("libffi-conda", "pycparser")},
+    )
+    assert (own.tag, libffi.tag) == ("manylinux_2_5_x86_64", "manylinux_2_12_x86_64")
+    assert got["libffi-conda"] == libffi
+    assert got["pycparser"] is None
+    assert got["cffi"] == PlatformVerdict(
+        "manylinux_2_12_x86_64",
+        ("manylinux2010_x86_64",),
+        "manylinux_2_12",
+        (
+            (
+                "requires libffi-conda, which is tagged manylinux_2_12_x86_64 "
+                "(libffi_conda.libs/libffi.so.8 needs GLIBC_2.7 (from libc.so.6))"
+            ),
+        ),
+    )
+
+
+def test_bounds_pass_through_wheels_without_binaries_and_chains() -> None:
+    low, mid, high = verdict("2.4"), verdict("2.17"), verdict("2.28", path="c.so")
+    got = bounded_by_requirements(
+        {"a": low, "pure": None, "b": mid, "c": high},
+        {"a": ("pure",), "pure": ("b",), "b": ("c",)},
+    )
+    assert got["pure"] is None  # a wheel without binaries stays 'any'
+    assert got["c"] == high
+    limit = (
+        "requires c, which is tagged manylinux_2_28_x86_64 (c.so needs GLIBC_2.28 (from libc.so.6))"
+    )
+    assert got["a"] == replace(high, limits=(limit,))
+    assert got["b"] == replace(high, limits=(limit, *mid.limits))
+
+
+def test_own_binaries_that_need_more_keep_their_verdict_and_cycles_end() -> None:
+    low, high = verdict("2.4"), verdict("2.28")
+    got = bounded_by_requirements({"a": high, "b": low}, {"a": ("b",), "b": ("a",)})
+    limit = f"requires a, which is tagged manylinux_2_28_x86_64 ({high.limits[0]})"
+    assert got == {"a": high, "b": replace(high, limits=(limit,))}
