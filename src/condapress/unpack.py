@@ -11,9 +11,9 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``cannot open <a>: <strerror>``
 - ``<a> is not a .conda archive: <problem>``, the problem being one of ``it is not a zip file
   (or it is truncated)``, ``its members are nested under the folder '<dir>/'``, ``it has no
-  metadata.json``, ``it has no info-*.tar.zst`` (or ``pkg-``), ``it has 2 info-*.tar.zst
-  members``, ``it holds the unexpected member '<m>'``, ``info-<x>.tar.zst and pkg-<y>.tar.zst
-  belong to different packages``, ``metadata.json does not declare conda_pkg_format_version 2``
+  info-*.tar.zst`` (or ``pkg-``), ``it has 2 info-*.tar.zst members``, ``it holds the unexpected
+  member '<m>'``, ``info-<x>.tar.zst and pkg-<y>.tar.zst belong to different packages``,
+  ``metadata.json declares conda_pkg_format_version <v>, not 2``
 - ``<a> is not a bzip2 archive: it holds gzip data`` (``zstd data``, ``zip data``, ``unknown
   data``), or ``...: it is empty``
 - ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
@@ -84,6 +84,8 @@ _FOREIGN_ERRORS: tuple[type[Exception], ...] = (
     *(RuntimeError, NotImplementedError),
 )
 _MAX_METADATA_BYTES = 256 << 20
+#: metadata.json holds one small object; a larger one declares nothing condapress reads.
+_MAX_FORMAT_BYTES = 64 << 10
 _DIST_INFO_METADATA = re.compile(
     r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/METADATA$"
 )
@@ -213,8 +215,6 @@ class _Reader:
             folder = files[0].rpartition("/")[0] if files else nested[0].rstrip("/")
             problem = f"its members are nested under the folder {folder + '/'!r}"
             raise self._not_conda(problem, REPACKED_HINT)
-        if "metadata.json" not in names:
-            raise self._not_conda("it has no metadata.json")
         for component in ("info", "pkg"):
             found = [n for n in names if n.startswith(f"{component}-") and n.endswith(".tar.zst")]
             if len(found) != 1:
@@ -226,11 +226,31 @@ class _Reader:
         info, pkg = self._inner["info"], self._inner["pkg"]
         if info.removeprefix("info-") != pkg.removeprefix("pkg-"):
             raise self._not_conda(f"{info} and {pkg} belong to different packages")
-        with contextlib.suppress(ValueError, AttributeError):
-            metadata = json.loads(self._zip.read("metadata.json"))
-            if metadata.get("conda_pkg_format_version") == 2:  # noqa: PLR2004 - the .conda format
-                return
-        raise self._not_conda("metadata.json does not declare conda_pkg_format_version 2")
+        if (version := self._declared_format()) is not None:
+            raise self._not_conda(
+                f"metadata.json declares conda_pkg_format_version {version}, not 2",
+                "condapress reads .conda format 2 only; use the package's .tar.bz2 instead",
+            )
+
+    def _declared_format(self) -> str | None:
+        """The format version metadata.json declares (shown), when it declares one other than 2.
+
+        conda (conda-package-handling, conda-package-streaming) and rattler never read
+        metadata.json: anaconda's builds of 2019-2021 leave it empty, and an archive without it
+        installs all the same. Only a declared other version is refused, as a format that
+        condapress cannot know how to read.
+        """
+        assert self._zip is not None  # noqa: S101 - called on .conda archives only
+        if "metadata.json" not in self._zip.namelist():
+            return None
+        with self._zip.open("metadata.json") as stream:
+            data = stream.read(_MAX_FORMAT_BYTES + 1)
+        with contextlib.suppress(ValueError, RecursionError):
+            metadata = json.loads(data) if len(data) <= _MAX_FORMAT_BYTES else None
+            if isinstance(metadata, dict) and "conda_pkg_format_version" in metadata:
+                version = metadata["conda_pkg_format_version"]
+                return None if version in (2, "2") else _conda_meta.shown(version)
+        return None
 
     def _check_bzip2(self) -> None:
         head = self.fileobj.read(4)

@@ -514,7 +514,6 @@ ZST = zstandard.ZstdCompressor().compress(tar_bytes([]))
 @pytest.mark.parametrize(
     ("members", "problem"),
     [
-        ({f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST}, "it has no metadata.json"),
         ({"metadata.json": METADATA_JSON, f"info-{DIST}.tar.zst": ZST}, "it has no pkg-*.tar.zst"),
         (
             {
@@ -542,18 +541,71 @@ ZST = zstandard.ZstdCompressor().compress(tar_bytes([]))
             },
             f"info-{DIST}.tar.zst and pkg-other-1-0.tar.zst belong to different packages",
         ),
-        (
-            {"metadata.json": b"{}", f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST},
-            "metadata.json does not declare conda_pkg_format_version 2",
-        ),
     ],
-    ids=["no-metadata", "no-pkg", "two-info", "extra", "different", "version"],
+    ids=["no-pkg", "two-info", "extra", "different"],
 )
 def test_malformed_conda_zip(tmp_path: Path, members: dict[str, bytes], problem: str) -> None:
     archive = zip_of(tmp_path / f"{DIST}.conda", members)
     with pytest.raises(ArchiveError) as exc:
         read_info(archive)
     assert_error(exc, ArchiveError, conda_problem(archive.name, problem), DEFAULT_HINT)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        b"",  # anaconda's defaults builds of 2019-2021
+        None,
+        b"{}",
+        b'{"conda_pkg_format_version": "2"}',
+        b"not json",
+        b"[3]",
+        b'{"conda_pkg_format_version": 3, "pad": "' + b"x" * (64 << 10) + b'"}',
+    ],
+    ids=["empty", "absent", "no-version", "string-2", "not-json", "not-an-object", "oversized"],
+)
+def test_metadata_json_that_conda_ignores_is_accepted(
+    tmp_path: Path, metadata: bytes | None
+) -> None:
+    # conda-package-streaming, conda-package-handling and rattler never read metadata.json.
+    archive = Package().conda(tmp_path, metadata=metadata)
+    assert read_info(archive).record.name == "demo"
+    assert extract(archive, tmp_path / "out").info.record.name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "shown"),
+    [(b'{"conda_pkg_format_version": 3}', "3"), (b'{"conda_pkg_format_version": null}', "None")],
+)
+def test_metadata_json_that_declares_another_format_is_refused(
+    tmp_path: Path, metadata: bytes, shown: str
+) -> None:
+    archive = Package().conda(tmp_path, metadata=metadata)
+    for run in (read_info, lambda a: extract(a, tmp_path / "out")):
+        with pytest.raises(ArchiveError) as exc:
+            run(archive)
+        assert_error(
+            exc,
+            ArchiveError,
+            conda_problem(
+                archive.name, f"metadata.json declares conda_pkg_format_version {shown}, not 2"
+            ),
+            "condapress reads .conda format 2 only; use the package's .tar.bz2 instead",
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", ["lzo-2.10-h7b6447c_2.conda", "yaml-0.2.5-h7b6447c_0.conda"])
+def test_real_archives_with_an_empty_metadata_json(
+    realworld: Path, tmp_path: Path, name: str
+) -> None:
+    archive = realworld / "more" / name
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.read("metadata.json") == b""
+    package = extract(archive, tmp_path / "out")
+    assert package.info.record.dist == name.removesuffix(".conda")
+    assert any(p.path.startswith("lib/lib") for p in package.info.paths)
 
 
 def test_members_nested_under_a_folder(tmp_path: Path) -> None:
