@@ -23,9 +23,7 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
   and ``the archive (<n> bytes) would unpack to more than <limit> bytes (a decompression bomb)``
 - ``<a> is a decompression bomb: <part> unpacks to more than <limit> bytes, from an archive of
   <n> bytes (last member read: '<m>')`` (or ``before its first member``)
-- ``<a> does not match its paths.json: <p> is missing`` (``info/files`` for old packages), or
-  ``...: <p> is a <kind>, not a <kind>``, ``<p> is <n> bytes, not <n>``, ``<p> has sha256 <x>,
-  not <y>``, ``<p> is not listed``
+- ``<a> does not match its paths.json: <problem>``, problems listed in :mod:`condapress._payload`
 - ``cannot extract <a> into <dest>: it is not an empty folder``
 - ``cannot extract <a>: <strerror> (last member read: '<m>')``: the destination's file system
 """
@@ -34,7 +32,6 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import dataclasses
 import json
 import os
 import re
@@ -48,11 +45,12 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from conda_package_streaming import package_streaming
 
-from condapress import _conda_meta
-from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch, file_digest
+from condapress import _conda_meta, _payload
+from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch
 from condapress._guard import REPACKED_HINT, UNSAFE_HINT, Counted, Guard, refuse, unpack_limit
+from condapress._payload import lstat_mode
 from condapress.errors import ArchiveError, CondapressError
-from condapress.model import PathEntry, PathType, UnpackedPackage
+from condapress.model import UnpackedPackage
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -90,7 +88,6 @@ _DIST_INFO_METADATA = re.compile(
     r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/METADATA$"
 )
 _MAGIC = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data", b"PK": "zip data"}
-_MISMATCH_HINT = "the archive was changed after it was built; download it again from its channel"
 
 
 def read_info(archive: Path) -> PackageInfo:
@@ -164,7 +161,8 @@ def extract(archive: Path, dest: Path) -> UnpackedPackage:
                 _load_info(dest, archive.name)
             reader.extract("pkg", guard)
             guard.sweep_symlinks()
-        info = _verify(*_load_info(dest, archive.name), dest, archive.name)
+        info, legacy = _load_info(dest, archive.name)
+        info = _payload.verify(info, dest, archive.name, legacy=legacy)
     except BaseException:
         _remove_written(dest, keep_folder=existed)
         raise
@@ -407,81 +405,18 @@ def _load_info(dest: Path, archive: str) -> tuple[PackageInfo, bool]:
     files = {
         name: (dest / name).read_bytes()
         for name in sorted(_conda_meta.INFO_FILES)
-        if stat.S_ISREG(_lstat_mode(dest / name))
+        if stat.S_ISREG(lstat_mode(dest / name))
     }
     licenses = dest / "info" / "licenses"
     names = []
-    if stat.S_ISDIR(_lstat_mode(licenses)):
+    if stat.S_ISDIR(lstat_mode(licenses)):
         names = [
             path.relative_to(licenses).as_posix()
             for path in sorted(licenses.rglob("*"))
-            if stat.S_ISREG(_lstat_mode(path))
+            if stat.S_ISREG(lstat_mode(path))
         ]
     raw = _conda_meta.parse(files, names)
     return _conda_meta.validate(raw, archive), raw.get("paths") is None
-
-
-def _lstat_mode(path: Path) -> int:
-    try:
-        return path.lstat().st_mode
-    except FileNotFoundError:
-        return 0
-
-
-def _verify(info: PackageInfo, legacy: bool, root: Path, archive: str) -> PackageInfo:  # noqa: FBT001
-    """Check the payload on disk against paths.json; return *info* with legacy types corrected."""
-    source = "info/files" if legacy else "paths.json"
-    entries = []
-    try:
-        entries = [_verify_entry(entry, root, legacy=legacy) for entry in info.paths]
-        _check_unlisted(root, {entry.path for entry in info.paths})
-    except _Mismatch as exc:
-        raise ArchiveError(
-            f"{archive} does not match its {source}: {exc.args[0]}",
-            hint=_MISMATCH_HINT,
-            package=archive,
-            path=exc.args[1],
-        ) from None
-    return dataclasses.replace(info, paths=tuple(entries)) if legacy else info
-
-
-class _Mismatch(Exception):  # an internal signal, turned into ArchiveError by _verify
-    pass
-
-
-def _verify_entry(entry: PathEntry, root: Path, *, legacy: bool) -> PathEntry:
-    mode = _lstat_mode(root / entry.path)
-    if not mode:
-        raise _Mismatch(f"{entry.path} is missing", entry.path)
-    actual = "symbolic link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode) else "file"
-    if legacy and actual == "symbolic link":  # info/files does not say; conda asks the disk too
-        entry = PathEntry(entry.path, PathType.SOFTLINK, no_link=entry.no_link)
-    wanted = {PathType.HARDLINK: "file", PathType.SOFTLINK: "symbolic link"}.get(
-        entry.path_type, "folder"
-    )
-    if actual != wanted:
-        raise _Mismatch(f"{entry.path} is a {actual}, not a {wanted}", entry.path)
-    # For a softlink conda-build records the size and sha256 of its target (when a file).
-    target = Path(os.path.realpath(root / entry.path))
-    if actual != "folder" and target.is_relative_to(root.resolve()) and target.is_file():
-        size = target.stat().st_size
-        if entry.size is not None and size != entry.size:
-            raise _Mismatch(f"{entry.path} is {size} bytes, not {entry.size}", entry.path)
-        if entry.sha256 is not None and (digest := file_digest(target)[0]) != entry.sha256:
-            raise _Mismatch(f"{entry.path} has sha256 {digest}, not {entry.sha256}", entry.path)
-    return entry
-
-
-def _check_unlisted(root: Path, listed: set[str]) -> None:
-    for folder, dirs, files in os.walk(root):
-        rel = Path(folder).relative_to(root).as_posix()
-        if rel == ".":
-            dirs[:] = [name for name in dirs if name != "info"]
-        for name in sorted([*dirs, *files]):
-            path = name if rel == "." else f"{rel}/{name}"
-            real_folder = name in dirs and not Path(folder, name).is_symlink()
-            if path not in listed and not real_folder:
-                raise _Mismatch(f"{path} is not listed", path)
 
 
 def _remove_written(dest: Path, *, keep_folder: bool) -> None:

@@ -332,6 +332,182 @@ def test_softlink_targets_are_verified(tmp_path: Path) -> None:
     assert_error(exc, ArchiveError, message, MISMATCH_HINT)
 
 
+EMPTY_SHA256 = sha(b"")
+#: A library, two links to it, and a link to a folder.
+LINKS = [
+    M("lib/libdemo.so.1.0", LIB),
+    M("lib/libdemo.so.1", kind="symlink", target="libdemo.so.1.0"),
+    M("lib/libdemo.so", kind="symlink", target="libdemo.so.1"),
+    M("share/demo/data.txt", b"data"),
+    M("share/demo-data", kind="symlink", target="demo"),
+]
+
+
+def link_entries(
+    chain: tuple[str | None, int | None], folder: tuple[str | None, int | None]
+) -> list[dict[str, object]]:
+    """paths.json for LINKS, with the sha256 and size each link entry is given."""
+    entries: list[dict[str, object]] = [
+        {
+            "_path": "lib/libdemo.so.1.0",
+            "path_type": "hardlink",
+            "sha256": sha(LIB),
+            "size_in_bytes": len(LIB),
+        },
+        {
+            "_path": "share/demo/data.txt",
+            "path_type": "hardlink",
+            "sha256": sha(b"data"),
+            "size_in_bytes": 4,
+        },
+    ]
+    for path, (digest, size) in (
+        ("lib/libdemo.so.1", chain),
+        ("lib/libdemo.so", chain),
+        ("share/demo-data", folder),
+    ):
+        entries.append(
+            {"_path": path, "path_type": "softlink", "sha256": digest, "size_in_bytes": size}
+        )
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("chain", "folder"),
+    [
+        # conda-build since 2021: the target file's sha256 and size; a folder's: empty, 0
+        ((sha(LIB), len(LIB)), (EMPTY_SHA256, 0)),
+        # rattler-build: the target file's sha256, the length of the link's own text
+        ((sha(LIB), len("libdemo.so.1.0")), (EMPTY_SHA256, len("demo"))),
+        # conda-build before 2020: nothing for a link to a folder, whose size was the folder's
+        ((sha(LIB), len(LIB)), (None, 4096)),
+        # the first rattler-build: nothing at all
+        ((None, None), (None, None)),
+    ],
+    ids=["conda-build", "rattler-build", "old-conda-build", "no-numbers"],
+)
+def test_softlinks_as_each_builder_records_them(
+    tmp_path: Path,
+    fmt: str,
+    chain: tuple[str | None, int | None],
+    folder: tuple[str | None, int | None],
+) -> None:
+    paths = link_entries(chain, folder)
+    # rattler-build's text length differs per link: libdemo.so -> libdemo.so.1 is 12 bytes.
+    if chain[1] == len("libdemo.so.1.0"):
+        paths[3]["size_in_bytes"] = len("libdemo.so.1")
+    archive = build(Package(payload=LINKS, paths=paths), tmp_path, fmt)
+    unpacked = extract(archive, tmp_path / "out")
+    assert (unpacked.root / "lib/libdemo.so").read_bytes() == LIB
+
+
+def test_a_link_to_a_file_of_another_package_is_not_checked(tmp_path: Path) -> None:
+    # conda-build hashes what the link reaches in the build prefix: another package's file.
+    payload = [M("lib/libtinfo.so", kind="symlink", target="libncurses.so.6")]
+    paths = [
+        {
+            "_path": "lib/libtinfo.so",
+            "path_type": "softlink",
+            "sha256": "a" * 64,
+            "size_in_bytes": 9,
+        }
+    ]
+    unpacked = extract(Package(payload=payload, paths=paths).conda(tmp_path), tmp_path / "out")
+    assert (unpacked.root / "lib/libtinfo.so").is_symlink()
+
+
+@pytest.mark.realworld
+def test_a_real_rattler_build_package_with_links(realworld: Path, tmp_path: Path) -> None:
+    archive = realworld / "more" / "libedit-3.1.20240808-pl5321h7949ede_0.conda"
+    unpacked = extract(archive, tmp_path / "out")
+    link = next(p for p in unpacked.info.paths if p.path == "lib/libedit.so.0")
+    assert link.size == len("libedit.so.0.0.74")  # the link's text, not the library's size
+    assert link.sha256 == sha((unpacked.root / "lib/libedit.so.0.0.74").read_bytes())
+
+
+def test_a_changed_file_is_refused_whatever_its_links_say(tmp_path: Path) -> None:
+    # Both link entries as rattler-build writes them; the library itself was changed.
+    paths = link_entries((sha(LIB), len("libdemo.so.1.0")), (EMPTY_SHA256, len("demo")))
+    paths[0] = {**paths[0], "sha256": sha(b"the original"), "size_in_bytes": len(LIB)}
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(payload=LINKS, paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: "
+        f"lib/libdemo.so.1.0 has sha256 {sha(LIB)}, not {sha(b'the original')}"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_a_link_whose_size_fits_no_builder_is_refused(tmp_path: Path) -> None:
+    paths = link_entries((sha(LIB), 5), (EMPTY_SHA256, 0))
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(payload=LINKS, paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: lib/libdemo.so.1 is a link of 14 bytes to a"
+        f" file of {len(LIB)} bytes, not 5"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+    assert not (tmp_path / "out").exists()
+
+
+# -- files listed without a sha256 -------------------------------------------------------------
+
+
+def test_files_without_a_sha256_are_counted_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = Package().computed_paths()
+    for entry in paths[2:]:  # the two python files
+        del entry["sha256"]
+    extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            (
+                f"{DIST}.conda: 2 of its 3 files have no sha256 in paths.json, so their content"
+                " could not be verified (first: 'site-packages/demo/__init__.py')"
+            ),
+        )
+    ]
+
+
+def test_a_file_without_a_sha256_is_checked_through_its_link(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = Package().computed_paths()
+    del paths[0]["sha256"], paths[0]["size_in_bytes"]  # the library; its link keeps the sha256
+    extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    assert not caplog.records
+    paths[1]["sha256"] = sha(b"the original")
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(paths=paths).conda(tmp_path), tmp_path / "out2")
+    message = (
+        f"{DIST}.conda does not match its paths.json: "
+        f"lib/libdemo.so.1 has sha256 {sha(LIB)}, not {sha(b'the original')}"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_a_file_without_a_sha256_still_has_its_size_checked(tmp_path: Path) -> None:
+    paths = paths_with(size_in_bytes=3)
+    del paths[0]["sha256"], paths[1]["sha256"]
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: lib/libdemo.so.1.0 is {len(LIB)} bytes, not 3"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_an_old_package_warns_that_nothing_was_verified(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extract(Package(legacy=True).tar_bz2(tmp_path), tmp_path / "out")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{DIST}.tar.bz2 predates paths.json: the content of its 3 files could not be verified"
+    ]
+
+
 # -- metadata ----------------------------------------------------------------------------------
 
 
