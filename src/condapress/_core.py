@@ -68,7 +68,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         work = Path(tmp)
         # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
         packages = {
-            name: unpack.extract(unpack.fetch(records[name], cache_dir), work / "pkgs" / name)
+            name: unpack.extract(
+                unpack.fetch(records[name], cache_dir), work / "pkgs" / name, record=records[name]
+            )
             for name in members
         }
         elfs = {name: relocate.scan(package) for name, package in packages.items()}

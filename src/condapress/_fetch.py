@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import http.client
+import json
 import logging
 import os
 import posixpath
@@ -38,6 +39,8 @@ DOWNLOAD_BACKOFF = 0.5
 _TIMEOUT = 60
 _CHUNK = 1 << 20
 _PART, _NEW = ".part", ".new"
+#: the folder of the cache that remembers which files were found to match their record.
+_VERDICTS = "verified"
 #: seconds after which an unlocked .new file is surely not about to be locked.
 _STALE = 600
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -103,7 +106,7 @@ def fetch(
             package=record.dist,
             path=str(local),
         )
-    if problem := _mismatch(record, file_name, local):
+    if problem := _mismatch(record, file_name, local, cache_dir / _VERDICTS):
         raise ArchiveError(problem, hint=_LOCAL_HINT, package=record.dist, path=str(local))
     return local
 
@@ -120,18 +123,69 @@ def _check_record(record: CondaRecord, file_name: str) -> None:
         raise ChannelError(message, package=record.dist)
 
 
-def _mismatch(record: CondaRecord, file_name: str, path: Path) -> str | None:
-    """Compare the file at *path* with the record: the mismatch message, or None."""
+def _mismatch(record: CondaRecord, file_name: str, path: Path, verdicts: Path | None) -> str | None:
+    """Compare the file at *path* with the record: the mismatch message, or None.
+
+    With *verdicts* (a folder of the cache), a file found to match is remembered there, by its
+    identity, so that the plan, the press and later runs hash an unchanged archive once.
+    """
     algorithm = "sha256" if record.sha256 else "md5" if record.md5 else None
-    digest, size = file_digest(path, algorithm or "sha256")
+    expected = (record.sha256 or record.md5 or "").lower()
+    size = path.stat().st_size
     if record.size is not None and size != record.size:
         return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
-    expected = (record.sha256 or record.md5 or "").lower()
     if algorithm is None:
         logger.warning("%s has no sha256 or md5 in its record: it is used unverified", file_name)
-    elif digest != expected:
+        return None
+    if verdicts is not None and _remembered(verdicts, path, algorithm, expected):
+        return None
+    with path.open("rb") as stream:
+        before = os.fstat(stream.fileno())
+        digest, size = _hash(algorithm, iter(lambda: stream.read(_CHUNK), b""))
+        unchanged = _identity(before) == _identity(os.fstat(stream.fileno()))
+    if record.size is not None and size != record.size:
+        return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
+    if digest != expected:
         return f"{algorithm} mismatch for {file_name}: expected {expected}, got {digest}"
+    if verdicts is not None and unchanged:
+        _remember(verdicts, path, algorithm, digest, before)
     return None
+
+
+def _identity(st: os.stat_result) -> list[int]:
+    # Any write to the file changes its ctime, which no user can set back: together with the
+    # device, inode, size and mtime it identifies the bytes that were hashed.
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _verdict_file(verdicts: Path, path: Path) -> Path:
+    key = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
+    return verdicts / f"{key}.json"
+
+
+def _remembered(verdicts: Path, path: Path, algorithm: str, digest: str) -> bool:
+    """Whether *path*, unchanged since, was found earlier to have *digest*."""
+    try:
+        verdict: object = json.loads(_verdict_file(verdicts, path).read_bytes())
+        identity = _identity(path.stat())
+    except (OSError, ValueError):
+        return False
+    return verdict == {"path": str(path.resolve()), "identity": identity, algorithm: digest}
+
+
+def _remember(verdicts: Path, path: Path, algorithm: str, digest: str, st: os.stat_result) -> None:
+    """Remember that *path*, as *st* identifies it, has *digest* (a failure costs a hash)."""
+    verdict = {"path": str(path.resolve()), "identity": _identity(st), algorithm: digest}
+    target = _verdict_file(verdicts, path)
+    with contextlib.suppress(OSError):
+        verdicts.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=verdicts, prefix=".verdict-")
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(verdict, out)
+            Path(name).replace(target)
+        finally:
+            Path(name).unlink(missing_ok=True)
 
 
 def cached_path(record: CondaRecord, cache_dir: Path, file_name: str | None = None) -> Path:
@@ -146,7 +200,7 @@ def _download(
     target = cached_path(record, cache_dir, file_name)
     folder = target.parent
     if target.is_file() and (record.sha256 or record.md5):
-        if (problem := _mismatch(record, file_name, target)) is None:
+        if (problem := _mismatch(record, file_name, target, cache_dir / _VERDICTS)) is None:
             return target
         logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
         target.unlink()
@@ -162,11 +216,15 @@ def _download(
                     raise _download_error(record, reason, attempts if again else None) from exc
                 logger.warning("downloading %s failed (%s); trying again", record.url, reason)
             else:
-                if problem := _mismatch(record, file_name, part):
+                if problem := _mismatch(record, file_name, part, None):
                     raise ArchiveError(
                         problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url
                     )
-                return part.replace(target)
+                part.replace(target)
+                if digest := record.sha256 or record.md5:  # _mismatch checked it
+                    algorithm = "sha256" if record.sha256 else "md5"
+                    _remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
+                return target
         time.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError  # pragma: no cover - the last attempt returns or raises
 

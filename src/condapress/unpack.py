@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
     from email.message import Message
 
-    from condapress.model import PackageInfo
+    from condapress.model import CondaRecord, PackageInfo
 
 __all__ = [
     "DOWNLOAD_ATTEMPTS",
@@ -90,7 +90,7 @@ _DIST_INFO_METADATA = re.compile(
 _MAGIC = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data", b"PK": "zip data"}
 
 
-def read_info(archive: Path) -> PackageInfo:
+def read_info(archive: Path, *, record: CondaRecord | None = None) -> PackageInfo:
     """Read and validate the ``info/`` folder of *archive*, without unpacking the payload.
 
     For a ``.conda`` only the ``info-*.tar.zst`` stream is read; a ``.tar.bz2`` is streamed until
@@ -99,6 +99,8 @@ def read_info(archive: Path) -> PackageInfo:
     before 2.0) stored ``info/licenses/`` among the payload, in the ``pkg-*`` stream of a
     ``.conda``: for those packages only :func:`extract` lists them.
 
+    :param record: the channel's record of the archive: its ``index.json`` must name the same
+        package (name, version and build).
     :raises ArchiveError: the archive cannot be read (messages in the module docstring).
     :raises MetadataError: ``<a> has invalid metadata: <problem>; <problem>; ...``.
     """
@@ -114,7 +116,9 @@ def read_info(archive: Path) -> PackageInfo:
                 files[member.name] = reader.read(tar, member)
             elif member.isfile() and member.name.startswith("info/licenses/"):
                 licenses.append(member.name.removeprefix("info/licenses/"))
-    return _conda_meta.validate(_conda_meta.parse(files, licenses), archive.name)
+    info = _conda_meta.validate(_conda_meta.parse(files, licenses), archive.name)
+    _check_record(info, record, archive.name)
+    return info
 
 
 def read_python_metadata(archive: Path) -> Message | None:
@@ -132,13 +136,15 @@ def read_python_metadata(archive: Path) -> Message | None:
     return None
 
 
-def extract(archive: Path, dest: Path) -> UnpackedPackage:
+def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> UnpackedPackage:
     """Extract *archive* into *dest* (new or empty) and verify the payload against paths.json.
 
     Members are refused before they are written if they would land outside *dest* (absolute,
     ``..``, links that leave it, writing through a link), are devices or FIFOs, or collide with
     an earlier member. On any failure everything written under *dest* is removed again.
 
+    :param record: the channel's record of the archive, as for :func:`read_info`; for a
+        ``.conda`` it is compared before any payload is written.
     :returns: the package, with ``root == dest``. For an old package without paths.json, the
         path types of its entries are read from the files on disk.
     :raises ArchiveError: an unsafe, damaged or altered archive (see the module docstring).
@@ -158,10 +164,11 @@ def extract(archive: Path, dest: Path) -> UnpackedPackage:
             guard = Guard(archive.name, dest)
             if not reader.single_stream:  # .conda: info/ is valid before any payload is written
                 reader.extract("info", guard)
-                _load_info(dest, archive.name)
+                _check_record(_load_info(dest, archive.name)[0], record, archive.name)
             reader.extract("pkg", guard)
             guard.sweep_symlinks()
         info, legacy = _load_info(dest, archive.name)
+        _check_record(info, record, archive.name)
         info = _payload.verify(info, dest, archive.name, legacy=legacy)
     except BaseException:
         _remove_written(dest, keep_folder=existed)
@@ -398,6 +405,24 @@ def _damaged(name: str, reader: _Reader | None, exc: Exception) -> ArchiveError:
     part = reader.part if reader is not None else "the archive"
     message = f"{name} is damaged: {reason} in {part} {where}"
     return ArchiveError(message, package=name, path=member, detail=repr(exc))
+
+
+def _check_record(info: PackageInfo, record: CondaRecord | None, archive: str) -> None:
+    """Refuse an archive whose index.json names another package than its record."""
+    if record is None:
+        return
+    own = info.record
+    if (own.name.lower(), own.version, own.build) == (record.name, record.version, record.build):
+        return
+    raise ArchiveError(
+        f"{archive} is not the package its channel lists: its index.json names"
+        f" {own.name} {own.version} {own.build}, the channel {record.name} {record.version}"
+        f" {record.build}",
+        hint="the channel's index does not describe this archive; re-index the channel, or"
+        " report it to the channel it came from",
+        package=record.dist,
+        path=archive,
+    )
 
 
 def _load_info(dest: Path, archive: str) -> tuple[PackageInfo, bool]:

@@ -7,19 +7,41 @@ condapress`` where a process limit is needed) on a real archive or on a channel 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import io
 import json
 import shutil
+import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
 import rattler
-from test_reliability import press, read_archive, write_archive
+from test_reliability import (
+    LIBGREET,
+    PRESS,
+    ChannelServer,
+    Run,
+    Workspace,
+    assert_refused,
+    channel,
+    paths_json_for,
+    press,
+    read_archive,
+    reindex,
+    server,
+    workspace,
+    write_archive,
+)
 
 from conda_archives import Package, index
-from conftest import REALWORLD, make_venv
+from condapress._cli import main
+from conftest import FIXTURE_CHANNEL, REALWORLD, make_venv
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+__all__ = ["channel", "server", "workspace"]  # the fixtures of test_reliability, used here
 
 LIBEDIT = "libedit-3.1.20240808-pl5321h7949ede_0.conda"
 
@@ -95,3 +117,118 @@ def test_a_closure_with_libedit_presses_and_loads(tmp_path: Path) -> None:
         "print(bool(edit.history_init()))\n"
     )
     assert venv.run(venv.python, "-c", code).stdout == "True\n"
+
+
+# -- every archive whose bytes decide the plan is verified ---------------------------------------
+
+SALUTATION = "salutation-python-1.2.0-pyhd8ed1ab_0"
+#: the dist-info Name a tampered copy claims: as long as the real one, "salutation".
+FORGED_NAME = "evil-thing"
+
+
+def _salutation_as_conda(channel: Path, *, forged: bool = False, size: int | None = None) -> Path:
+    """Rewrite salutation-python as a .conda padded by a zip comment, to *size* bytes if given.
+
+    *forged*: its dist-info says ``Name: evil-thing``. Without *size*, the channel's repodata
+    lists the new file instead of the .tar.bz2.
+    """
+    noarch = channel / "noarch"
+    noarch.mkdir(exist_ok=True)
+    info, pkg = read_archive(FIXTURE_CHANNEL / "noarch" / f"{SALUTATION}.tar.bz2")
+    if forged:
+        for member in pkg:
+            if member.info.name.endswith(".dist-info/METADATA"):
+                member.data = member.data.replace(b"Name: salutation\n", b"Name: evil-thing\n")
+        info = paths_json_for(info, pkg)
+    path = noarch / f"{SALUTATION}.conda"
+    write_archive(path, info, pkg)
+    padding = 1000 if size is None else size - path.stat().st_size
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.comment = b"x" * padding
+    assert size is None or path.stat().st_size == size
+    if size is None:
+        (noarch / f"{SALUTATION}.tar.bz2").unlink()
+        repodata = json.loads((noarch / "repodata.json").read_text())
+        record = repodata["packages"].pop(f"{SALUTATION}.tar.bz2")
+        repodata["packages.conda"][path.name] = record
+        (noarch / "repodata.json").write_text(json.dumps(repodata))
+        reindex(path)
+    return path
+
+
+def plan(channel: str | Path, cache: Path, *argv: str) -> Run:
+    """``condapress plan -c CHANNEL --cache-dir CACHE ARGV...`` in this process."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(["plan", "-c", str(channel), "--cache-dir", str(cache), *argv])
+    return Run(status, stdout.getvalue(), stderr.getvalue().splitlines())
+
+
+def _requires(run: Run) -> list[str]:
+    assert run.status == 0, run.stderr
+    wheel = run.stdout.split()[0]
+    with zipfile.ZipFile(wheel) as zf:
+        [metadata] = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = zf.read(metadata).decode().splitlines()
+    return [line for line in lines if line.startswith("Requires-Dist:")]
+
+
+def test_a_tampered_local_archive_never_decides_the_plan(channel: Path, tmp_path: Path) -> None:
+    # salutation-python is pygreet's python dependency: its dist-info Name is the
+    # Requires-Dist. A copy of the same size with another Name must not become the wheel's.
+    original = _salutation_as_conda(channel)
+    expected = hashlib.sha256(original.read_bytes()).hexdigest()
+    assert _requires(press(channel, tmp_path / "out", tmp_path / "cache", *PRESS)) == [
+        "Requires-Dist: salutation>=1.2"
+    ]
+    _salutation_as_conda(channel, forged=True, size=original.stat().st_size)
+    got = hashlib.sha256(original.read_bytes()).hexdigest()
+    for run in (
+        press(channel, tmp_path / "out2", tmp_path / "cache", *PRESS),
+        plan(channel, tmp_path / "cache", *PRESS),
+    ):
+        assert_refused(
+            run,
+            f"error: sha256 mismatch for {SALUTATION}.conda: expected {expected}, got {got}",
+            "hint: the file is not the one the channel lists; re-index the channel or fetch it"
+            " again",
+        )
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_tampered_cached_archive_is_downloaded_again(
+    server: ChannelServer, channel: Path, tmp_path: Path
+) -> None:
+    original = _salutation_as_conda(channel)
+    cache = tmp_path / "cache"
+    # Pressing salutation-python itself caches it; pygreet's plan then reads it from the cache.
+    assert press(server.url, tmp_path / "out", cache, "salutation-python").status == 0
+    [copy] = (cache / "pkgs").glob(f"*-{SALUTATION}.conda")
+    good = copy.read_bytes()
+    shutil.copy(_salutation_as_conda(tmp_path, forged=True, size=len(good)), copy)
+    assert len(copy.read_bytes()) == len(good)
+    assert copy.read_bytes() != good
+    run = press(server.url, tmp_path / "out", cache, *PRESS)
+    assert _requires(run) == ["Requires-Dist: salutation>=1.2"]
+    assert server.requests.count(f"GET /noarch/{SALUTATION}.conda") == 2
+    assert copy.read_bytes() == good == original.read_bytes()
+
+
+def test_an_archive_must_be_the_package_its_record_lists(
+    channel: Path, workspace: Workspace
+) -> None:
+    # The bytes match the record (re-indexed), but index.json says another version.
+    path = channel / "linux-64" / LIBGREET
+    info, pkg = read_archive(path)
+    for member in info:
+        if member.info.name == "info/index.json":
+            member.data = json.dumps({**json.loads(member.data), "version": "1.0.1"}).encode()
+    write_archive(path, info, pkg)
+    reindex(path)
+    workspace.refused(
+        channel,
+        f"error: {LIBGREET} is not the package its channel lists: its index.json names libgreet"
+        " 1.0.1 hd590300_0, the channel libgreet 1.0.0 hd590300_0",
+        "hint: the channel's index does not describe this archive; re-index the channel, or"
+        " report it to the channel it came from",
+    )

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import http.server
 import logging
+import os
+import shutil
 import threading
 import zipfile
 from typing import TYPE_CHECKING, ClassVar
@@ -22,12 +25,13 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
+from condapress import _fetch
 from condapress.errors import ArchiveError, ChannelError, MetadataError
 from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
 from condapress.unpack import extract, fetch, read_info, read_python_metadata
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
@@ -582,6 +586,36 @@ def test_missing_index_json(tmp_path: Path) -> None:
     assert_error(exc, MetadataError, message, METADATA_HINT)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"name": "other"}, {"version": "1.1"}, {"build": "h1_0"}],
+    ids=["name", "version", "build"],
+)
+def test_index_json_must_name_the_package_of_the_record(
+    tmp_path: Path, fmt: str, changes: dict[str, str]
+) -> None:
+    archive = build(Package(), tmp_path, fmt)
+    record = record_for(archive, archive.as_uri())
+    assert read_info(archive, record=record).record.name == "demo"
+    listed = dataclasses.replace(record, **changes)
+    for run in (
+        lambda: read_info(archive, record=listed),
+        lambda: extract(archive, tmp_path / "out", record=listed),
+    ):
+        with pytest.raises(ArchiveError) as exc:
+            run()
+        message = (
+            f"{archive.name} is not the package its channel lists: its index.json names demo 1.0"
+            f" h0_0, the channel {listed.name} {listed.version} {listed.build}"
+        )
+        hint = (
+            "the channel's index does not describe this archive; re-index the channel, or report"
+            " it to the channel it came from"
+        )
+        assert_error(exc, ArchiveError, message, hint)
+        assert not (tmp_path / "out").exists()
+
+
 # -- damaged and mislabelled archives ----------------------------------------------------------
 
 
@@ -844,7 +878,52 @@ def test_fetch_a_local_file_in_place(tmp_path: Path) -> None:
     archive = Package().conda(tmp_path)
     assert fetch(record_for(archive, archive.as_uri()), tmp_path / "cache") == archive
     assert fetch(record_for(archive, str(archive)), tmp_path / "cache") == archive
-    assert not (tmp_path / "cache").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["verified"]  # no copy
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real_hash = _fetch._hash  # noqa: SLF001 - counted, not replaced
+
+    def counting(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+        hashed.append(algorithm)
+        return real_hash(algorithm, chunks)
+
+    monkeypatch.setattr(_fetch, "_hash", counting)
+    archive = Package().conda(tmp_path)
+    record = record_for(archive, archive.as_uri())
+    for _ in range(3):
+        assert fetch(record, tmp_path / "cache") == archive
+    assert hashed == ["sha256"]
+    # The same size and mtime, other bytes: the inode's ctime moved, so it is hashed again.
+    data, st = bytearray(archive.read_bytes()), archive.stat()
+    data[-30] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    os.utime(archive, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record, tmp_path / "cache")
+    assert str(exc.value).startswith(f"sha256 mismatch for {DIST}.conda: expected {record.sha256}")
+    assert hashed == ["sha256", "sha256"]
+
+
+def test_a_verdict_for_another_digest_or_file_does_not_count(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    fetch(record_for(archive, archive.as_uri()), tmp_path / "cache")
+    with pytest.raises(ArchiveError):
+        fetch(record_for(archive, archive.as_uri(), sha256="c" * 64), tmp_path / "cache")
+    # A verdict file copied onto another archive's key names the other path: not trusted.
+    other = Package(index=index(version="2.0")).conda(tmp_path, "demo-2.0-h0_0.conda")
+    [verdict] = (tmp_path / "cache" / "verified").iterdir()
+    record = record_for(other, other.as_uri(), sha256=sha(archive.read_bytes()))
+    shutil.copy(verdict, _fetch._verdict_file(tmp_path / "cache" / "verified", other))  # noqa: SLF001
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record, tmp_path / "cache")
+    assert str(exc.value) == (
+        f"sha256 mismatch for demo-2.0-h0_0.conda: expected {sha(archive.read_bytes())},"
+        f" got {sha(other.read_bytes())}"
+    )
 
 
 def test_fetch_a_local_file_with_a_wrong_sha256(tmp_path: Path) -> None:
