@@ -587,17 +587,17 @@ def test_missing_index_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "changes",
-    [{"name": "other"}, {"version": "1.1"}, {"build": "h1_0"}],
+    ("name", "version", "build_string"),
+    [("other", "1.0", "h0_0"), ("demo", "1.1", "h0_0"), ("demo", "1.0", "h1_0")],
     ids=["name", "version", "build"],
 )
 def test_index_json_must_name_the_package_of_the_record(
-    tmp_path: Path, fmt: str, changes: dict[str, str]
+    tmp_path: Path, fmt: str, name: str, version: str, build_string: str
 ) -> None:
     archive = build(Package(), tmp_path, fmt)
     record = record_for(archive, archive.as_uri())
     assert read_info(archive, record=record).record.name == "demo"
-    listed = dataclasses.replace(record, **changes)
+    listed = dataclasses.replace(record, name=name, version=version, build=build_string)
     for run in (
         lambda: read_info(archive, record=listed),
         lambda: extract(archive, tmp_path / "out", record=listed),
