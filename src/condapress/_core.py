@@ -49,7 +49,7 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     closure = solve.resolve(request)
     # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
     cache_dir = request.cache_dir or solve.default_cache_dir()
-    facts = gather_facts(closure, cache_dir)
+    facts = gather_facts(closure, cache_dir, timeout=request.timeout)
     # 3. plan: classify every package and decide what it becomes
     return plan.plan(closure, facts, options)
 
@@ -69,7 +69,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
         packages = {
             name: unpack.extract(
-                unpack.fetch(records[name], cache_dir), work / "pkgs" / name, record=records[name]
+                unpack.fetch(records[name], cache_dir, timeout=request.timeout),
+                work / "pkgs" / name,
+                record=records[name],
             )
             for name in members
         }

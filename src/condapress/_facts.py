@@ -34,7 +34,11 @@ def at_hand(record: CondaRecord, cache_dir: Path) -> bool:
 
 
 def gather_facts(
-    closure: Closure, cache_dir: Path, skip: frozenset[str] = frozenset()
+    closure: Closure,
+    cache_dir: Path,
+    skip: frozenset[str] = frozenset(),
+    *,
+    timeout: float = _fetch.DOWNLOAD_TIMEOUT,
 ) -> dict[str, PackageFacts]:
     """Facts for every package of *closure* whose archive is local or cached (except *skip*).
 
@@ -43,6 +47,7 @@ def gather_facts(
     ``info/`` (cheap: a separate stream in ``.conda``) and, for packages with files under
     site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name.
 
+    :param timeout: the deadline of a download, when a damaged cached copy is replaced.
     :raises ArchiveError: an archive at hand is not the one its record lists, or cannot be read.
     :raises ChannelError: a damaged cached copy could not be downloaded again.
     """
@@ -53,7 +58,7 @@ def gather_facts(
         if not at_hand(record, cache_dir):
             logger.debug("%s: archive not at hand; classifying from metadata", record.dist)
             continue
-        archive = _fetch.fetch(record, cache_dir)
+        archive = _fetch.fetch(record, cache_dir, timeout=timeout)
         info = unpack.read_info(archive, record=record)
         has_site_packages = bool(info.site_packages)
         metadata = unpack.read_python_metadata(archive) if has_site_packages else None

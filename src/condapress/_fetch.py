@@ -11,6 +11,7 @@ import logging
 import os
 import posixpath
 import re
+import socket
 import tempfile
 import time
 import urllib.error
@@ -21,13 +22,21 @@ from typing import IO, TYPE_CHECKING
 
 from condapress import _conda_meta
 from condapress.errors import ArchiveError, ChannelError
+from condapress.model import DOWNLOAD_TIMEOUT
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from condapress.model import CondaRecord
 
-__all__ = ["DOWNLOAD_ATTEMPTS", "DOWNLOAD_BACKOFF", "cached_path", "fetch", "file_digest"]
+__all__ = [
+    "DOWNLOAD_ATTEMPTS",
+    "DOWNLOAD_BACKOFF",
+    "DOWNLOAD_TIMEOUT",
+    "cached_path",
+    "fetch",
+    "file_digest",
+]
 
 # fetch is part of the unpack stage, and callers configure logging per stage.
 logger = logging.getLogger("condapress.unpack")
@@ -36,6 +45,8 @@ logger = logging.getLogger("condapress.unpack")
 #: (doubled before each later one).
 DOWNLOAD_ATTEMPTS = 4
 DOWNLOAD_BACKOFF = 0.5
+#: Seconds a connection may stay silent (connecting, or between two reads) before the try is
+#: given up, when the deadline is further away.
 _TIMEOUT = 60
 _CHUNK = 1 << 20
 _PART, _NEW = ".part", ".new"
@@ -54,6 +65,7 @@ def fetch(
     *,
     attempts: int = DOWNLOAD_ATTEMPTS,
     backoff: float = DOWNLOAD_BACKOFF,
+    timeout: float = DOWNLOAD_TIMEOUT,
 ) -> Path:
     """Return a local, verified copy of the archive of *record*.
 
@@ -65,8 +77,11 @@ def fetch(
     copy that does not match is deleted and downloaded again. Text from the record is escaped in
     messages.
 
-    :param attempts: tries per download; connection errors and HTTP 5xx are retried.
+    :param attempts: tries per download; connection errors, connections that close early or
+        stay silent for 60 s, and HTTP 5xx are retried.
     :param backoff: seconds before the second try, doubled before each later one.
+    :param timeout: the deadline of a download in seconds, all its tries included; a trickle
+        of bytes cannot hold it open longer.
     :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
         ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
     :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
@@ -75,8 +90,9 @@ def fetch(
         ``cannot fetch <dist>: '<x>' is not a sha256 digest``,
         ``cannot fetch <dist>: unsupported URL scheme '<s>' in <url>``,
         ``cannot fetch <file>: <path> does not exist``,
-        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried), and
-        ``could not download <url>: <reason> (tried <n> times)``.
+        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried),
+        ``could not download <url>: <reason> (tried <n> times)``, and
+        ``could not download <url>: no complete answer within <t> s`` (`` (tried <n> times)``).
     """
     if not record.url:
         raise ChannelError(
@@ -90,7 +106,7 @@ def fetch(
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
     if parts.scheme in ("http", "https"):
-        return _download(record, file_name, cache_dir, attempts, backoff)
+        return _download(record, file_name, cache_dir, attempts, backoff, timeout)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
             f"cannot fetch {_shown(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
@@ -195,38 +211,58 @@ def cached_path(record: CondaRecord, cache_dir: Path, file_name: str | None = No
 
 
 def _download(
-    record: CondaRecord, file_name: str, cache_dir: Path, attempts: int, backoff: float
+    record: CondaRecord,
+    file_name: str,
+    cache_dir: Path,
+    attempts: int,
+    backoff: float,
+    timeout: float,
 ) -> Path:
     target = cached_path(record, cache_dir, file_name)
-    folder = target.parent
-    if target.is_file() and (record.sha256 or record.md5):
-        if (problem := _mismatch(record, file_name, target, cache_dir / _VERDICTS)) is None:
-            return target
-        logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
-        target.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(folder, file_name)
+    if _cached(record, file_name, target, cache_dir):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target.parent, file_name)
+    deadline = time.monotonic() + timeout
     for attempt in range(1, attempts + 1):
-        with _part_file(folder, file_name) as (part, out):
+        with _part_file(target.parent, file_name) as (part, out):
             try:
-                _download_into(record.url, out)
+                _download_into(record.url, out, deadline)
+            except _Deadline:
+                raise _deadline_error(record, timeout, attempt) from None
             except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
                 reason, again = _failure(exc)
+                if time.monotonic() >= deadline:  # a silent connection, timed out at the deadline
+                    raise _deadline_error(record, timeout, attempt) from exc
                 if not again or attempt == attempts:
                     raise _download_error(record, reason, attempts if again else None) from exc
                 logger.warning("downloading %s failed (%s); trying again", record.url, reason)
             else:
-                if problem := _mismatch(record, file_name, part, None):
-                    raise ArchiveError(
-                        problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url
-                    )
-                part.replace(target)
-                if digest := record.sha256 or record.md5:  # _mismatch checked it
-                    algorithm = "sha256" if record.sha256 else "md5"
-                    _remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
-                return target
-        time.sleep(backoff * 2 ** (attempt - 1))
+                return _keep(record, file_name, part, target, cache_dir)
+        time.sleep(min(backoff * 2 ** (attempt - 1), max(deadline - time.monotonic(), 0)))
     raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+
+def _cached(record: CondaRecord, file_name: str, target: Path, cache_dir: Path) -> bool:
+    """Whether *target* is a verified copy; a damaged one is deleted."""
+    if not (target.is_file() and (record.sha256 or record.md5)):
+        return False
+    if (problem := _mismatch(record, file_name, target, cache_dir / _VERDICTS)) is None:
+        return True
+    logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
+    target.unlink()
+    return False
+
+
+def _keep(record: CondaRecord, file_name: str, part: Path, target: Path, cache_dir: Path) -> Path:
+    """Verify a finished download and move it into place, remembering the verdict."""
+    if problem := _mismatch(record, file_name, part, None):
+        raise ArchiveError(problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url)
+    part.replace(target)
+    if digest := record.sha256 or record.md5:  # _mismatch checked it
+        algorithm = "sha256" if record.sha256 else "md5"
+        _remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
+    return target
 
 
 def _failure(exc: Exception) -> tuple[str, bool]:
@@ -255,13 +291,44 @@ def _part_file(folder: Path, file_name: str) -> Iterator[tuple[Path, IO[bytes]]]
         part.unlink(missing_ok=True)  # gone already once it has become the cached file
 
 
-def _download_into(url: str, out: IO[bytes]) -> None:
-    """Download *url* into *out*, flushed to disk."""
-    with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
-        while chunk := response.read(_CHUNK):
+class _Deadline(Exception):
+    pass
+
+
+def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
+    """Download *url* into *out*, flushed to disk, by the *deadline* (``time.monotonic()``)."""
+    with urllib.request.urlopen(url, timeout=_wait(deadline)) as response:  # noqa: S310 - http(s) only
+        sock = _socket_of(response)
+        while True:
+            wait = _wait(deadline)
+            if sock is not None:
+                sock.settimeout(wait)
+            # read1 returns what has arrived: a trickle of bytes cannot hold one read open.
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
             out.write(chunk)
+        if response.length:  # http.client does not complain when the body ends early
+            message = f"the connection closed with {response.length} bytes still to come"
+            raise ConnectionError(message)
     out.flush()
     os.fsync(out.fileno())
+
+
+def _wait(deadline: float) -> float:
+    """How long the next connect or read may wait; raises _Deadline once the time is up."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Deadline
+    return min(_TIMEOUT, remaining)
+
+
+def _socket_of(response: object) -> socket.socket | None:
+    # http.client reads the response through a buffered reader around the connection's
+    # socket. Setting that socket's timeout before each read is what lets the deadline cut a
+    # silent read short; where it cannot be found, reads wait 60 s at most, as urlopen's.
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _remove_abandoned(folder: Path, file_name: str) -> None:
@@ -274,6 +341,17 @@ def _remove_abandoned(folder: Path, file_name: str) -> None:
             # A .new file may belong to a run that is about to lock it: only old ones go.
             if path.suffix == _PART or os.fstat(handle.fileno()).st_mtime < time.time() - _STALE:
                 path.unlink()
+
+
+def _deadline_error(record: CondaRecord, timeout: float, attempts: int) -> ChannelError:
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
+    return ChannelError(
+        f"could not download {_shown(record.url)}: no complete answer within {timeout:g} s{tried}",
+        hint="check your network connection and the channel URL; a slow channel or a large"
+        f" archive needs a larger --timeout (now {timeout:g} s)",
+        package=record.dist,
+        path=record.url,
+    )
 
 
 def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:

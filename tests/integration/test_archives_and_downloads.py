@@ -11,7 +11,11 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 import zipfile
 from typing import TYPE_CHECKING
 
@@ -20,6 +24,7 @@ import rattler
 from test_reliability import (
     LIBGREET,
     PRESS,
+    PROXY_VARIABLES,
     ChannelServer,
     Run,
     Workspace,
@@ -232,3 +237,95 @@ def test_an_archive_must_be_the_package_its_record_lists(
         "hint: the channel's index does not describe this archive; re-index the channel, or"
         " report it to the channel it came from",
     )
+
+
+# -- channels that hang --------------------------------------------------------------------------
+
+TIMEOUT_HINT = (
+    "hint: check your network connection and the channel URL; a slow channel or a large archive"
+    " needs a larger --timeout (now 2 s)"
+)
+
+
+def _run(tmp_path: Path, *argv: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``python -m condapress ARGV...``, bounded: a hang fails the test instead of stalling it."""
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    env["TMPDIR"] = str(tmp_path)
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "condapress", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done, time.monotonic() - start
+
+
+def test_a_repodata_server_that_never_answers(server: ChannelServer, tmp_path: Path) -> None:
+    server.faults = {f"{subdir}/repodata.json": ["hang"] for subdir in ("linux-64", "noarch")}
+    argv = ["plan", *PRESS, "-c", server.url, "--cache-dir", str(tmp_path / "cache")]
+    done, took = _run(tmp_path, *argv, "--timeout", "2")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"error: cannot read repodata from {server.url}: no complete answer within 2 s",
+        (
+            "hint: check your network connection and the channel URL; a slow channel needs a"
+            " larger --timeout (now 2 s)"
+        ),
+    ]
+    assert took < 15
+
+
+@pytest.mark.parametrize("fault", ["hang", "trickle"])
+def test_an_archive_that_never_arrives(fault: str, server: ChannelServer, tmp_path: Path) -> None:
+    # Accepted and never answered; or sent a byte every 0.2 s, so that no read ever times out.
+    server.faults = {f"linux-64/{LIBGREET}": [fault]}
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = [*PRESS, "-c", server.url, "-o", str(out), "--cache-dir", str(cache)]
+    done, took = _run(tmp_path, *argv, "--timeout", "2")
+    assert (done.returncode, done.stdout) == (1, "")
+    url = f"{server.url}/linux-64/{LIBGREET}"
+    assert done.stderr.splitlines() == [
+        f"error: could not download {url}: no complete answer within 2 s",
+        TIMEOUT_HINT,
+    ]
+    assert took < 15  # the repodata, 2 s for the archive, the interpreter
+    assert not out.exists()
+    assert not [p for p in (cache / "pkgs").iterdir() if p.name.endswith(LIBGREET)]
+
+
+def test_a_dropped_connection_is_tried_again_within_the_deadline(
+    server: ChannelServer, tmp_path: Path
+) -> None:
+    # A reset, then a connection that never answers: the second try ends at the deadline.
+    server.faults = {f"linux-64/{LIBGREET}": ["reset", "hang"]}
+    argv = [*PRESS, "-c", server.url, "-o", str(tmp_path / "out"), "--cache-dir"]
+    done, _ = _run(tmp_path, *argv, str(tmp_path / "cache"), "--timeout", "2")
+    url = f"{server.url}/linux-64/{LIBGREET}"
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"WARNING: downloading {url} failed (")
+    assert lines[0].endswith("); trying again")
+    assert lines[1:] == [
+        f"error: could not download {url}: no complete answer within 2 s (tried 2 times)",
+        TIMEOUT_HINT,
+    ]
+    assert server.requests.count(f"GET /linux-64/{LIBGREET}") == 2
+
+
+def test_a_connection_closed_early_is_tried_again(
+    server: ChannelServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Half the body and a clean close: a dropped connection, not another file.
+    server.faults = {f"linux-64/{LIBGREET}": ["short"]}
+    run = press(server.url, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert run.status == 0, run.stderr
+    size = (FIXTURE_CHANNEL / "linux-64" / LIBGREET).stat().st_size
+    assert [r.getMessage() for r in caplog.records if r.name == "condapress.unpack"] == [
+        (
+            f"downloading {server.url}/linux-64/{LIBGREET} failed (the connection closed with"
+            f" {size - size // 2} bytes still to come); trying again"
+        )
+    ]
+    assert server.requests.count(f"GET /linux-64/{LIBGREET}") == 2

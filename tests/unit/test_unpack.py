@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -8,6 +9,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import zipfile
 from typing import TYPE_CHECKING, ClassVar
 
@@ -1001,6 +1003,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     #: status codes to answer with before serving the body; 200 once they are used up.
     failures: ClassVar[list[int]] = []
     requests: ClassVar[int] = 0
+    #: seconds between two bytes of the body; 0 sends it at once.
+    pause: ClassVar[float] = 0.0
 
     def do_GET(self) -> None:
         type(self).requests += 1
@@ -1010,7 +1014,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        if not self.pause:
+            self.wfile.write(self.body)
+            return
+        with contextlib.suppress(ConnectionError):  # the client gave up
+            for index in range(len(self.body)):
+                self.wfile.write(self.body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(self.pause)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -1030,6 +1041,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("no_proxy", "*")
     _Handler.failures = []
     _Handler.requests = 0
+    _Handler.pause = 0.0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -1121,6 +1133,26 @@ def test_fetch_refuses_a_download_with_a_wrong_sha256(tmp_path: Path, server: st
 
 
 @pytest.mark.usefixtures("server")  # for its proxy settings
+def test_fetch_gives_up_at_its_deadline(tmp_path: Path, server: str) -> None:
+    # A byte every 0.05 s: no read ever waits long, the download as a whole would take minutes.
+    archive = Package().conda(tmp_path)
+    _Handler.body, _Handler.pause = archive.read_bytes(), 0.05
+    url = f"{server}/{archive.name}"
+    start = time.monotonic()
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, url), tmp_path / "cache", timeout=0.5)
+    assert time.monotonic() - start < 2
+    assert_error(
+        exc,
+        ChannelError,
+        f"could not download {url}: no complete answer within 0.5 s",
+        "check your network connection and the channel URL; a slow channel or a large archive"
+        " needs a larger --timeout (now 0.5 s)",
+    )
+    assert _Handler.requests == 1
+    assert cache_files(tmp_path / "cache") == []
+
+
 def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
     archive = Package().conda(tmp_path)
     url = "http://127.0.0.1:9/demo-1.0-h0_0.conda"  # the discard port: nothing listens there
