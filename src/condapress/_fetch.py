@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import hashlib
 import http.client
-import json
 import logging
 import os
 import posixpath
@@ -20,12 +19,13 @@ import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from condapress import _conda_meta
-from condapress.errors import ArchiveError, ChannelError
+from condapress import _conda_meta, _verdicts
+from condapress._disk import write_hint
+from condapress.errors import ArchiveError, ChannelError, WriteError
 from condapress.model import DOWNLOAD_TIMEOUT
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from condapress.model import CondaRecord
 
@@ -153,55 +153,19 @@ def _mismatch(record: CondaRecord, file_name: str, path: Path, verdicts: Path | 
     if algorithm is None:
         logger.warning("%s has no sha256 or md5 in its record: it is used unverified", file_name)
         return None
-    if verdicts is not None and _remembered(verdicts, path, algorithm, expected):
+    if verdicts is not None and _verdicts.remembered(verdicts, path, algorithm, expected):
         return None
     with path.open("rb") as stream:
         before = os.fstat(stream.fileno())
         digest, size = _hash(algorithm, iter(lambda: stream.read(_CHUNK), b""))
-        unchanged = _identity(before) == _identity(os.fstat(stream.fileno()))
+        unchanged = _verdicts.identity(before) == _verdicts.identity(os.fstat(stream.fileno()))
     if record.size is not None and size != record.size:
         return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
     if digest != expected:
         return f"{algorithm} mismatch for {file_name}: expected {expected}, got {digest}"
     if verdicts is not None and unchanged:
-        _remember(verdicts, path, algorithm, digest, before)
+        _verdicts.remember(verdicts, path, algorithm, digest, before)
     return None
-
-
-def _identity(st: os.stat_result) -> list[int]:
-    # Any write to the file changes its ctime, which no user can set back: together with the
-    # device, inode, size and mtime it identifies the bytes that were hashed.
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _verdict_file(verdicts: Path, path: Path) -> Path:
-    key = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
-    return verdicts / f"{key}.json"
-
-
-def _remembered(verdicts: Path, path: Path, algorithm: str, digest: str) -> bool:
-    """Whether *path*, unchanged since, was found earlier to have *digest*."""
-    try:
-        verdict: object = json.loads(_verdict_file(verdicts, path).read_bytes())
-        identity = _identity(path.stat())
-    except (OSError, ValueError):
-        return False
-    return verdict == {"path": str(path.resolve()), "identity": identity, algorithm: digest}
-
-
-def _remember(verdicts: Path, path: Path, algorithm: str, digest: str, st: os.stat_result) -> None:
-    """Remember that *path*, as *st* identifies it, has *digest* (a failure costs a hash)."""
-    verdict = {"path": str(path.resolve()), "identity": _identity(st), algorithm: digest}
-    target = _verdict_file(verdicts, path)
-    with contextlib.suppress(OSError):
-        verdicts.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=verdicts, prefix=".verdict-")
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(verdict, out)
-            Path(name).replace(target)
-        finally:
-            Path(name).unlink(missing_ok=True)
 
 
 def cached_path(record: CondaRecord, cache_dir: Path, file_name: str | None = None) -> Path:
@@ -221,26 +185,45 @@ def _download(
     target = cached_path(record, cache_dir, file_name)
     if _cached(record, file_name, target, cache_dir):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(target.parent, file_name)
     deadline = time.monotonic() + timeout
-    for attempt in range(1, attempts + 1):
-        with _part_file(target.parent, file_name) as (part, out):
-            try:
-                _download_into(record.url, out, deadline)
-            except _Deadline:
-                raise _deadline_error(record, timeout, attempt) from None
-            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-                reason, again = _failure(exc)
-                if time.monotonic() >= deadline:  # a silent connection, timed out at the deadline
-                    raise _deadline_error(record, timeout, attempt) from exc
-                if not again or attempt == attempts:
-                    raise _download_error(record, reason, attempts if again else None) from exc
-                logger.warning("downloading %s failed (%s); trying again", record.url, reason)
-            else:
-                return _keep(record, file_name, part, target, cache_dir)
-        time.sleep(min(backoff * 2 ** (attempt - 1), max(deadline - time.monotonic(), 0)))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(target.parent, file_name)
+        for attempt in range(1, attempts + 1):
+            with _part_file(target.parent, file_name) as (part, out):
+                if _tried(record, out, deadline, (attempt, attempts), timeout):
+                    return _keep(record, file_name, part, target, cache_dir)
+            time.sleep(min(backoff * 2 ** (attempt - 1), max(deadline - time.monotonic(), 0)))
+    except (OSError, _WriteFailed) as exc:  # the cache's file system refused a write
+        error = exc.error if isinstance(exc, _WriteFailed) else exc
+        raise WriteError(
+            f"cannot write {_shown(file_name)} into the cache: {error.strerror or error}",
+            hint=write_hint(error, cache_dir, "pass --cache-dir with"),
+            package=record.dist,
+            path=str(cache_dir),
+            detail=str(error),
+        ) from error
     raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+
+def _tried(
+    record: CondaRecord, out: IO[bytes], deadline: float, attempt: tuple[int, int], timeout: float
+) -> bool:
+    """Try to download *record* into *out*: whether it worked; False means try again."""
+    number, attempts = attempt
+    try:
+        _download_into(record.url, out, deadline)
+    except _Deadline:
+        raise _deadline_error(record, timeout, number) from None
+    except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+        reason, again = _failure(exc)
+        if time.monotonic() >= deadline:  # a silent connection, timed out at the deadline
+            raise _deadline_error(record, timeout, number) from exc
+        if not again or number == attempts:
+            raise _download_error(record, reason, attempts if again else None) from exc
+        logger.warning("downloading %s failed (%s); trying again", record.url, reason)
+        return False
+    return True
 
 
 def _cached(record: CondaRecord, file_name: str, target: Path, cache_dir: Path) -> bool:
@@ -261,7 +244,7 @@ def _keep(record: CondaRecord, file_name: str, part: Path, target: Path, cache_d
     part.replace(target)
     if digest := record.sha256 or record.md5:  # _mismatch checked it
         algorithm = "sha256" if record.sha256 else "md5"
-        _remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
+        _verdicts.remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
     return target
 
 
@@ -295,6 +278,12 @@ class _Deadline(Exception):
     pass
 
 
+class _WriteFailed(Exception):  # an OSError of the cache, not of the network
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
     """Download *url* into *out*, flushed to disk, by the *deadline* (``time.monotonic()``)."""
     with urllib.request.urlopen(url, timeout=_wait(deadline)) as response:  # noqa: S310 - http(s) only
@@ -307,12 +296,20 @@ def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
-            out.write(chunk)
+            _written(out.write, chunk)
         if response.length:  # http.client does not complain when the body ends early
             message = f"the connection closed with {response.length} bytes still to come"
             raise ConnectionError(message)
-    out.flush()
-    os.fsync(out.fileno())
+    _written(out.flush)
+    _written(os.fsync, out.fileno())
+
+
+def _written(write: Callable[..., object], *args: object) -> None:
+    """Call *write*; a failure is the cache's (a full disk), never the network's."""
+    try:
+        write(*args)
+    except OSError as exc:
+        raise _WriteFailed(exc) from exc
 
 
 def _wait(deadline: float) -> float:

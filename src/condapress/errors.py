@@ -20,6 +20,7 @@ __all__ = [
     "ToolError",
     "UnresolvedLibraryError",
     "WheelContentsError",
+    "WriteError",
     "printable",
 ]
 
@@ -99,6 +100,13 @@ class MetadataError(CondapressError, ValueError):
 
     code = "bad-metadata"
     default_hint = "the package was not built by conda-build or rattler-build; rebuild it"
+
+
+class WriteError(CondapressError):
+    """A file could not be written: no space left, a quota or file size limit, or no permission."""
+
+    code = "cannot-write"
+    default_hint = "free some space, or choose a folder you can write to, then run again"
 
 
 class UnresolvedLibraryError(CondapressError):

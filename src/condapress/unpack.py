@@ -26,6 +26,7 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``<a> does not match its paths.json: <problem>``, problems listed in :mod:`condapress._payload`
 - ``cannot extract <a> into <dest>: it is not an empty folder``
 - ``cannot extract <a>: <strerror> (last member read: '<m>')``: the destination's file system
+  refused a write (a WriteError when it is out of space, at a limit or read-only)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import re
 import shutil
 import stat
 import tarfile
+import tempfile
 import zipfile
 from email.parser import BytesParser
 from pathlib import Path
@@ -46,10 +48,11 @@ from typing import IO, TYPE_CHECKING, Literal
 from conda_package_streaming import package_streaming
 
 from condapress import _conda_meta, _payload
+from condapress._disk import is_refused_write, on_the_file_system_of, write_hint
 from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch
 from condapress._guard import REPACKED_HINT, UNSAFE_HINT, Counted, Guard, refuse, unpack_limit
 from condapress._payload import lstat_mode
-from condapress.errors import ArchiveError, CondapressError
+from condapress.errors import ArchiveError, CondapressError, WriteError
 from condapress.model import UnpackedPackage
 
 if TYPE_CHECKING:
@@ -159,7 +162,7 @@ def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> 
             path=str(dest),
         )
     try:
-        with _reading(archive) as reader:
+        with _reading(archive, dest) as reader:
             dest.mkdir(parents=True, exist_ok=True)
             guard = Guard(archive.name, dest)
             if not reader.single_stream:  # .conda: info/ is valid before any payload is written
@@ -358,8 +361,12 @@ class _Reader:
 
 
 @contextlib.contextmanager
-def _reading(archive: Path) -> Iterator[_Reader]:
-    """Open *archive*, and turn every foreign exception met while reading it into ArchiveError."""
+def _reading(archive: Path, dest: Path | None = None) -> Iterator[_Reader]:
+    """Open *archive*, and turn every foreign exception met while reading it into ArchiveError.
+
+    :param dest: where it is extracted to: a write the file system refuses there (no space, a
+        limit, no permission) is a WriteError, not a damaged archive.
+    """
     try:
         fileobj = archive.open("rb")
     except OSError as exc:
@@ -377,12 +384,26 @@ def _reading(archive: Path) -> Iterator[_Reader]:
         except CondapressError:
             raise
         except _FOREIGN_ERRORS as exc:
-            raise _damaged(archive.name, reader, exc) from exc
+            raise _damaged(archive.name, reader, exc, dest) from exc
 
 
-def _damaged(name: str, reader: _Reader | None, exc: Exception) -> ArchiveError:
+def _damaged(
+    name: str, reader: _Reader | None, exc: Exception, dest: Path | None
+) -> CondapressError:
     member = reader.member if reader is not None else None
     where = "(before its first member)" if member is None else f"(last member read: {member!r})"
+    if dest is not None and isinstance(exc, OSError) and is_refused_write(exc):
+        # The press extracts into its temporary folder: TMPDIR is what a user can change.
+        tmp = Path(tempfile.gettempdir())
+        under_tmp = on_the_file_system_of(dest, tmp) and dest.resolve().is_relative_to(tmp)
+        folder, elsewhere = (tmp, "set TMPDIR to") if under_tmp else (dest, "extract into")
+        return WriteError(
+            f"cannot extract {name}: {exc.strerror} {where}",
+            hint=write_hint(exc, folder, elsewhere),
+            package=name,
+            path=str(dest),
+            detail=str(exc),
+        )
     if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
         return ArchiveError(
             f"cannot extract {name}: {exc.strerror} {where}",

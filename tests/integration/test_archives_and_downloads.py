@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ import pytest
 import rattler
 from test_reliability import (
     LIBGREET,
+    LIBGREETPP,
     PRESS,
     PROXY_VARIABLES,
     ChannelServer,
@@ -30,6 +32,7 @@ from test_reliability import (
     Workspace,
     assert_refused,
     channel,
+    file_member,
     paths_json_for,
     press,
     read_archive,
@@ -44,6 +47,7 @@ from condapress._cli import main
 from conftest import FIXTURE_CHANNEL, REALWORLD, make_venv
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 __all__ = ["channel", "server", "workspace"]  # the fixtures of test_reliability, used here
@@ -329,3 +333,85 @@ def test_a_connection_closed_early_is_tried_again(
         )
     ]
     assert server.requests.count(f"GET /linux-64/{LIBGREET}") == 2
+
+
+# -- a full disk is not a damaged archive --------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs; the test is skipped where this user may not mount one (not root)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(folder)]
+    done = subprocess.run(mount, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({done.stderr.strip()}): needs root or CAP_SYS_ADMIN")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _with_a_big_file(path: Path, data: bytes) -> None:
+    """Add share/big.bin (*data*) to the archive at *path*, listed in paths.json; re-index it."""
+    info, pkg = read_archive(path)
+    big = file_member("share/big.bin", data)
+    for member in info:
+        if member.info.name == "info/paths.json":
+            paths = json.loads(member.data)
+            paths["paths"].append({"_path": big.info.name, "path_type": "hardlink"})
+            member.data = json.dumps(paths).encode()
+    write_archive(path, paths_json_for(info, [*pkg, big]), [*pkg, big])
+    reindex(path)
+
+
+@pytest.mark.parametrize("archive", [LIBGREET, LIBGREETPP], ids=["tar_bz2", "conda"])
+def test_a_full_temporary_folder(
+    archive: str,
+    channel: Path,
+    workspace: Workspace,
+    small_disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _with_a_big_file(channel / "linux-64" / archive, b"\0" * (2 << 20))  # 2 MiB of zeros
+    monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
+    workspace.refused(
+        channel,
+        f"error: cannot extract {archive}: No space left on device (last member read:"
+        " 'share/big.bin')",
+        f"hint: free some space in {small_disk}, or set TMPDIR to a folder on a larger file system",
+    )
+    assert list(small_disk.iterdir()) == []
+
+
+def test_a_full_cache(
+    server: ChannelServer, channel: Path, small_disk: Path, tmp_path: Path
+) -> None:
+    _with_a_big_file(channel / "linux-64" / LIBGREET, os.urandom(2 << 20))  # 2 MiB of noise
+    run = press(server.url, tmp_path / "out", small_disk, *PRESS)
+    assert_refused(
+        run,
+        f"error: cannot write {LIBGREET} into the cache: No space left on device",
+        f"hint: free some space in {small_disk}, or pass --cache-dir with a folder on a larger"
+        " file system",
+    )
+    assert server.requests.count(f"GET /linux-64/{LIBGREET}") == 1  # not a network failure
+    assert [p.name for p in (small_disk / "pkgs").iterdir()] == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_read_only_destination(small_disk: Path) -> None:
+    from condapress import unpack
+    from condapress.errors import WriteError
+
+    archive = FIXTURE_CHANNEL / "linux-64" / LIBGREETPP
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(WriteError) as exc:
+        unpack.extract(archive, small_disk / "out")
+    assert str(exc.value) == (
+        f"cannot extract {LIBGREETPP}: Read-only file system (before its first member)"
+    )
+    assert exc.value.hint == (
+        f"{small_disk / 'out'} cannot be written to; extract into a folder you can write to"
+    )

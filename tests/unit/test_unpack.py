@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import logging
 import os
+import resource
 import shutil
 import threading
 import time
@@ -27,8 +28,8 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
-from condapress import _fetch
-from condapress.errors import ArchiveError, ChannelError, MetadataError
+from condapress import _fetch, _verdicts
+from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
 from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
 from condapress.unpack import extract, fetch, read_info, read_python_metadata
 
@@ -919,7 +920,7 @@ def test_a_verdict_for_another_digest_or_file_does_not_count(tmp_path: Path) -> 
     other = Package(index=index(version="2.0")).conda(tmp_path, "demo-2.0-h0_0.conda")
     [verdict] = (tmp_path / "cache" / "verified").iterdir()
     record = record_for(other, other.as_uri(), sha256=sha(archive.read_bytes()))
-    shutil.copy(verdict, _fetch._verdict_file(tmp_path / "cache" / "verified", other))  # noqa: SLF001
+    shutil.copy(verdict, _verdicts.verdict_file(tmp_path / "cache" / "verified", other))
     with pytest.raises(ArchiveError) as exc:
         fetch(record, tmp_path / "cache")
     assert str(exc.value) == (
@@ -1151,6 +1152,77 @@ def test_fetch_gives_up_at_its_deadline(tmp_path: Path, server: str) -> None:
     )
     assert _Handler.requests == 1
     assert cache_files(tmp_path / "cache") == []
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Lower this process's file size limit (``ulimit -f``): larger writes fail with EFBIG.
+
+    Python ignores SIGXFSZ, so the write fails instead of the process being killed. The limit
+    goes back up afterwards, which the soft limit allows without privileges.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+BIG = M("share/big.bin", b"\0" * (2 << 20))
+
+
+def test_a_file_size_limit_while_extracting_is_not_a_damaged_archive(
+    tmp_path: Path, fmt: str
+) -> None:
+    archive = build(Package(payload=[*Package().payload, BIG]), tmp_path, fmt)
+    with file_size_limit(1 << 20), pytest.raises(WriteError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot extract {archive.name}: File too large (last member read: 'share/big.bin')",
+        "raise the file size limit (ulimit -f), or set TMPDIR to a folder on a file system that"
+        " takes larger files",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_size_limit_while_downloading_is_not_a_network_error(
+    tmp_path: Path, server: str
+) -> None:
+    archive = Package(payload=[M("share/noise.bin", os.urandom(2 << 20))]).conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    with file_size_limit(1 << 20), pytest.raises(WriteError) as exc:
+        fetch(record_for(archive, f"{server}/{archive.name}"), tmp_path / "cache")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot write {archive.name} into the cache: File too large",
+        "raise the file size limit (ulimit -f), or pass --cache-dir with a folder on a file"
+        " system that takes larger files",
+    )
+    assert _Handler.requests == 1  # not a network failure: not tried again
+    assert cache_files(tmp_path / "cache") == []
+
+
+def test_a_cache_folder_without_write_permission(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    (tmp_path / "cache" / "pkgs").mkdir(parents=True)
+    (tmp_path / "cache" / "pkgs").chmod(0o555)
+    with contextlib.suppress(PermissionError):
+        (tmp_path / "cache" / "pkgs" / "probe").touch()
+        pytest.skip("this user writes into read-only folders (root, CAP_DAC_OVERRIDE)")
+    with pytest.raises(WriteError) as exc:
+        fetch(record_for(archive, f"{server}/{archive.name}"), tmp_path / "cache")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot write {archive.name} into the cache: Permission denied",
+        f"{tmp_path / 'cache'} cannot be written to; pass --cache-dir with a folder you can"
+        " write to",
+    )
 
 
 def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
