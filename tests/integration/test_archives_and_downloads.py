@@ -415,3 +415,35 @@ def test_a_read_only_destination(small_disk: Path) -> None:
     assert exc.value.hint == (
         f"{small_disk / 'out'} cannot be written to; extract into a folder you can write to"
     )
+
+
+# -- files listed without a sha256 ---------------------------------------------------------------
+
+
+def test_files_without_a_sha256_are_named_in_a_warning(
+    channel: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = channel / "linux-64" / LIBGREET
+    info, pkg = read_archive(path)
+    for member in info:
+        if member.info.name == "info/paths.json":
+            paths = json.loads(member.data)
+            for entry in paths["paths"]:
+                if entry["path_type"] == "hardlink":
+                    del entry["sha256"]
+            member.data = json.dumps(paths).encode()
+    write_archive(path, info, pkg)
+    reindex(path)
+    run = press(channel, tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert run.status == 0, run.stderr
+    # A file that a link (with its sha256 kept) resolves to is verified through the link.
+    linked = {f"{m.info.name.rpartition('/')[0]}/{m.info.linkname}" for m in pkg if m.info.issym()}
+    files = [e["_path"] for e in paths["paths"] if e["path_type"] == "hardlink"]
+    unverified = [path for path in files if path not in linked]
+    assert 0 < len(unverified) < len(files)
+    assert [r.getMessage() for r in caplog.records if r.name == "condapress.unpack"] == [
+        (
+            f"{LIBGREET}: {len(unverified)} of its {len(files)} files have no sha256 in"
+            f" paths.json, so their content could not be verified (first: {unverified[0]!r})"
+        )
+    ]
