@@ -433,7 +433,12 @@ def _check_record(info: PackageInfo, record: CondaRecord | None, archive: str) -
     if record is None:
         return
     own = info.record
-    if (own.name.lower(), own.version, own.build) == (record.name, record.version, record.build):
+    # conda names are case-insensitive: py-rattler hands them over normalized (lower case).
+    if (own.name.lower(), own.version, own.build) == (
+        record.name.lower(),
+        record.version,
+        record.build,
+    ):
         return
     raise ArchiveError(
         f"{archive} is not the package its channel lists: its index.json names"

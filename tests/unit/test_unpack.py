@@ -619,6 +619,14 @@ def test_index_json_must_name_the_package_of_the_record(
         assert not (tmp_path / "out").exists()
 
 
+def test_package_names_are_compared_without_case(tmp_path: Path) -> None:
+    # py-rattler normalizes names to lower case; an old index.json may not have.
+    archive = Package(index=index(name="Demo")).conda(tmp_path)
+    record = record_for(archive, archive.as_uri())
+    assert record.name == "demo"
+    assert read_info(archive, record=record).record.name == "Demo"
+
+
 # -- damaged and mislabelled archives ----------------------------------------------------------
 
 
