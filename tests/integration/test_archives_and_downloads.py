@@ -425,13 +425,12 @@ def test_files_without_a_sha256_are_named_in_a_warning(
 ) -> None:
     path = channel / "linux-64" / LIBGREET
     info, pkg = read_archive(path)
-    for member in info:
-        if member.info.name == "info/paths.json":
-            paths = json.loads(member.data)
-            for entry in paths["paths"]:
-                if entry["path_type"] == "hardlink":
-                    del entry["sha256"]
-            member.data = json.dumps(paths).encode()
+    [paths_json] = [member for member in info if member.info.name == "info/paths.json"]
+    paths = json.loads(paths_json.data)
+    for entry in paths["paths"]:
+        if entry["path_type"] == "hardlink":
+            del entry["sha256"]
+    paths_json.data = json.dumps(paths).encode()
     write_archive(path, info, pkg)
     reindex(path)
     run = press(channel, tmp_path / "out", tmp_path / "cache", *PRESS)
@@ -439,7 +438,7 @@ def test_files_without_a_sha256_are_named_in_a_warning(
     # A file that a link (with its sha256 kept) resolves to is verified through the link.
     linked = {f"{m.info.name.rpartition('/')[0]}/{m.info.linkname}" for m in pkg if m.info.issym()}
     files = [e["_path"] for e in paths["paths"] if e["path_type"] == "hardlink"]
-    unverified = [path for path in files if path not in linked]
+    unverified = [name for name in files if name not in linked]
     assert 0 < len(unverified) < len(files)
     assert [r.getMessage() for r in caplog.records if r.name == "condapress.unpack"] == [
         (
