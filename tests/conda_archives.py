@@ -132,8 +132,14 @@ class Package:
             members.append(json_member("paths.json", {"paths": paths, "paths_version": 1}))
         return members + self.extra_info
 
-    def conda(self, folder: Path, name: str = f"{DIST}.conda") -> Path:
-        return write_conda(folder / name, tar_bytes(self.info()), tar_bytes(self.payload))
+    def conda(
+        self,
+        folder: Path,
+        name: str = f"{DIST}.conda",
+        metadata: bytes | None = b'{"conda_pkg_format_version": 2}',
+    ) -> Path:
+        info, payload = tar_bytes(self.info()), tar_bytes(self.payload)
+        return write_conda(folder / name, info, payload, metadata=metadata)
 
     def tar_bz2(self, folder: Path, name: str = f"{DIST}.tar.bz2") -> Path:
         path = folder / name
@@ -153,12 +159,14 @@ def write_conda(
     pkg: bytes,
     *,
     stem: str = DIST,
-    metadata: bytes = b'{"conda_pkg_format_version": 2}',
+    metadata: bytes | None = b'{"conda_pkg_format_version": 2}',
     raw_pkg: bytes | None = None,
 ) -> Path:
+    """Write a .conda; ``metadata=None`` leaves metadata.json out."""
     compressor = zstandard.ZstdCompressor()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("metadata.json", metadata)
+        if metadata is not None:
+            zf.writestr("metadata.json", metadata)
         zf.writestr(f"info-{stem}.tar.zst", compressor.compress(info))
         zf.writestr(f"pkg-{stem}.tar.zst", raw_pkg or compressor.compress(pkg))
     return path

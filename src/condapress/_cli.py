@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, get_args
 
 from condapress import __version__
 from condapress.errors import CondapressError, OutputError, printable
-from condapress.model import KNOWN_SUBDIRS, Runtime
+from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -107,6 +107,15 @@ def _add_solve_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="where repodata and downloaded packages are cached (default: the user cache folder)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DOWNLOAD_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a download that takes longer, all its tries included: the channels' "
+        "repodata, or one archive; a connection silent for 60 s is tried again sooner "
+        f"(default: {DOWNLOAD_TIMEOUT:g})",
     )
     parser.add_argument(
         "--fat",
@@ -274,6 +283,18 @@ def _execute_audit(args: argparse.Namespace) -> int:
     return 0 if all(report.ok for report in reports) else 1
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"not a number of seconds: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0 < value < float("inf"):
+        msg = f"must be more than 0 seconds, not {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -292,6 +313,7 @@ def _solve_request(args: argparse.Namespace) -> SolveRequest:
         subdir=args.subdir,
         glibc=args.glibc,
         cache_dir=args.cache_dir,
+        timeout=args.timeout,
     )
 
 

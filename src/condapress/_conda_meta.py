@@ -21,7 +21,7 @@ from condapress.model import CondaRecord, FileMode, NoArch, PackageInfo, PathEnt
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["INFO_FILES", "RawInfo", "parse", "safe_name", "validate"]
+__all__ = ["INFO_FILES", "RawInfo", "parse", "safe_name", "shown", "validate"]
 
 #: The ``info/`` members whose content :func:`parse` reads; everything else is only listed.
 INFO_FILES = frozenset(
@@ -62,6 +62,11 @@ _LEGACY_SUBDIRS = {
 _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 120
 _shown = _SHOWN.repr
+
+
+def shown(value: object) -> str:
+    """*value* for a message: escaped as by repr, and shortened to about 120 characters."""
+    return _shown(value)
 
 
 class RawIndex(TypedDict, total=False):

@@ -59,9 +59,9 @@ def _plan(request: SolveRequest, options: PlanOptions, *, fetch_roots: bool) -> 
 
         for record in closure.records:
             if record.name in closure.roots:
-                unpack.fetch(record, cache_dir)
+                unpack.fetch(record, cache_dir, timeout=request.timeout)
     # 2. learn from the archives at hand (local channels, the cache) what metadata cannot say
-    facts = gather_facts(closure, cache_dir)
+    facts = gather_facts(closure, cache_dir, timeout=request.timeout)
     # 3. plan: classify every package and decide what it becomes (networkx loads slowly: a
     # spec that does not solve is reported without it)
     from condapress import plan  # noqa: PLC0415
@@ -91,7 +91,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         # 4. unpack: fetch (sha256 checked) and extract every package that goes into a wheel
         packages = {
             name: unpack.extract(
-                unpack.fetch(records[name], cache_dir), destination(work / "pkgs", name)
+                unpack.fetch(records[name], cache_dir, timeout=request.timeout),
+                destination(work / "pkgs", name),
+                record=records[name],
             )
             for name in members
         }

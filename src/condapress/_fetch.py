@@ -10,6 +10,7 @@ import logging
 import os
 import posixpath
 import re
+import socket
 import tempfile
 import time
 import urllib.error
@@ -18,15 +19,24 @@ import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from condapress import _conda_meta
-from condapress.errors import ArchiveError, ChannelError
+from condapress import _conda_meta, _verdicts
+from condapress._disk import write_hint
+from condapress.errors import ArchiveError, ChannelError, WriteError
+from condapress.model import DOWNLOAD_TIMEOUT
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from condapress.model import CondaRecord
 
-__all__ = ["DOWNLOAD_ATTEMPTS", "DOWNLOAD_BACKOFF", "cached_path", "fetch", "file_digest"]
+__all__ = [
+    "DOWNLOAD_ATTEMPTS",
+    "DOWNLOAD_BACKOFF",
+    "DOWNLOAD_TIMEOUT",
+    "cached_path",
+    "fetch",
+    "file_digest",
+]
 
 # fetch is part of the unpack stage, and callers configure logging per stage.
 logger = logging.getLogger("condapress.unpack")
@@ -35,9 +45,13 @@ logger = logging.getLogger("condapress.unpack")
 #: (doubled before each later one).
 DOWNLOAD_ATTEMPTS = 4
 DOWNLOAD_BACKOFF = 0.5
+#: Seconds a connection may stay silent (connecting, or between two reads) before the try is
+#: given up, when the deadline is further away.
 _TIMEOUT = 60
 _CHUNK = 1 << 20
 _PART, _NEW = ".part", ".new"
+#: the folder of the cache that remembers which files were found to match their record.
+_VERDICTS = "verified"
 #: seconds after which an unlocked .new file is surely not about to be locked.
 _STALE = 600
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -51,6 +65,7 @@ def fetch(
     *,
     attempts: int = DOWNLOAD_ATTEMPTS,
     backoff: float = DOWNLOAD_BACKOFF,
+    timeout: float = DOWNLOAD_TIMEOUT,
 ) -> Path:
     """Return a local, verified copy of the archive of *record*.
 
@@ -62,8 +77,11 @@ def fetch(
     copy that does not match is deleted and downloaded again. Text from the record is escaped in
     messages.
 
-    :param attempts: tries per download; connection errors and HTTP 5xx are retried.
+    :param attempts: tries per download; connection errors, connections that close early or
+        stay silent for 60 s, and HTTP 5xx are retried.
     :param backoff: seconds before the second try, doubled before each later one.
+    :param timeout: the deadline of a download in seconds, all its tries included; a trickle
+        of bytes cannot hold it open longer.
     :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
         ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
     :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
@@ -72,8 +90,9 @@ def fetch(
         ``cannot fetch <dist>: '<x>' is not a sha256 digest``,
         ``cannot fetch <dist>: unsupported URL scheme '<s>' in <url>``,
         ``cannot fetch <file>: <path> does not exist``,
-        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried), and
-        ``could not download <url>: <reason> (tried <n> times)``.
+        ``could not download <url>: HTTP <code> <reason>`` (4xx, not retried),
+        ``could not download <url>: <reason> (tried <n> times)``, and
+        ``could not download <url>: no complete answer within <t> s`` (`` (tried <n> times)``).
     """
     if not record.url:
         raise ChannelError(
@@ -87,7 +106,7 @@ def fetch(
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
     if parts.scheme in ("http", "https"):
-        return _download(record, file_name, cache_dir, attempts, backoff)
+        return _download(record, file_name, cache_dir, attempts, backoff, timeout)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
             f"cannot fetch {_shown(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
@@ -103,7 +122,7 @@ def fetch(
             package=record.dist,
             path=str(local),
         )
-    if problem := _mismatch(record, file_name, local):
+    if problem := _mismatch(record, file_name, local, cache_dir / _VERDICTS):
         raise ArchiveError(problem, hint=_LOCAL_HINT, package=record.dist, path=str(local))
     return local
 
@@ -120,17 +139,32 @@ def _check_record(record: CondaRecord, file_name: str) -> None:
         raise ChannelError(message, package=record.dist)
 
 
-def _mismatch(record: CondaRecord, file_name: str, path: Path) -> str | None:
-    """Compare the file at *path* with the record: the mismatch message, or None."""
+def _mismatch(record: CondaRecord, file_name: str, path: Path, verdicts: Path | None) -> str | None:
+    """Compare the file at *path* with the record: the mismatch message, or None.
+
+    With *verdicts* (a folder of the cache), a file found to match is remembered there, by its
+    identity, so that the plan, the press and later runs hash an unchanged archive once.
+    """
     algorithm = "sha256" if record.sha256 else "md5" if record.md5 else None
-    digest, size = file_digest(path, algorithm or "sha256")
+    expected = (record.sha256 or record.md5 or "").lower()
+    size = path.stat().st_size
     if record.size is not None and size != record.size:
         return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
-    expected = (record.sha256 or record.md5 or "").lower()
     if algorithm is None:
         logger.warning("%s has no sha256 or md5 in its record: it is used unverified", file_name)
-    elif digest != expected:
+        return None
+    if verdicts is not None and _verdicts.remembered(verdicts, path, algorithm, expected):
+        return None
+    with path.open("rb") as stream:
+        before = os.fstat(stream.fileno())
+        digest, size = _hash(algorithm, iter(lambda: stream.read(_CHUNK), b""))
+        unchanged = _verdicts.identity(before) == _verdicts.identity(os.fstat(stream.fileno()))
+    if record.size is not None and size != record.size:
+        return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
+    if digest != expected:
         return f"{algorithm} mismatch for {file_name}: expected {expected}, got {digest}"
+    if verdicts is not None and unchanged:
+        _verdicts.remember(verdicts, path, algorithm, digest, before)
     return None
 
 
@@ -141,34 +175,77 @@ def cached_path(record: CondaRecord, cache_dir: Path, file_name: str | None = No
 
 
 def _download(
-    record: CondaRecord, file_name: str, cache_dir: Path, attempts: int, backoff: float
+    record: CondaRecord,
+    file_name: str,
+    cache_dir: Path,
+    attempts: int,
+    backoff: float,
+    timeout: float,
 ) -> Path:
     target = cached_path(record, cache_dir, file_name)
-    folder = target.parent
-    if target.is_file() and (record.sha256 or record.md5):
-        if (problem := _mismatch(record, file_name, target)) is None:
-            return target
-        logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
-        target.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(folder, file_name)
-    for attempt in range(1, attempts + 1):
-        with _part_file(folder, file_name) as (part, out):
-            try:
-                _download_into(record.url, out)
-            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-                reason, again = _failure(exc)
-                if not again or attempt == attempts:
-                    raise _download_error(record, reason, attempts if again else None) from exc
-                logger.warning("downloading %s failed (%s); trying again", record.url, reason)
-            else:
-                if problem := _mismatch(record, file_name, part):
-                    raise ArchiveError(
-                        problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url
-                    )
-                return part.replace(target)
-        time.sleep(backoff * 2 ** (attempt - 1))
+    if _cached(record, file_name, target, cache_dir):
+        return target
+    deadline = time.monotonic() + timeout
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(target.parent, file_name)
+        for attempt in range(1, attempts + 1):
+            with _part_file(target.parent, file_name) as (part, out):
+                if _tried(record, out, deadline, (attempt, attempts), timeout):
+                    return _keep(record, file_name, part, target, cache_dir)
+            time.sleep(min(backoff * 2 ** (attempt - 1), max(deadline - time.monotonic(), 0)))
+    except (OSError, _WriteFailed) as exc:  # the cache's file system refused a write
+        error = exc.error if isinstance(exc, _WriteFailed) else exc
+        raise WriteError(
+            f"cannot write {_shown(file_name)} into the cache: {error.strerror or error}",
+            hint=write_hint(error, cache_dir, "pass --cache-dir with"),
+            package=record.dist,
+            path=str(cache_dir),
+            detail=str(error),
+        ) from error
     raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+
+def _tried(
+    record: CondaRecord, out: IO[bytes], deadline: float, attempt: tuple[int, int], timeout: float
+) -> bool:
+    """Try to download *record* into *out*: whether it worked; False means try again."""
+    number, attempts = attempt
+    try:
+        _download_into(record.url, out, deadline)
+    except _Deadline:
+        raise _deadline_error(record, timeout, number) from None
+    except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+        reason, again = _failure(exc)
+        if time.monotonic() >= deadline:  # a silent connection, timed out at the deadline
+            raise _deadline_error(record, timeout, number) from exc
+        if not again or number == attempts:
+            raise _download_error(record, reason, attempts if again else None) from exc
+        logger.warning("downloading %s failed (%s); trying again", record.url, reason)
+        return False
+    return True
+
+
+def _cached(record: CondaRecord, file_name: str, target: Path, cache_dir: Path) -> bool:
+    """Whether *target* is a verified copy; a damaged one is deleted."""
+    if not (target.is_file() and (record.sha256 or record.md5)):
+        return False
+    if (problem := _mismatch(record, file_name, target, cache_dir / _VERDICTS)) is None:
+        return True
+    logger.warning("the cached %s is damaged (%s): downloading it again", target, problem)
+    target.unlink()
+    return False
+
+
+def _keep(record: CondaRecord, file_name: str, part: Path, target: Path, cache_dir: Path) -> Path:
+    """Verify a finished download and move it into place, remembering the verdict."""
+    if problem := _mismatch(record, file_name, part, None):
+        raise ArchiveError(problem, hint=_DOWNLOAD_HINT, package=record.dist, path=record.url)
+    part.replace(target)
+    if digest := record.sha256 or record.md5:  # _mismatch checked it
+        algorithm = "sha256" if record.sha256 else "md5"
+        _verdicts.remember(cache_dir / _VERDICTS, target, algorithm, digest, target.stat())
+    return target
 
 
 def _failure(exc: Exception) -> tuple[str, bool]:
@@ -197,13 +274,58 @@ def _part_file(folder: Path, file_name: str) -> Iterator[tuple[Path, IO[bytes]]]
         part.unlink(missing_ok=True)  # gone already once it has become the cached file
 
 
-def _download_into(url: str, out: IO[bytes]) -> None:
-    """Download *url* into *out*, flushed to disk."""
-    with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:  # noqa: S310 - http(s) only
-        while chunk := response.read(_CHUNK):
-            out.write(chunk)
-    out.flush()
-    os.fsync(out.fileno())
+class _Deadline(Exception):
+    pass
+
+
+class _WriteFailed(Exception):  # an OSError of the cache, not of the network
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
+    """Download *url* into *out*, flushed to disk, by the *deadline* (``time.monotonic()``)."""
+    with urllib.request.urlopen(url, timeout=_wait(deadline)) as response:  # noqa: S310 - http(s) only
+        sock = _socket_of(response)
+        while True:
+            wait = _wait(deadline)
+            if sock is not None:
+                sock.settimeout(wait)
+            # read1 returns what has arrived: a trickle of bytes cannot hold one read open.
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
+            _written(out.write, chunk)
+        if response.length:  # http.client does not complain when the body ends early
+            message = f"the connection closed with {response.length} bytes still to come"
+            raise ConnectionError(message)
+    _written(out.flush)
+    _written(os.fsync, out.fileno())
+
+
+def _written(write: Callable[..., object], *args: object) -> None:
+    """Call *write*; a failure is the cache's (a full disk), never the network's."""
+    try:
+        write(*args)
+    except OSError as exc:
+        raise _WriteFailed(exc) from exc
+
+
+def _wait(deadline: float) -> float:
+    """How long the next connect or read may wait; raises _Deadline once the time is up."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Deadline
+    return min(_TIMEOUT, remaining)
+
+
+def _socket_of(response: object) -> socket.socket | None:
+    # http.client reads the response through a buffered reader around the connection's
+    # socket. Setting that socket's timeout before each read is what lets the deadline cut a
+    # silent read short; where it cannot be found, reads wait 60 s at most, as urlopen's.
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _remove_abandoned(folder: Path, file_name: str) -> None:
@@ -216,6 +338,17 @@ def _remove_abandoned(folder: Path, file_name: str) -> None:
             # A .new file may belong to a run that is about to lock it: only old ones go.
             if path.suffix == _PART or os.fstat(handle.fileno()).st_mtime < time.time() - _STALE:
                 path.unlink()
+
+
+def _deadline_error(record: CondaRecord, timeout: float, attempts: int) -> ChannelError:
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
+    return ChannelError(
+        f"could not download {_shown(record.url)}: no complete answer within {timeout:g} s{tried}",
+        hint="check your network connection and the channel URL; a slow channel or a large"
+        f" archive needs a larger --timeout (now {timeout:g} s)",
+        package=record.dist,
+        path=record.url,
+    )
 
 
 def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:

@@ -22,6 +22,7 @@ __all__ = [
     "ToolError",
     "UnresolvedLibraryError",
     "WheelContentsError",
+    "WriteError",
     "printable",
 ]
 
@@ -108,6 +109,13 @@ class OutputError(CondapressError, ValueError):
 
     code = "bad-output"
     default_hint = "choose another output folder with -o"
+
+
+class WriteError(CondapressError):
+    """A file could not be written: no space left, a quota or file size limit, or no permission."""
+
+    code = "cannot-write"
+    default_hint = "free some space, or choose a folder you can write to, then run again"
 
 
 class UnresolvedLibraryError(CondapressError):

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "DOWNLOAD_TIMEOUT",
     "KNOWN_SUBDIRS",
     "Becomes",
     "BuiltWheel",
@@ -38,6 +39,9 @@ __all__ = [
     "WheelPlan",
     "WheelSpec",
 ]
+
+#: The seconds one download may take by default, all its tries included (``--timeout``).
+DOWNLOAD_TIMEOUT = 300.0
 
 #: The conda subdirs condapress knows how to name; only ``linux-*`` and ``noarch`` press today.
 KNOWN_SUBDIRS = (

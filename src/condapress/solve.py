@@ -8,7 +8,9 @@ converted into :class:`~condapress.model.CondaRecord` at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from condapress._aio import run_to_the_end
 from condapress.errors import ChannelError, SolveError, SpecError, printable
-from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
+from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,6 +58,9 @@ class SolveRequest:
     #: glibc the target promises; packages that need a newer one are not chosen.
     glibc: str = "2.17"
     cache_dir: Path | None = None
+    #: seconds one download may take, all its tries included: reading the channels' repodata
+    #: (and solving), and each archive (``--timeout``).
+    timeout: float = DOWNLOAD_TIMEOUT
 
 
 class _Solver(Protocol):
@@ -168,6 +173,11 @@ def _validate(request: SolveRequest) -> None:
             f"python {request.python} is not a target: condapress presses wheels for CPython 3",
             hint="pass a CPython 3 version, e.g. --python 3.11",
         )
+    if not request.timeout > 0:
+        raise SpecError(
+            f"timeout {request.timeout:g} is not a number of seconds above 0",
+            hint="pass the seconds a download may take, e.g. --timeout 300",
+        )
     if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
         raise SpecError(
             f"unknown subdir '{request.subdir}'",
@@ -196,7 +206,12 @@ class _RattlerSolver:
         import rattler  # noqa: PLC0415
 
         cache = request.cache_dir or default_cache_dir()
-        gateway = rattler.Gateway(cache_dir=cache / "repodata")
+        # Each request gets the whole deadline and one retry (a dropped connection); the
+        # deadline around the solve below bounds them all together.
+        client = rattler.Client.default_client(
+            max_retries=1, timeout=max(1, math.ceil(request.timeout))
+        )
+        gateway = rattler.Gateway(cache_dir=cache / "repodata", client=client)
         channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]
         for spec in request.specs:  # 'conda-forge::zstd' also searches conda-forge
             spec_channel = rattler.MatchSpec(spec).channel
@@ -205,7 +220,11 @@ class _RattlerSolver:
             ):
                 channels.append(spec_channel)
         platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
-        solved = run_to_the_end(self._solve(gateway, channels, platforms, request))
+        solving = self._solve(gateway, channels, platforms, request)
+        try:
+            solved = run_to_the_end(asyncio.wait_for(solving, timeout=request.timeout))
+        except asyncio.TimeoutError:
+            raise _timeout_error(", ".join(request.channels), request.timeout) from None
         return tuple(_to_record(rec) for rec in solved)
 
     async def _solve(
@@ -223,7 +242,7 @@ class _RattlerSolver:
         try:
             found = await gateway.query(channels, platforms, names, recursive=False)
         except GatewayError as exc:
-            raise _channel_error(exc, where) from exc
+            raise _channel_error(exc, where, request.timeout) from exc
         names_found = {rec.name.normalized for per_channel in found for rec in per_channel}
         for name in names:
             # the target provides python and the virtual packages: no channel needs them
@@ -253,7 +272,7 @@ class _RattlerSolver:
                 detail=text,
             ) from exc
         except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
-            raise _channel_error(exc, where) from exc
+            raise _channel_error(exc, where, request.timeout) from exc
 
 
 def _summary(explanation: str) -> str:
@@ -321,7 +340,19 @@ def _minors_text(minors: Sequence[int]) -> str:
     return ", ".join([*(f"3.{m}" for m in minors if m < newer), f"3.{newer} or newer"])
 
 
-def _channel_error(exc: Exception, where: str) -> ChannelError:
+def _timeout_error(where: str, timeout: float) -> ChannelError:
+    return ChannelError(
+        f"cannot read repodata from {where}: no complete answer within {timeout:g} s",
+        hint="check your network connection and the channel URL; a slow channel needs a"
+        f" larger --timeout (now {timeout:g} s)",
+    )
+
+
+def _channel_error(exc: Exception, where: str, timeout: float) -> ChannelError:
+    if "operation timed out" in str(exc):  # rattler's client gave up at the deadline
+        error = _timeout_error(where, timeout)
+        error.detail = str(exc)
+        return error
     first = str(exc).splitlines()[0]
     return ChannelError(
         f"cannot read repodata from {where}: {first}",

@@ -11,9 +11,9 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``cannot open <a>: <strerror>``
 - ``<a> is not a .conda archive: <problem>``, the problem being one of ``it is not a zip file
   (or it is truncated)``, ``its members are nested under the folder '<dir>/'``, ``it has no
-  metadata.json``, ``it has no info-*.tar.zst`` (or ``pkg-``), ``it has 2 info-*.tar.zst
-  members``, ``it holds the unexpected member '<m>'``, ``info-<x>.tar.zst and pkg-<y>.tar.zst
-  belong to different packages``, ``metadata.json does not declare conda_pkg_format_version 2``
+  info-*.tar.zst`` (or ``pkg-``), ``it has 2 info-*.tar.zst members``, ``it holds the unexpected
+  member '<m>'``, ``info-<x>.tar.zst and pkg-<y>.tar.zst belong to different packages``,
+  ``metadata.json declares conda_pkg_format_version <v>, not 2``
 - ``<a> is not a bzip2 archive: it holds gzip data`` (``zstd data``, ``zip data``, ``unknown
   data``), or ``...: it is empty``
 - ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
@@ -23,24 +23,23 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
   and ``the archive (<n> bytes) would unpack to more than <limit> bytes (a decompression bomb)``
 - ``<a> is a decompression bomb: <part> unpacks to more than <limit> bytes, from an archive of
   <n> bytes (last member read: '<m>')`` (or ``before its first member``)
-- ``<a> does not match its paths.json: <p> is missing`` (``info/files`` for old packages), or
-  ``...: <p> is a <kind>, not a <kind>``, ``<p> is <n> bytes, not <n>``, ``<p> has sha256 <x>,
-  not <y>``, ``<p> is not listed``
+- ``<a> does not match its paths.json: <problem>``, problems listed in :mod:`condapress._payload`
 - ``cannot extract <a> into <dest>: it is not an empty folder``
 - ``cannot extract <a>: <strerror> (last member read: '<m>')``: the destination's file system
+  refused a write (a WriteError when it is out of space, at a limit or read-only)
 """
 
 from __future__ import annotations
 
 import bz2
 import contextlib
-import dataclasses
 import json
 import os
 import re
 import shutil
 import stat
 import tarfile
+import tempfile
 import zipfile
 from email.parser import BytesParser
 from pathlib import Path
@@ -48,17 +47,19 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from conda_package_streaming import package_streaming
 
-from condapress import _conda_meta
-from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch, file_digest
+from condapress import _conda_meta, _payload
+from condapress._disk import is_refused_write, on_the_file_system_of, write_hint
+from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch
 from condapress._guard import REPACKED_HINT, UNSAFE_HINT, Counted, Guard, refuse, unpack_limit
-from condapress.errors import ArchiveError, CondapressError
-from condapress.model import PathEntry, PathType, UnpackedPackage
+from condapress._payload import lstat_mode
+from condapress.errors import ArchiveError, CondapressError, WriteError
+from condapress.model import UnpackedPackage
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
     from email.message import Message
 
-    from condapress.model import PackageInfo
+    from condapress.model import CondaRecord, PackageInfo
 
 __all__ = [
     "DOWNLOAD_ATTEMPTS",
@@ -84,14 +85,15 @@ _FOREIGN_ERRORS: tuple[type[Exception], ...] = (
     *(RuntimeError, NotImplementedError),
 )
 _MAX_METADATA_BYTES = 256 << 20
+#: metadata.json holds one small object; a larger one declares nothing condapress reads.
+_MAX_FORMAT_BYTES = 64 << 10
 _DIST_INFO_METADATA = re.compile(
     r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/METADATA$"
 )
 _MAGIC = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data", b"PK": "zip data"}
-_MISMATCH_HINT = "the archive was changed after it was built; download it again from its channel"
 
 
-def read_info(archive: Path) -> PackageInfo:
+def read_info(archive: Path, *, record: CondaRecord | None = None) -> PackageInfo:
     """Read and validate the ``info/`` folder of *archive*, without unpacking the payload.
 
     For a ``.conda`` only the ``info-*.tar.zst`` stream is read; a ``.tar.bz2`` is streamed until
@@ -100,6 +102,8 @@ def read_info(archive: Path) -> PackageInfo:
     before 2.0) stored ``info/licenses/`` among the payload, in the ``pkg-*`` stream of a
     ``.conda``: for those packages only :func:`extract` lists them.
 
+    :param record: the channel's record of the archive: its ``index.json`` must name the same
+        package (name, version and build).
     :raises ArchiveError: the archive cannot be read (messages in the module docstring).
     :raises MetadataError: ``<a> has invalid metadata: <problem>; <problem>; ...``.
     """
@@ -115,7 +119,9 @@ def read_info(archive: Path) -> PackageInfo:
                 files[member.name] = reader.read(tar, member)
             elif member.isfile() and member.name.startswith("info/licenses/"):
                 licenses.append(member.name.removeprefix("info/licenses/"))
-    return _conda_meta.validate(_conda_meta.parse(files, licenses), archive.name)
+    info = _conda_meta.validate(_conda_meta.parse(files, licenses), archive.name)
+    _check_record(info, record, archive.name)
+    return info
 
 
 def read_python_metadata(archive: Path) -> Message | None:
@@ -133,13 +139,15 @@ def read_python_metadata(archive: Path) -> Message | None:
     return None
 
 
-def extract(archive: Path, dest: Path) -> UnpackedPackage:
+def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> UnpackedPackage:
     """Extract *archive* into *dest* (new or empty) and verify the payload against paths.json.
 
     Members are refused before they are written if they would land outside *dest* (absolute,
     ``..``, links that leave it, writing through a link), are devices or FIFOs, or collide with
     an earlier member. On any failure everything written under *dest* is removed again.
 
+    :param record: the channel's record of the archive, as for :func:`read_info`; for a
+        ``.conda`` it is compared before any payload is written.
     :returns: the package, with ``root == dest``. For an old package without paths.json, the
         path types of its entries are read from the files on disk.
     :raises ArchiveError: an unsafe, damaged or altered archive (see the module docstring).
@@ -154,15 +162,17 @@ def extract(archive: Path, dest: Path) -> UnpackedPackage:
             path=str(dest),
         )
     try:
-        with _reading(archive) as reader:
+        with _reading(archive, dest) as reader:
             dest.mkdir(parents=True, exist_ok=True)
             guard = Guard(archive.name, dest)
             if not reader.single_stream:  # .conda: info/ is valid before any payload is written
                 reader.extract("info", guard)
-                _load_info(dest, archive.name)
+                _check_record(_load_info(dest, archive.name)[0], record, archive.name)
             reader.extract("pkg", guard)
             guard.sweep_symlinks()
-        info = _verify(*_load_info(dest, archive.name), dest, archive.name)
+        info, legacy = _load_info(dest, archive.name)
+        _check_record(info, record, archive.name)
+        info = _payload.verify(info, dest, archive.name, legacy=legacy)
     except BaseException:
         _remove_written(dest, keep_folder=existed)
         raise
@@ -213,8 +223,6 @@ class _Reader:
             folder = files[0].rpartition("/")[0] if files else nested[0].rstrip("/")
             problem = f"its members are nested under the folder {folder + '/'!r}"
             raise self._not_conda(problem, REPACKED_HINT)
-        if "metadata.json" not in names:
-            raise self._not_conda("it has no metadata.json")
         for component in ("info", "pkg"):
             found = [n for n in names if n.startswith(f"{component}-") and n.endswith(".tar.zst")]
             if len(found) != 1:
@@ -226,11 +234,31 @@ class _Reader:
         info, pkg = self._inner["info"], self._inner["pkg"]
         if info.removeprefix("info-") != pkg.removeprefix("pkg-"):
             raise self._not_conda(f"{info} and {pkg} belong to different packages")
-        with contextlib.suppress(ValueError, AttributeError):
-            metadata = json.loads(self._zip.read("metadata.json"))
-            if metadata.get("conda_pkg_format_version") == 2:  # noqa: PLR2004 - the .conda format
-                return
-        raise self._not_conda("metadata.json does not declare conda_pkg_format_version 2")
+        if (version := self._declared_format()) is not None:
+            raise self._not_conda(
+                f"metadata.json declares conda_pkg_format_version {version}, not 2",
+                "condapress reads .conda format 2 only; use the package's .tar.bz2 instead",
+            )
+
+    def _declared_format(self) -> str | None:
+        """The format version metadata.json declares (shown), when it declares one other than 2.
+
+        conda (conda-package-handling, conda-package-streaming) and rattler never read
+        metadata.json: anaconda's builds of 2019-2021 leave it empty, and an archive without it
+        installs all the same. Only a declared other version is refused, as a format that
+        condapress cannot know how to read.
+        """
+        assert self._zip is not None  # noqa: S101 - called on .conda archives only
+        if "metadata.json" not in self._zip.namelist():
+            return None
+        with self._zip.open("metadata.json") as stream:
+            data = stream.read(_MAX_FORMAT_BYTES + 1)
+        with contextlib.suppress(ValueError, RecursionError):
+            metadata = json.loads(data) if len(data) <= _MAX_FORMAT_BYTES else None
+            if isinstance(metadata, dict) and "conda_pkg_format_version" in metadata:
+                version = metadata["conda_pkg_format_version"]
+                return None if version in (2, "2") else _conda_meta.shown(version)
+        return None
 
     def _check_bzip2(self) -> None:
         head = self.fileobj.read(4)
@@ -333,8 +361,12 @@ class _Reader:
 
 
 @contextlib.contextmanager
-def _reading(archive: Path) -> Iterator[_Reader]:
-    """Open *archive*, and turn every foreign exception met while reading it into ArchiveError."""
+def _reading(archive: Path, dest: Path | None = None) -> Iterator[_Reader]:
+    """Open *archive*, and turn every foreign exception met while reading it into ArchiveError.
+
+    :param dest: where it is extracted to: a write the file system refuses there (no space, a
+        limit, no permission) is a WriteError, not a damaged archive.
+    """
     try:
         fileobj = archive.open("rb")
     except OSError as exc:
@@ -352,12 +384,26 @@ def _reading(archive: Path) -> Iterator[_Reader]:
         except CondapressError:
             raise
         except _FOREIGN_ERRORS as exc:
-            raise _damaged(archive.name, reader, exc) from exc
+            raise _damaged(archive.name, reader, exc, dest) from exc
 
 
-def _damaged(name: str, reader: _Reader | None, exc: Exception) -> ArchiveError:
+def _damaged(
+    name: str, reader: _Reader | None, exc: Exception, dest: Path | None
+) -> CondapressError:
     member = reader.member if reader is not None else None
     where = "(before its first member)" if member is None else f"(last member read: {member!r})"
+    if dest is not None and isinstance(exc, OSError) and is_refused_write(exc):
+        # The press extracts into its temporary folder: TMPDIR is what a user can change.
+        tmp = Path(tempfile.gettempdir())
+        under_tmp = on_the_file_system_of(dest, tmp) and dest.resolve().is_relative_to(tmp)
+        folder, elsewhere = (tmp, "set TMPDIR to") if under_tmp else (dest, "extract into")
+        return WriteError(
+            f"cannot extract {name}: {exc.strerror} {where}",
+            hint=write_hint(exc, folder, elsewhere),
+            package=name,
+            path=str(dest),
+            detail=str(exc),
+        )
     if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
         return ArchiveError(
             f"cannot extract {name}: {exc.strerror} {where}",
@@ -382,86 +428,46 @@ def _damaged(name: str, reader: _Reader | None, exc: Exception) -> ArchiveError:
     return ArchiveError(message, package=name, path=member, detail=repr(exc))
 
 
+def _check_record(info: PackageInfo, record: CondaRecord | None, archive: str) -> None:
+    """Refuse an archive whose index.json names another package than its record."""
+    if record is None:
+        return
+    own = info.record
+    # conda names are case-insensitive: py-rattler hands them over normalized (lower case).
+    if (own.name.lower(), own.version, own.build) == (
+        record.name.lower(),
+        record.version,
+        record.build,
+    ):
+        return
+    raise ArchiveError(
+        f"{archive} is not the package its channel lists: its index.json names"
+        f" {own.name} {own.version} {own.build}, the channel {record.name} {record.version}"
+        f" {record.build}",
+        hint="the channel's index does not describe this archive; re-index the channel, or"
+        " report it to the channel it came from",
+        package=record.dist,
+        path=archive,
+    )
+
+
 def _load_info(dest: Path, archive: str) -> tuple[PackageInfo, bool]:
     """Validate the extracted ``info/``; also say whether the package predates paths.json."""
     files = {
         name: (dest / name).read_bytes()
         for name in sorted(_conda_meta.INFO_FILES)
-        if stat.S_ISREG(_lstat_mode(dest / name))
+        if stat.S_ISREG(lstat_mode(dest / name))
     }
     licenses = dest / "info" / "licenses"
     names = []
-    if stat.S_ISDIR(_lstat_mode(licenses)):
+    if stat.S_ISDIR(lstat_mode(licenses)):
         names = [
             path.relative_to(licenses).as_posix()
             for path in sorted(licenses.rglob("*"))
-            if stat.S_ISREG(_lstat_mode(path))
+            if stat.S_ISREG(lstat_mode(path))
         ]
     raw = _conda_meta.parse(files, names)
     return _conda_meta.validate(raw, archive), raw.get("paths") is None
-
-
-def _lstat_mode(path: Path) -> int:
-    try:
-        return path.lstat().st_mode
-    except FileNotFoundError:
-        return 0
-
-
-def _verify(info: PackageInfo, legacy: bool, root: Path, archive: str) -> PackageInfo:  # noqa: FBT001
-    """Check the payload on disk against paths.json; return *info* with legacy types corrected."""
-    source = "info/files" if legacy else "paths.json"
-    entries = []
-    try:
-        entries = [_verify_entry(entry, root, legacy=legacy) for entry in info.paths]
-        _check_unlisted(root, {entry.path for entry in info.paths})
-    except _Mismatch as exc:
-        raise ArchiveError(
-            f"{archive} does not match its {source}: {exc.args[0]}",
-            hint=_MISMATCH_HINT,
-            package=archive,
-            path=exc.args[1],
-        ) from None
-    return dataclasses.replace(info, paths=tuple(entries)) if legacy else info
-
-
-class _Mismatch(Exception):  # an internal signal, turned into ArchiveError by _verify
-    pass
-
-
-def _verify_entry(entry: PathEntry, root: Path, *, legacy: bool) -> PathEntry:
-    mode = _lstat_mode(root / entry.path)
-    if not mode:
-        raise _Mismatch(f"{entry.path} is missing", entry.path)
-    actual = "symbolic link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode) else "file"
-    if legacy and actual == "symbolic link":  # info/files does not say; conda asks the disk too
-        entry = PathEntry(entry.path, PathType.SOFTLINK, no_link=entry.no_link)
-    wanted = {PathType.HARDLINK: "file", PathType.SOFTLINK: "symbolic link"}.get(
-        entry.path_type, "folder"
-    )
-    if actual != wanted:
-        raise _Mismatch(f"{entry.path} is a {actual}, not a {wanted}", entry.path)
-    # For a softlink conda-build records the size and sha256 of its target (when a file).
-    target = Path(os.path.realpath(root / entry.path))
-    if actual != "folder" and target.is_relative_to(root.resolve()) and target.is_file():
-        size = target.stat().st_size
-        if entry.size is not None and size != entry.size:
-            raise _Mismatch(f"{entry.path} is {size} bytes, not {entry.size}", entry.path)
-        if entry.sha256 is not None and (digest := file_digest(target)[0]) != entry.sha256:
-            raise _Mismatch(f"{entry.path} has sha256 {digest}, not {entry.sha256}", entry.path)
-    return entry
-
-
-def _check_unlisted(root: Path, listed: set[str]) -> None:
-    for folder, dirs, files in os.walk(root):
-        rel = Path(folder).relative_to(root).as_posix()
-        if rel == ".":
-            dirs[:] = [name for name in dirs if name != "info"]
-        for name in sorted([*dirs, *files]):
-            path = name if rel == "." else f"{rel}/{name}"
-            real_folder = name in dirs and not Path(folder, name).is_symlink()
-            if path not in listed and not real_folder:
-                raise _Mismatch(f"{path} is not listed", path)
 
 
 def _remove_written(dest: Path, *, keep_folder: bool) -> None:

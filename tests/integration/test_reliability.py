@@ -673,7 +673,9 @@ class ChannelServer(http.server.ThreadingHTTPServer):
     def __init__(self, root: Path) -> None:
         super().__init__(("127.0.0.1", 0), _ChannelHandler)
         self.root = root
-        #: path -> what to do with the next GET requests for it: "500", "reset", "slow", "stall".
+        #: path -> what to do with the next GET requests for it: "500", "reset", "slow", "stall",
+        #: "hang" (accept, never answer), "trickle" (a byte at a time), "short" (half the body,
+        #: then a clean close).
         self.faults: dict[str, list[str]] = {}
         self.requests: list[str] = []
         #: set once a "stall" fault has sent half its body; the stall ends with ``release``.
@@ -691,6 +693,8 @@ class _ChannelHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: how long a "slow" answer takes in all.
     SLOW: ClassVar[float] = 0.3
+    #: seconds between two bytes of a "trickle" answer.
+    TRICKLE: ClassVar[float] = 0.2
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -714,6 +718,11 @@ class _ChannelHandler(http.server.BaseHTTPRequestHandler):
         if fault == "500":
             self.send_error(500)
             return
+        if fault == "hang":  # the request is read, and never answered
+            self.server.stalled.set()
+            self.server.release.wait(60)
+            self.close_connection = True
+            return
         data = path.read_bytes()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
@@ -735,6 +744,17 @@ class _ChannelHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.server.stalled.set()
             self.server.release.wait(60)
+            self.close_connection = True
+        elif fault == "trickle":  # a byte every TRICKLE seconds: never silent, never done
+            for index in range(len(data)):
+                if self.server.release.wait(self.TRICKLE):
+                    break
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+            self.close_connection = True
+        elif fault == "short":  # half the body, then the connection closes as if done
+            self.wfile.write(half)
+            self.wfile.flush()
             self.close_connection = True
         elif fault == "slow":
             chunks = [data[i : i + 2048] for i in range(0, len(data), 2048)]
@@ -769,7 +789,8 @@ def server(channel: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelSe
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The pauses fetch makes between tries, recorded instead of slept."""
     slept: list[float] = []
-    monkeypatch.setattr(_fetch, "time", types.SimpleNamespace(sleep=slept.append, time=time.time))
+    clock = types.SimpleNamespace(sleep=slept.append, time=time.time, monotonic=time.monotonic)
+    monkeypatch.setattr(_fetch, "time", clock)
     return slept
 
 

@@ -46,3 +46,14 @@ def test_press_as_a_library(tmp_path: Path) -> None:
         result.plan.decision("tally").reason
         == "requested (native: no python dependency and no python files)"
     )
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan")])
+def test_a_timeout_must_be_seconds_above_zero(timeout: float) -> None:
+    from condapress import solve
+    from condapress.errors import SpecError
+
+    with pytest.raises(SpecError) as exc:
+        solve.resolve(condapress.SolveRequest(specs=("tally",), timeout=timeout))
+    assert str(exc.value) == f"timeout {timeout:g} is not a number of seconds above 0"
+    assert exc.value.hint == "pass the seconds a download may take, e.g. --timeout 300"

@@ -90,3 +90,17 @@ def test_bad_input_is_one_error_and_one_hint(
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", expected)
+
+
+@pytest.mark.parametrize("command", ["plan", "press"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("0", "must be more than 0 seconds, not 0"), ("soon", "not a number of seconds: 'soon'")],
+)
+def test_timeout_must_be_seconds(
+    command: str, value: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "pyyaml", "--timeout", value])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument --timeout: {problem}")

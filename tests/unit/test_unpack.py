@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
 import hashlib
 import http.server
 import logging
+import os
+import resource
+import shutil
 import threading
+import time
 import zipfile
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,12 +28,13 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
-from condapress.errors import ArchiveError, ChannelError, MetadataError
+from condapress import _fetch, _verdicts
+from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
 from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
 from condapress.unpack import extract, fetch, read_info, read_python_metadata
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
@@ -332,6 +339,182 @@ def test_softlink_targets_are_verified(tmp_path: Path) -> None:
     assert_error(exc, ArchiveError, message, MISMATCH_HINT)
 
 
+EMPTY_SHA256 = sha(b"")
+#: A library, two links to it, and a link to a folder.
+LINKS = [
+    M("lib/libdemo.so.1.0", LIB),
+    M("lib/libdemo.so.1", kind="symlink", target="libdemo.so.1.0"),
+    M("lib/libdemo.so", kind="symlink", target="libdemo.so.1"),
+    M("share/demo/data.txt", b"data"),
+    M("share/demo-data", kind="symlink", target="demo"),
+]
+
+
+def link_entries(
+    chain: tuple[str | None, int | None], folder: tuple[str | None, int | None]
+) -> list[dict[str, object]]:
+    """paths.json for LINKS, with the sha256 and size each link entry is given."""
+    entries: list[dict[str, object]] = [
+        {
+            "_path": "lib/libdemo.so.1.0",
+            "path_type": "hardlink",
+            "sha256": sha(LIB),
+            "size_in_bytes": len(LIB),
+        },
+        {
+            "_path": "share/demo/data.txt",
+            "path_type": "hardlink",
+            "sha256": sha(b"data"),
+            "size_in_bytes": 4,
+        },
+    ]
+    for path, (digest, size) in (
+        ("lib/libdemo.so.1", chain),
+        ("lib/libdemo.so", chain),
+        ("share/demo-data", folder),
+    ):
+        entries.append(
+            {"_path": path, "path_type": "softlink", "sha256": digest, "size_in_bytes": size}
+        )
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("chain", "folder"),
+    [
+        # conda-build since 2021: the target file's sha256 and size; a folder's: empty, 0
+        ((sha(LIB), len(LIB)), (EMPTY_SHA256, 0)),
+        # rattler-build: the target file's sha256, the length of the link's own text
+        ((sha(LIB), len("libdemo.so.1.0")), (EMPTY_SHA256, len("demo"))),
+        # conda-build before 2020: nothing for a link to a folder, whose size was the folder's
+        ((sha(LIB), len(LIB)), (None, 4096)),
+        # the first rattler-build: nothing at all
+        ((None, None), (None, None)),
+    ],
+    ids=["conda-build", "rattler-build", "old-conda-build", "no-numbers"],
+)
+def test_softlinks_as_each_builder_records_them(
+    tmp_path: Path,
+    fmt: str,
+    chain: tuple[str | None, int | None],
+    folder: tuple[str | None, int | None],
+) -> None:
+    paths = link_entries(chain, folder)
+    # rattler-build's text length differs per link: libdemo.so -> libdemo.so.1 is 12 bytes.
+    if chain[1] == len("libdemo.so.1.0"):
+        paths[3]["size_in_bytes"] = len("libdemo.so.1")
+    archive = build(Package(payload=LINKS, paths=paths), tmp_path, fmt)
+    unpacked = extract(archive, tmp_path / "out")
+    assert (unpacked.root / "lib/libdemo.so").read_bytes() == LIB
+
+
+def test_a_link_to_a_file_of_another_package_is_not_checked(tmp_path: Path) -> None:
+    # conda-build hashes what the link reaches in the build prefix: another package's file.
+    payload = [M("lib/libtinfo.so", kind="symlink", target="libncurses.so.6")]
+    paths = [
+        {
+            "_path": "lib/libtinfo.so",
+            "path_type": "softlink",
+            "sha256": "a" * 64,
+            "size_in_bytes": 9,
+        }
+    ]
+    unpacked = extract(Package(payload=payload, paths=paths).conda(tmp_path), tmp_path / "out")
+    assert (unpacked.root / "lib/libtinfo.so").is_symlink()
+
+
+@pytest.mark.realworld
+def test_a_real_rattler_build_package_with_links(realworld: Path, tmp_path: Path) -> None:
+    archive = realworld / "more" / "libedit-3.1.20240808-pl5321h7949ede_0.conda"
+    unpacked = extract(archive, tmp_path / "out")
+    link = next(p for p in unpacked.info.paths if p.path == "lib/libedit.so.0")
+    assert link.size == len("libedit.so.0.0.74")  # the link's text, not the library's size
+    assert link.sha256 == sha((unpacked.root / "lib/libedit.so.0.0.74").read_bytes())
+
+
+def test_a_changed_file_is_refused_whatever_its_links_say(tmp_path: Path) -> None:
+    # Both link entries as rattler-build writes them; the library itself was changed.
+    paths = link_entries((sha(LIB), len("libdemo.so.1.0")), (EMPTY_SHA256, len("demo")))
+    paths[0] = {**paths[0], "sha256": sha(b"the original"), "size_in_bytes": len(LIB)}
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(payload=LINKS, paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: "
+        f"lib/libdemo.so.1.0 has sha256 {sha(LIB)}, not {sha(b'the original')}"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_a_link_whose_size_fits_no_builder_is_refused(tmp_path: Path) -> None:
+    paths = link_entries((sha(LIB), 5), (EMPTY_SHA256, 0))
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(payload=LINKS, paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: lib/libdemo.so.1 is a link of 14 bytes to a"
+        f" file of {len(LIB)} bytes, not 5"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+    assert not (tmp_path / "out").exists()
+
+
+# -- files listed without a sha256 -------------------------------------------------------------
+
+
+def test_files_without_a_sha256_are_counted_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = Package().computed_paths()
+    for entry in paths[2:]:  # the two python files
+        del entry["sha256"]
+    extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            (
+                f"{DIST}.conda: 2 of its 3 files have no sha256 in paths.json, so their content"
+                " could not be verified (first: 'site-packages/demo/__init__.py')"
+            ),
+        )
+    ]
+
+
+def test_a_file_without_a_sha256_is_checked_through_its_link(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = Package().computed_paths()
+    del paths[0]["sha256"], paths[0]["size_in_bytes"]  # the library; its link keeps the sha256
+    extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    assert not caplog.records
+    paths[1]["sha256"] = sha(b"the original")
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(paths=paths).conda(tmp_path), tmp_path / "out2")
+    message = (
+        f"{DIST}.conda does not match its paths.json: "
+        f"lib/libdemo.so.1 has sha256 {sha(LIB)}, not {sha(b'the original')}"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_a_file_without_a_sha256_still_has_its_size_checked(tmp_path: Path) -> None:
+    paths = paths_with(size_in_bytes=3)
+    del paths[0]["sha256"], paths[1]["sha256"]
+    with pytest.raises(ArchiveError) as exc:
+        extract(Package(paths=paths).conda(tmp_path), tmp_path / "out")
+    message = (
+        f"{DIST}.conda does not match its paths.json: lib/libdemo.so.1.0 is {len(LIB)} bytes, not 3"
+    )
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+
+
+def test_an_old_package_warns_that_nothing_was_verified(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extract(Package(legacy=True).tar_bz2(tmp_path), tmp_path / "out")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{DIST}.tar.bz2 predates paths.json: the content of its 3 files could not be verified"
+    ]
+
+
 # -- metadata ----------------------------------------------------------------------------------
 
 
@@ -404,6 +587,44 @@ def test_missing_index_json(tmp_path: Path) -> None:
         "info/index.json: 'subdir' is missing"
     )
     assert_error(exc, MetadataError, message, METADATA_HINT)
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "build_string"),
+    [("other", "1.0", "h0_0"), ("demo", "1.1", "h0_0"), ("demo", "1.0", "h1_0")],
+    ids=["name", "version", "build"],
+)
+def test_index_json_must_name_the_package_of_the_record(
+    tmp_path: Path, fmt: str, name: str, version: str, build_string: str
+) -> None:
+    archive = build(Package(), tmp_path, fmt)
+    record = record_for(archive, archive.as_uri())
+    assert read_info(archive, record=record).record.name == "demo"
+    listed = dataclasses.replace(record, name=name, version=version, build=build_string)
+    for run in (
+        lambda: read_info(archive, record=listed),
+        lambda: extract(archive, tmp_path / "out", record=listed),
+    ):
+        with pytest.raises(ArchiveError) as exc:
+            run()
+        message = (
+            f"{archive.name} is not the package its channel lists: its index.json names demo 1.0"
+            f" h0_0, the channel {listed.name} {listed.version} {listed.build}"
+        )
+        hint = (
+            "the channel's index does not describe this archive; re-index the channel, or report"
+            " it to the channel it came from"
+        )
+        assert_error(exc, ArchiveError, message, hint)
+        assert not (tmp_path / "out").exists()
+
+
+def test_package_names_are_compared_without_case(tmp_path: Path) -> None:
+    # py-rattler normalizes names to lower case; an old index.json may not have.
+    archive = Package(index=index(name="Demo")).conda(tmp_path)
+    record = record_for(archive, archive.as_uri())
+    assert record.name == "demo"
+    assert read_info(archive, record=record).record.name == "Demo"
 
 
 # -- damaged and mislabelled archives ----------------------------------------------------------
@@ -514,7 +735,6 @@ ZST = zstandard.ZstdCompressor().compress(tar_bytes([]))
 @pytest.mark.parametrize(
     ("members", "problem"),
     [
-        ({f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST}, "it has no metadata.json"),
         ({"metadata.json": METADATA_JSON, f"info-{DIST}.tar.zst": ZST}, "it has no pkg-*.tar.zst"),
         (
             {
@@ -542,18 +762,71 @@ ZST = zstandard.ZstdCompressor().compress(tar_bytes([]))
             },
             f"info-{DIST}.tar.zst and pkg-other-1-0.tar.zst belong to different packages",
         ),
-        (
-            {"metadata.json": b"{}", f"info-{DIST}.tar.zst": ZST, f"pkg-{DIST}.tar.zst": ZST},
-            "metadata.json does not declare conda_pkg_format_version 2",
-        ),
     ],
-    ids=["no-metadata", "no-pkg", "two-info", "extra", "different", "version"],
+    ids=["no-pkg", "two-info", "extra", "different"],
 )
 def test_malformed_conda_zip(tmp_path: Path, members: dict[str, bytes], problem: str) -> None:
     archive = zip_of(tmp_path / f"{DIST}.conda", members)
     with pytest.raises(ArchiveError) as exc:
         read_info(archive)
     assert_error(exc, ArchiveError, conda_problem(archive.name, problem), DEFAULT_HINT)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        b"",  # anaconda's defaults builds of 2019-2021
+        None,
+        b"{}",
+        b'{"conda_pkg_format_version": "2"}',
+        b"not json",
+        b"[3]",
+        b'{"conda_pkg_format_version": 3, "pad": "' + b"x" * (64 << 10) + b'"}',
+    ],
+    ids=["empty", "absent", "no-version", "string-2", "not-json", "not-an-object", "oversized"],
+)
+def test_metadata_json_that_conda_ignores_is_accepted(
+    tmp_path: Path, metadata: bytes | None
+) -> None:
+    # conda-package-streaming, conda-package-handling and rattler never read metadata.json.
+    archive = Package().conda(tmp_path, metadata=metadata)
+    assert read_info(archive).record.name == "demo"
+    assert extract(archive, tmp_path / "out").info.record.name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "shown"),
+    [(b'{"conda_pkg_format_version": 3}', "3"), (b'{"conda_pkg_format_version": null}', "None")],
+)
+def test_metadata_json_that_declares_another_format_is_refused(
+    tmp_path: Path, metadata: bytes, shown: str
+) -> None:
+    archive = Package().conda(tmp_path, metadata=metadata)
+    for run in (read_info, lambda a: extract(a, tmp_path / "out")):
+        with pytest.raises(ArchiveError) as exc:
+            run(archive)
+        assert_error(
+            exc,
+            ArchiveError,
+            conda_problem(
+                archive.name, f"metadata.json declares conda_pkg_format_version {shown}, not 2"
+            ),
+            "condapress reads .conda format 2 only; use the package's .tar.bz2 instead",
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", ["lzo-2.10-h7b6447c_2.conda", "yaml-0.2.5-h7b6447c_0.conda"])
+def test_real_archives_with_an_empty_metadata_json(
+    realworld: Path, tmp_path: Path, name: str
+) -> None:
+    archive = realworld / "more" / name
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.read("metadata.json") == b""
+    package = extract(archive, tmp_path / "out")
+    assert package.info.record.dist == name.removesuffix(".conda")
+    assert any(p.path.startswith("lib/lib") for p in package.info.paths)
 
 
 def test_members_nested_under_a_folder(tmp_path: Path) -> None:
@@ -616,7 +889,52 @@ def test_fetch_a_local_file_in_place(tmp_path: Path) -> None:
     archive = Package().conda(tmp_path)
     assert fetch(record_for(archive, archive.as_uri()), tmp_path / "cache") == archive
     assert fetch(record_for(archive, str(archive)), tmp_path / "cache") == archive
-    assert not (tmp_path / "cache").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["verified"]  # no copy
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real_hash = _fetch._hash  # noqa: SLF001 - counted, not replaced
+
+    def counting(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+        hashed.append(algorithm)
+        return real_hash(algorithm, chunks)
+
+    monkeypatch.setattr(_fetch, "_hash", counting)
+    archive = Package().conda(tmp_path)
+    record = record_for(archive, archive.as_uri())
+    for _ in range(3):
+        assert fetch(record, tmp_path / "cache") == archive
+    assert hashed == ["sha256"]
+    # The same size and mtime, other bytes: the inode's ctime moved, so it is hashed again.
+    data, st = bytearray(archive.read_bytes()), archive.stat()
+    data[-30] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    os.utime(archive, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record, tmp_path / "cache")
+    assert str(exc.value).startswith(f"sha256 mismatch for {DIST}.conda: expected {record.sha256}")
+    assert hashed == ["sha256", "sha256"]
+
+
+def test_a_verdict_for_another_digest_or_file_does_not_count(tmp_path: Path) -> None:
+    archive = Package().conda(tmp_path)
+    fetch(record_for(archive, archive.as_uri()), tmp_path / "cache")
+    with pytest.raises(ArchiveError):
+        fetch(record_for(archive, archive.as_uri(), sha256="c" * 64), tmp_path / "cache")
+    # A verdict file copied onto another archive's key names the other path: not trusted.
+    other = Package(index=index(version="2.0")).conda(tmp_path, "demo-2.0-h0_0.conda")
+    [verdict] = (tmp_path / "cache" / "verified").iterdir()
+    record = record_for(other, other.as_uri(), sha256=sha(archive.read_bytes()))
+    shutil.copy(verdict, _verdicts.verdict_file(tmp_path / "cache" / "verified", other))
+    with pytest.raises(ArchiveError) as exc:
+        fetch(record, tmp_path / "cache")
+    assert str(exc.value) == (
+        f"sha256 mismatch for demo-2.0-h0_0.conda: expected {sha(archive.read_bytes())},"
+        f" got {sha(other.read_bytes())}"
+    )
 
 
 def test_fetch_a_local_file_with_a_wrong_sha256(tmp_path: Path) -> None:
@@ -694,6 +1012,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     #: status codes to answer with before serving the body; 200 once they are used up.
     failures: ClassVar[list[int]] = []
     requests: ClassVar[int] = 0
+    #: seconds between two bytes of the body; 0 sends it at once.
+    pause: ClassVar[float] = 0.0
 
     def do_GET(self) -> None:
         type(self).requests += 1
@@ -703,7 +1023,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        if not self.pause:
+            self.wfile.write(self.body)
+            return
+        with contextlib.suppress(ConnectionError):  # the client gave up
+            for index in range(len(self.body)):
+                self.wfile.write(self.body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(self.pause)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -723,6 +1050,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("no_proxy", "*")
     _Handler.failures = []
     _Handler.requests = 0
+    _Handler.pause = 0.0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -814,6 +1142,97 @@ def test_fetch_refuses_a_download_with_a_wrong_sha256(tmp_path: Path, server: st
 
 
 @pytest.mark.usefixtures("server")  # for its proxy settings
+def test_fetch_gives_up_at_its_deadline(tmp_path: Path, server: str) -> None:
+    # A byte every 0.05 s: no read ever waits long, the download as a whole would take minutes.
+    archive = Package().conda(tmp_path)
+    _Handler.body, _Handler.pause = archive.read_bytes(), 0.05
+    url = f"{server}/{archive.name}"
+    start = time.monotonic()
+    with pytest.raises(ChannelError) as exc:
+        fetch(record_for(archive, url), tmp_path / "cache", timeout=0.5)
+    assert time.monotonic() - start < 2
+    assert_error(
+        exc,
+        ChannelError,
+        f"could not download {url}: no complete answer within 0.5 s",
+        "check your network connection and the channel URL; a slow channel or a large archive"
+        " needs a larger --timeout (now 0.5 s)",
+    )
+    assert _Handler.requests == 1
+    assert cache_files(tmp_path / "cache") == []
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Lower this process's file size limit (``ulimit -f``): larger writes fail with EFBIG.
+
+    Python ignores SIGXFSZ, so the write fails instead of the process being killed. The limit
+    goes back up afterwards, which the soft limit allows without privileges.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+BIG = M("share/big.bin", b"\0" * (2 << 20))
+
+
+def test_a_file_size_limit_while_extracting_is_not_a_damaged_archive(
+    tmp_path: Path, fmt: str
+) -> None:
+    archive = build(Package(payload=[*Package().payload, BIG]), tmp_path, fmt)
+    with file_size_limit(1 << 20), pytest.raises(WriteError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot extract {archive.name}: File too large (last member read: 'share/big.bin')",
+        "raise the file size limit (ulimit -f), or set TMPDIR to a folder on a file system that"
+        " takes larger files",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_size_limit_while_downloading_is_not_a_network_error(
+    tmp_path: Path, server: str
+) -> None:
+    archive = Package(payload=[M("share/noise.bin", os.urandom(2 << 20))]).conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    with file_size_limit(1 << 20), pytest.raises(WriteError) as exc:
+        fetch(record_for(archive, f"{server}/{archive.name}"), tmp_path / "cache")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot write {archive.name} into the cache: File too large",
+        "raise the file size limit (ulimit -f), or pass --cache-dir with a folder on a file"
+        " system that takes larger files",
+    )
+    assert _Handler.requests == 1  # not a network failure: not tried again
+    assert cache_files(tmp_path / "cache") == []
+
+
+def test_a_cache_folder_without_write_permission(tmp_path: Path, server: str) -> None:
+    archive = Package().conda(tmp_path)
+    _Handler.body = archive.read_bytes()
+    (tmp_path / "cache" / "pkgs").mkdir(parents=True)
+    (tmp_path / "cache" / "pkgs").chmod(0o555)
+    with contextlib.suppress(PermissionError):
+        (tmp_path / "cache" / "pkgs" / "probe").touch()
+        pytest.skip("this user writes into read-only folders (root, CAP_DAC_OVERRIDE)")
+    with pytest.raises(WriteError) as exc:
+        fetch(record_for(archive, f"{server}/{archive.name}"), tmp_path / "cache")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot write {archive.name} into the cache: Permission denied",
+        f"{tmp_path / 'cache'} cannot be written to; pass --cache-dir with a folder you can"
+        " write to",
+    )
+
+
 def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
     archive = Package().conda(tmp_path)
     url = "http://127.0.0.1:9/demo-1.0-h0_0.conda"  # the discard port: nothing listens there
