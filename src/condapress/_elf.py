@@ -12,9 +12,10 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from elftools.common.exceptions import ELFError
+from elftools.common.utils import struct_parse
 from elftools.construct.core import ConstructError
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
@@ -27,12 +28,25 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
 
+    from elftools.construct.lib.container import Container
     from elftools.elf.dynamic import DynamicTag
     from elftools.elf.sections import Section
 
-__all__ = ["ElfFile", "is_elf", "max_versions", "read_elf"]
+__all__ = [
+    "MAX_HEADERS",
+    "ElfFile",
+    "headers",
+    "is_elf",
+    "max_versions",
+    "parse_elf",
+    "read_elf",
+]
 
 _MAGIC = b"\x7fELF"
+#: The most section (or program) headers read: SHN_LORESERVE, above which the ELF format needs
+#: extended numbering, which linkers use only for relocatable objects (``ld -r``), never for a
+#: library or a program (they have a few dozen).
+MAX_HEADERS = 0xFF00
 
 # e_machine -> the architecture names of auditwheel's Architecture enum (and of wheel tags).
 # EM_PPC64 and EM_S390 are refined by byte order and class in _machine().
@@ -124,13 +138,28 @@ def read_elf(path: Path) -> ElfFile:
     :raises ArchiveError: *path* is not an ELF file, or is truncated or corrupt.
     """
     try:
-        with path.open("rb") as f:
-            return _read(f)
+        f = path.open("rb")
+    except OSError as exc:
+        msg = f"{path.name} is not a valid ELF file: {type(exc).__name__}: {exc}"
+        raise ArchiveError(msg, path=str(path)) from exc
+    with f:
+        return parse_elf(f, os.fstat(f.fileno()).st_size, path.name, str(path))
+
+
+def parse_elf(f: BinaryIO, size: int, name: str, path: str) -> ElfFile:
+    """Read the dynamic linking facts of the ELF file of *size* bytes that *f* reads.
+
+    *f* needs only ``read``, ``seek`` and ``tell``; *name* and *path* go into the error.
+
+    :raises ArchiveError: it is not an ELF file, or is truncated or corrupt.
+    """
+    try:
+        return _read(f, size)
     except _InvalidElfError as exc:
         reason = str(exc)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"
-    raise ArchiveError(f"{path.name} is not a valid ELF file: {reason}", path=str(path))
+    raise ArchiveError(f"{name} is not a valid ELF file: {reason}", path=path)
 
 
 def max_versions(elf: ElfFile) -> dict[str, str]:
@@ -165,16 +194,16 @@ class _InvalidElfError(Exception):
     """A structural problem found by our own checks; its text is the reason shown to users."""
 
 
-def _read(f: BinaryIO) -> ElfFile:
-    elf, size = _open(f)
+def _read(f: BinaryIO, size: int) -> ElfFile:
+    elf = _open(f, size)
     interpreter = None
     dynamic: DynamicSection | DynamicSegment | None = None
-    for segment in elf.iter_segments():
-        if isinstance(segment, InterpSegment):
-            interpreter = segment.get_interp_name()
-        elif isinstance(segment, DynamicSegment):
-            dynamic = segment  # only used when the file has no section headers
     section, verneed, dynsym = _sections(elf, size)
+    for header in headers(elf, "segment"):
+        if header["p_type"] == "PT_INTERP":
+            interpreter = InterpSegment(header, f).get_interp_name()
+        elif header["p_type"] == "PT_DYNAMIC" and section is None:
+            dynamic = DynamicSegment(header, f, elf)  # a file without section headers
     strings = _dynamic_strings(section or dynamic)
     weak_std, global_std, cxx11 = _symbols(elf, dynsym)
     e_type = elf["e_type"]
@@ -194,7 +223,23 @@ def _read(f: BinaryIO) -> ElfFile:
     )
 
 
-def _open(f: BinaryIO) -> tuple[ELFFile, int]:
+def headers(elf: ELFFile, table: Literal["section", "segment"]) -> Iterator[Container]:
+    """The section or program headers of *elf*, parsed as they are, in file order.
+
+    pyelftools' own iterators build an object per section, and for some (hash tables) parse the
+    whole section: the few sections used are built from their headers instead.
+    """
+    if table == "section":
+        offset, count, size = elf["e_shoff"], elf.num_sections(), elf["e_shentsize"]
+        struct_ = elf.structs.Elf_Shdr
+    else:
+        offset, count, size = elf["e_phoff"], elf.num_segments(), elf["e_phentsize"]
+        struct_ = elf.structs.Elf_Phdr
+    for index in range(min(count, MAX_HEADERS) if offset else 0):
+        yield struct_parse(struct_, elf.stream, offset + index * size)
+
+
+def _open(f: BinaryIO, size: int) -> ELFFile:
     """Parse the ELF header, checking first that the file holds everything its headers describe.
 
     A truncated file then fails with a reason a user understands, not deep inside pyelftools.
@@ -202,7 +247,6 @@ def _open(f: BinaryIO) -> tuple[ELFFile, int]:
     ident = f.read(5)
     if ident[:4] != _MAGIC:
         raise _InvalidElfError("it does not start with the ELF magic number")
-    size = os.fstat(f.fileno()).st_size
     header_size = 64 if ident[4:] == b"\x02" else 52
     if size < header_size:
         raise _InvalidElfError(f"it is truncated ({size} bytes, shorter than an ELF header)")
@@ -214,24 +258,34 @@ def _open(f: BinaryIO) -> tuple[ELFFile, int]:
     )
     if size < needed_size:
         raise _InvalidElfError(f"it is truncated ({size} bytes, its headers need {needed_size})")
-    return elf, size
+    # pyelftools builds an object per header; past 0xff00 the counts are stored in section 0
+    # ("extended numbering"), which only relocatable objects need.
+    for count, kind in ((elf.num_sections(), "section"), (elf.num_segments(), "program")):
+        if count > MAX_HEADERS:
+            msg = f"it claims {count} {kind} headers, more than the {MAX_HEADERS} a linker writes"
+            raise _InvalidElfError(msg)
+    return elf
 
 
 def _sections(
     elf: ELFFile, size: int
 ) -> tuple[DynamicSection | None, GNUVerNeedSection | None, Section | None]:
-    dynamic = verneed = dynsym = None
-    for section in elf.iter_sections():
-        if section["sh_type"] != "SHT_NOBITS" and section["sh_offset"] + section["sh_size"] > size:
-            msg = f"it is truncated ({size} bytes, section {section.name} lies beyond)"
-            raise _InvalidElfError(msg)
-        if isinstance(section, DynamicSection):
-            dynamic = section
-        elif isinstance(section, GNUVerNeedSection):
-            verneed = section
-        elif section["sh_type"] == "SHT_DYNSYM":
-            dynsym = section
-    return dynamic, verneed, dynsym
+    found: dict[str, int] = {}
+    for index, header in enumerate(headers(elf, "section")):
+        if header["sh_type"] != "SHT_NOBITS" and header["sh_offset"] + header["sh_size"] > size:
+            name = elf.get_section(index).name
+            raise _InvalidElfError(f"it is truncated ({size} bytes, section {name} lies beyond)")
+        if header["sh_type"] in {"SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM"}:
+            found[header["sh_type"]] = index  # the last of each, as the loader's tags point once
+    dynamic, verneed, dynsym = (
+        elf.get_section(found[kind]) if kind in found else None
+        for kind in ("SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM")
+    )
+    return (
+        dynamic if isinstance(dynamic, DynamicSection) else None,
+        verneed if isinstance(verneed, GNUVerNeedSection) else None,
+        dynsym,
+    )
 
 
 def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[str, list[str]]:
