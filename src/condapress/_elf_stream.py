@@ -38,7 +38,7 @@ MAX_ELF_TABLES = 256 << 20
 _CHUNK = 1 << 20
 # Files up to this size are kept whole: most libraries and extension modules of a wheel are,
 # and one parse of the whole costs less than the few parses that find the tables in a large one.
-_SMALL = 4 << 20
+_WHOLE = 4 << 20
 # Passes over the file before giving up: the first, one for the tables before the section
 # headers, and two more for files whose tables point into each other in unusual ways.
 _PASSES = 4
@@ -46,6 +46,8 @@ _PASSES = 4
 _PLANS = 32
 # pyelftools reads a string in chunks of 64 bytes: one near the end of a table reads past it.
 _STRING_CHUNK = 64
+# What is wanted around a byte outside the tables the section headers describe.
+_UNKNOWN_SPAN = 4096
 # Read whole as soon as any byte of them is needed: pyelftools walks them entry by entry.
 _TABLES = frozenset(
     {"SHT_STRTAB", "SHT_DYNAMIC", "SHT_DYNSYM", "SHT_GNU_verneed", "SHT_GNU_HASH", "SHT_HASH"}
@@ -153,10 +155,14 @@ class ElfCollector:
 
     :param name: the file's name in messages.
     :param size: its size in bytes.
-    :param limit: the most bytes kept (:data:`MAX_ELF_TABLES`).
+    :param limit: the most bytes kept (:data:`MAX_ELF_TABLES`). A dry run may read as many zeros
+        again, and the final parse copies what it reads: memory peaks below three times *limit*.
+    :param whole: a file up to this size is kept whole and parsed once.
     """
 
-    def __init__(self, name: str, size: int, limit: int = MAX_ELF_TABLES) -> None:
+    def __init__(
+        self, name: str, size: int, limit: int = MAX_ELF_TABLES, whole: int = _WHOLE
+    ) -> None:
         self.name = name
         self.size = size
         self.limit = limit
@@ -167,9 +173,11 @@ class ElfCollector:
         self._window: deque[tuple[int, bytes]] = deque(maxlen=2)
         self._pos = 0
         self._plans = 0
+        #: how many times the file was streamed: 1, then one more for tables passed unknown.
+        self.passes = 1
         self._outcome: ElfFile | ArchiveError | None = None
         # A small file is kept whole and parsed once; of a large one, the ELF header comes first.
-        self._want(0, size if size <= _SMALL else 64)
+        self._want(0, size if size <= min(whole, limit) else 64)
 
     def feed(self, chunk: bytes) -> None:
         """Take the next *chunk* of the file."""
@@ -187,17 +195,20 @@ class ElfCollector:
         :raises ArchiveError: the file is not a valid ELF file.
         :raises TooLargeError: its tables claim more than *limit* bytes.
         """
-        passes = 1
         while self._outcome is None and self._plan():
-            if passes == _PASSES:
+            if self.passes == _PASSES:
                 reason = f"its headers still point at unread bytes after {_PASSES} passes over it"
                 raise ArchiveError(f"{self.name} is not a valid ELF file: {reason}", path=self.name)
             self._again(reopen)
-            passes += 1
         if isinstance(self._outcome, ArchiveError):
             raise self._outcome
         assert self._outcome is not None  # noqa: S101 - the loop ends on an outcome
         return self._outcome
+
+    @property
+    def kept(self) -> int:
+        """How many bytes of the file are held or wanted: what reading it costs in memory."""
+        return sum(len(data) for data in self._held.data) + sum(e - s for s, e in self._pending)
 
     def _fill(self) -> bool:
         """Copy what the window holds of the pending ranges; whether any is now complete."""
@@ -235,8 +246,8 @@ class ElfCollector:
         for start, end in _merged(view.missing):
             around = [(s, e) for s, e in spans if s <= start < e]
             span = min(around, key=lambda r: r[1] - r[0], default=None)
-            if span is None:
-                self._want(start, end)
+            if span is None:  # e.g. strings read through the dynamic segment, 64 bytes a time
+                self._want(start, min(self.size, max(end, start + _UNKNOWN_SPAN)))
             else:
                 self._want(min(start, span[0]), min(self.size, max(end, span[1] + _STRING_CHUNK)))
         return True
@@ -250,12 +261,12 @@ class ElfCollector:
             at = max(at, e)
         if at < end:
             self._pending[at, end] = bytearray()
-        kept = sum(len(data) for data in self._held.data) + sum(e - s for s, e in self._pending)
-        if kept > self.limit:
-            raise self._too_large(kept)
+        if self.kept > self.limit:
+            raise self._too_large()
 
     def _again(self, reopen: Callable[[], IO[bytes]]) -> None:
         """Stream the file again from its start, as far as the last byte still wanted."""
+        self.passes += 1
         self._pending = {key: bytearray() for key in self._pending}
         self._window.clear()
         self._pos = 0
@@ -266,11 +277,10 @@ class ElfCollector:
                     break
                 self.feed(chunk)
 
-    def _too_large(self, size: int | None = None) -> TooLargeError:
-        wants = "more" if size is None else f"{size:,} bytes"
+    def _too_large(self) -> TooLargeError:
         message = (
-            f"{self.name}: reading its ELF tables takes {wants}, more than the "
-            f"{self.limit >> 20} MiB condapress reads of one file"
+            f"{self.name}: its ELF tables need more than the {self.limit >> 20} MiB condapress "
+            "reads of one file"
         )
         return TooLargeError(message, path=self.name)
 
