@@ -180,3 +180,46 @@ def declare_size(path: Path, name: str, size: int) -> None:
     raw = bytearray(path.read_bytes())
     struct.pack_into("<I", raw, _directory_entry(raw, directory, name) + 24, size)
     path.write_bytes(bytes(raw))
+
+
+def many_members(path: Path, count: int) -> Path:
+    """A zip of *count* empty files, packed here: zipfile takes half a minute for 200 000."""
+    local, central = [], []
+    offset = 0
+    for index in range(count):
+        name = f"demo/{index}".encode()
+        header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0)
+        central.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                0,
+                0,
+                0x21,
+                0,
+                0,
+                0,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0o644 << 16,
+                offset,
+            )
+            + name
+        )
+        local.append(header + name)
+        offset += len(header) + len(name)
+    directory = b"".join(central)
+    # More than 65 535 entries need the ZIP64 end records before the classic one.
+    zip64 = struct.pack(
+        "<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), offset
+    )
+    locator = struct.pack("<IIQI", 0x07064B50, 0, offset + len(directory), 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, len(directory), offset, 0)
+    path.write_bytes(b"".join(local) + directory + zip64 + locator + end)
+    return path

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 from elftools.common.exceptions import ELFError
 from elftools.common.utils import struct_parse
 from elftools.construct.core import ConstructError
-from elftools.elf.dynamic import DynamicSection, DynamicSegment
+from elftools.elf.dynamic import Dynamic, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import Section, StringTableSection
 from elftools.elf.segments import InterpSegment
 
 from condapress.errors import ArchiveError
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from elftools.construct.lib.container import Container
     from elftools.elf.dynamic import DynamicTag
-    from elftools.elf.sections import Section
 
 __all__ = [
     "MAX_HEADERS",
@@ -197,7 +197,7 @@ class _InvalidElfError(Exception):
 def _read(f: BinaryIO, size: int) -> ElfFile:
     elf = _open(f, size)
     interpreter = None
-    dynamic: DynamicSection | DynamicSegment | None = None
+    dynamic: Dynamic | None = None
     section, verneed, dynsym = _sections(elf, size)
     for header in headers(elf, "segment"):
         if header["p_type"] == "PT_INTERP":
@@ -269,26 +269,47 @@ def _open(f: BinaryIO, size: int) -> ELFFile:
 
 def _sections(
     elf: ELFFile, size: int
-) -> tuple[DynamicSection | None, GNUVerNeedSection | None, Section | None]:
-    found: dict[str, int] = {}
+) -> tuple[Dynamic | None, GNUVerNeedSection | None, tuple[bytes, bytes] | None]:
+    """``.dynamic``, ``.gnu.version_r``, and the bytes of ``.dynsym`` and its string table.
+
+    Built from their headers, without the names of the sections: the section name table may lie
+    far from the rest, and a stream would be read again to reach it.
+    """
+    found: dict[str, Container] = {}
     for index, header in enumerate(headers(elf, "section")):
         if header["sh_type"] != "SHT_NOBITS" and header["sh_offset"] + header["sh_size"] > size:
             name = elf.get_section(index).name
             raise _InvalidElfError(f"it is truncated ({size} bytes, section {name} lies beyond)")
         if header["sh_type"] in {"SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM"}:
-            found[header["sh_type"]] = index  # the last of each, as the loader's tags point once
-    dynamic, verneed, dynsym = (
-        elf.get_section(found[kind]) if kind in found else None
-        for kind in ("SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM")
-    )
-    return (
-        dynamic if isinstance(dynamic, DynamicSection) else None,
-        verneed if isinstance(verneed, GNUVerNeedSection) else None,
-        dynsym,
-    )
+            found[header["sh_type"]] = header  # the last of each, as the loader's tags point once
+    dynamic = verneed = symbols = None
+    if (table := found.get("SHT_DYNAMIC")) is not None:
+        strings = _string_table(elf, table)
+        dynamic = Dynamic(elf.stream, elf, strings, table["sh_offset"], empty=False)
+    if (table := found.get("SHT_GNU_verneed")) is not None:
+        verneed = GNUVerNeedSection(table, "", elf, _string_table(elf, table))
+    if (table := found.get("SHT_DYNSYM")) is not None:
+        symbols = (Section(table, "", elf).data(), _string_table(elf, table).data())
+    return dynamic, verneed, symbols
 
 
-def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[str, list[str]]:
+def _string_table(elf: ELFFile, header: Container) -> StringTableSection:
+    """The string table section *header* links to."""
+    link = header["sh_link"]
+    if link >= min(elf.num_sections(), MAX_HEADERS):
+        raise _InvalidElfError(
+            f"a {header['sh_type']} section links to section {link}, past the last"
+        )
+    linked = struct_parse(
+        elf.structs.Elf_Shdr, elf.stream, elf["e_shoff"] + link * elf["e_shentsize"]
+    )
+    if linked["sh_type"] != "SHT_STRTAB":
+        msg = f"a {header['sh_type']} section links to section {link}, which is not a string table"
+        raise _InvalidElfError(msg)
+    return StringTableSection(linked, "", elf)
+
+
+def _dynamic_strings(dynamic: Dynamic | None) -> dict[str, list[str]]:
     strings: dict[str, list[str]] = {
         "DT_NEEDED": [],
         "DT_SONAME": [],
@@ -301,12 +322,13 @@ def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[st
     return strings
 
 
-def _symbols(elf: ELFFile, dynsym: Section | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    if dynsym is None:
+def _symbols(
+    elf: ELFFile, tables: tuple[bytes, bytes] | None
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    if tables is None:
         return (), (), False
-    strtab = elf.get_section(dynsym["sh_link"]).data()
-    symbols = _iter_symbols(dynsym.data(), elf.elfclass, little=elf.little_endian)
-    return _scan_symbols(symbols, strtab)
+    dynsym, strtab = tables
+    return _scan_symbols(_iter_symbols(dynsym, elf.elfclass, little=elf.little_endian), strtab)
 
 
 def _tag_string(tag: DynamicTag) -> str:
