@@ -146,15 +146,19 @@ def read_elf(path: Path) -> ElfFile:
         return parse_elf(f, os.fstat(f.fileno()).st_size, path.name, str(path))
 
 
-def parse_elf(f: BinaryIO, size: int, name: str, path: str) -> ElfFile:
+def parse_elf(
+    f: BinaryIO, size: int, name: str, path: str, *, scan_symbols: bool = True
+) -> ElfFile:
     """Read the dynamic linking facts of the ELF file of *size* bytes that *f* reads.
 
-    *f* needs only ``read``, ``seek`` and ``tell``; *name* and *path* go into the error.
+    *f* needs only ``read``, ``seek`` and ``tell``; *name* and *path* go into the error. Without
+    *scan_symbols* the same bytes are read, but the dynamic symbols are not looked at (the
+    ``std`` fields stay empty): a C++ library's hundred thousand symbols take most of a parse.
 
     :raises ArchiveError: it is not an ELF file, or is truncated or corrupt.
     """
     try:
-        return _read(f, size)
+        return _read(f, size, scan_symbols=scan_symbols)
     except _InvalidElfError as exc:
         reason = str(exc)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
@@ -194,7 +198,7 @@ class _InvalidElfError(Exception):
     """A structural problem found by our own checks; its text is the reason shown to users."""
 
 
-def _read(f: BinaryIO, size: int) -> ElfFile:
+def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> ElfFile:
     elf = _open(f, size)
     interpreter = None
     dynamic: Dynamic | None = None
@@ -205,7 +209,7 @@ def _read(f: BinaryIO, size: int) -> ElfFile:
         elif header["p_type"] == "PT_DYNAMIC" and section is None:
             dynamic = DynamicSegment(header, f, elf)  # a file without section headers
     strings = _dynamic_strings(section or dynamic)
-    weak_std, global_std, cxx11 = _symbols(elf, dynsym)
+    weak_std, global_std, cxx11 = _symbols(elf, dynsym if scan_symbols else None)
     e_type = elf["e_type"]
     return ElfFile(
         machine=_machine(elf),

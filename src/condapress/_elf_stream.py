@@ -228,9 +228,15 @@ class ElfCollector:
         """Parse what is held; want what the parse lacked. False once the outcome is known."""
         self._plans += 1
         view = _View(self._held, self.size, self.limit)
-        outcome: ElfFile | ArchiveError | None
+        outcome: ElfFile | ArchiveError | None = None
         try:
-            outcome = parse_elf(cast("BinaryIO", view), self.size, self.name, self.name)
+            # The symbols are looked at only in the last parse, once everything is held.
+            if sum(map(len, self._held.data)) < self.size:
+                stream = cast("BinaryIO", view)
+                parse_elf(stream, self.size, self.name, self.name, scan_symbols=False)
+            if not view.missing:
+                view = _View(self._held, self.size, self.limit)
+                outcome = parse_elf(cast("BinaryIO", view), self.size, self.name, self.name)
         except ArchiveError as exc:
             outcome = exc
         except _TooLargeReadError:
