@@ -2,8 +2,8 @@
 
 A zip member can only be decompressed from its start, so :class:`ElfCollector` keeps, of the
 chunks that stream past, only the bytes :func:`~condapress._elf.parse_elf` reads: the headers and
-the tables of the dynamic linker (``.dynamic``, ``.dynsym``, ``.dynstr``, ``.gnu.version_r``,
-section names). pyelftools itself says which bytes those are: it parses a view of the file in
+the tables of the dynamic linker (``.dynamic``, ``.dynsym``, ``.dynstr``, ``.gnu.version_r``).
+pyelftools itself says which bytes those are: it parses a view of the file in
 which the bytes not held yet read as zeros, and every range it read that way is wanted. The ELF
 header says where the other headers are, and they say where the tables are, so most of them are
 kept as they stream past; tables that lie before the section headers (usually ``.dynsym``) are
