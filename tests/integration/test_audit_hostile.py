@@ -245,8 +245,9 @@ resource.setrlimit(resource.RLIMIT_AS, ({as_limit}, {as_limit}))
 resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}))
 from condapress._cli import main
 status = main(sys.argv[1:])
-with open(os.environ["MAXRSS_FILE"], "w") as report:
-    report.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+# VmHWM is this program's peak: ru_maxrss would count the parent's, inherited through exec.
+with open("/proc/self/status") as status_file, open(os.environ["MAXRSS_FILE"], "w") as report:
+    report.write(next(line.split()[1] for line in status_file if line.startswith("VmHWM:")))
 sys.exit(status)
 """
 
