@@ -1,63 +1,37 @@
-"""The audit's findings, and its checks of a wheel's files, read in one streaming pass.
+"""The audit's findings, and its checks of a wheel's files.
 
-Each member is decompressed once: the same chunks feed its RECORD hashes, the search for
-build-prefix strings and, for ELF files only, a temporary copy that :func:`read_elf` reads.
 Every finding code is listed in :data:`CODES` with its level and hint. The checks here cover the
 archive, the ``.dist-info`` folder (RECORD, METADATA, WHEEL, file name) and what one library
-alone shows (C++ exports, a bundled libstdc++); :mod:`condapress.audit` checks how the binaries
-fit together.
+alone shows (C++ exports, a bundled libstdc++); :mod:`condapress._wheel_scan` reads the wheel,
+and :mod:`condapress.audit` checks how the binaries fit together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import enum
-import hashlib
-import io
 import json
 import re
-import tempfile
-import zipfile
-import zlib
-from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from email.parser import HeaderParser
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from packaging.metadata import ExceptionGroup, Metadata, parse_email
 from packaging.tags import parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from condapress._elf import read_elf
+from condapress._wheel_scan import MAX_DIST_INFO_FILE, PLACEHOLDERS, record_rows
 from condapress.assemble import PROVENANCE_FILE
-from condapress.errors import ArchiveError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from condapress._elf import ElfFile
+    from condapress._wheel_scan import Member, WheelScan
 
 
-#: Strings that only a conda build machine writes: its build root, and the placeholders that
-#: conda replaces with the install prefix (neither survives a proper relocation).
-PLACEHOLDERS = ("_h_env_placehold", "/opt/anaconda1anaconda2anaconda3")
-BUILD_PREFIXES = ("/home/conda/feedstock_root/build_artifacts/", *PLACEHOLDERS)
-_NEEDLES = tuple(prefix.encode() for prefix in BUILD_PREFIXES)
-# A string split across two chunks is found in the tail of one plus the next.
-_OVERLAP = max(len(needle) for needle in _NEEDLES) - 1
-_CHUNK = 1 << 20
-_ELF_MAGIC = b"\x7fELF"
 _MAX_LISTED = 10
-# zipfile reports a corrupt member as a bad CRC or deflate stream, an unknown compression
-# method (NotImplementedError) or encryption (RuntimeError), depending on where it notices.
-_CORRUPT = (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError)
-# The binary-format wheel spec asks for sha256 or a stronger hash of hashlib.algorithms_guaranteed.
-_STRONG_HASHES = frozenset(
-    {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
-)
 _REQUIRED_FIELDS = ("Metadata-Version", "Name", "Version")
 # libstdc++ under its own name, or mangled by a repair tool (libstdc++-1a2b3c4d.so.6.0.32).
 _LIBSTDCXX = re.compile(r"libstdc\+\+(?:-[0-9a-f]+)*\.so(?:\.[0-9.]+)?")
@@ -144,6 +118,7 @@ CODES: dict[str, tuple[Level, str]] = {
     ),
     # the binaries
     "bad-elf": (_E, "rebuild the wheel: the loader cannot use a truncated or corrupt binary"),
+    "file-too-large": (_E, "do not install this wheel: no real wheel has a file like this"),
     "missing-library": (_E, "bundle it in the wheel (condapress --fat, auditwheel repair)"),
     "library-from-other-wheel": (_W, "check that a Requires-Dist wheel installs it on the RPATH"),
     "unreachable-library": (_W, "add an RPATH entry $ORIGIN/<its folder> (patchelf --add-rpath)"),
@@ -164,112 +139,6 @@ def finding(code: str, message: str, path: str | None = None, **fields: str) -> 
     return Finding(level, code, message, hint.format(**fields) if fields else hint, path)
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """What one pass over an archive member found."""
-
-    name: str
-    size: int
-    #: ``(algorithm, urlsafe base64 digest without padding)`` for every algorithm RECORD uses.
-    digests: tuple[tuple[str, str], ...]
-    #: the build-prefix strings it contains.
-    prefixes: tuple[str, ...]
-    elf: ElfFile | None
-    #: the member could not be read, or is a broken ELF file.
-    problem: Finding | None
-
-
-@dataclass(frozen=True, slots=True)
-class WheelScan:
-    """Every member of a wheel and the texts of its ``.dist-info`` files."""
-
-    filename: str
-    members: tuple[Member, ...]
-    #: the top-level ``.dist-info`` folders (a valid wheel has exactly one).
-    dist_infos: tuple[str, ...]
-    #: ``(file name, text)`` of METADATA, WHEEL, RECORD and the provenance file, when present.
-    texts: tuple[tuple[str, str], ...]
-
-    def text(self, leaf: str) -> str | None:
-        """The text of ``<dist-info>/<leaf>``, or None."""
-        return dict(self.texts).get(leaf)
-
-
-def read_wheel(path: Path) -> WheelScan:
-    """Scan every member of the wheel at *path* once, never extracting more than one ELF file.
-
-    :raises ArchiveError: *path* cannot be opened as a zip archive.
-    """
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveError(
-            f"cannot audit {path.name}: it is not a readable zip archive ({exc})",
-            hint="download or press the wheel again; a wheel is a zip file",
-            path=str(path),
-        ) from exc
-    with zf, tempfile.TemporaryDirectory(prefix="condapress-audit-") as tmp:
-        infos = [info for info in zf.infolist() if not info.is_dir()]
-        names = {info.filename for info in infos}
-        tops = {name.split("/")[0] for name in names if "/" in name}
-        dist_infos = sorted(top for top in tops if top.endswith(".dist-info"))
-        texts: list[tuple[str, str]] = []
-        if len(dist_infos) == 1:
-            for leaf in ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE):
-                name = f"{dist_infos[0]}/{leaf}"
-                with contextlib.suppress(*_CORRUPT, KeyError):
-                    texts.append((leaf, zf.read(name).decode("utf-8", "replace")))
-        record = dict(texts).get("RECORD", "")
-        used = {row[1].partition("=")[0] for row in _record_rows(record)[0]}
-        algorithms = sorted({"sha256"} | (used & _STRONG_HASHES))
-        members = tuple(_scan_member(zf, info, algorithms, Path(tmp)) for info in infos)
-    return WheelScan(path.name, members, tuple(dist_infos), tuple(texts))
-
-
-def _scan_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequence[str], tmp: Path
-) -> Member:
-    name = info.filename
-    hashers = [(algorithm, hashlib.new(algorithm)) for algorithm in algorithms]
-    found: set[bytes] = set()
-    tail, size = b"", 0
-    copy = tmp / "member.elf"
-    out: BinaryIO | None = None
-    try:
-        with contextlib.ExitStack() as stack:
-            src = stack.enter_context(zf.open(info))
-            while chunk := src.read(_CHUNK):
-                if size == 0 and chunk.startswith(_ELF_MAGIC):
-                    out = stack.enter_context(copy.open("wb"))
-                size += len(chunk)
-                for _, hasher in hashers:
-                    hasher.update(chunk)
-                window = tail + chunk
-                found.update(needle for needle in _NEEDLES if needle in window)
-                tail = window[-_OVERLAP:]
-                if out is not None:
-                    out.write(chunk)
-    except _CORRUPT as exc:
-        message = f"{name} cannot be read from the archive: {exc}"
-        return Member(name, size, (), (), None, finding("unreadable-member", message, name))
-    elf: ElfFile | None = None
-    problem: Finding | None = None
-    if out is not None:
-        try:
-            elf = read_elf(copy)
-        except ArchiveError as exc:
-            reason = exc.message.partition(" is not a valid ELF file: ")[2] or exc.message
-            problem = finding("bad-elf", f"{name} is not a valid ELF file: {reason}", name)
-        copy.unlink()
-    digests = tuple((algorithm, _b64(hasher.digest())) for algorithm, hasher in hashers)
-    prefixes = tuple(p for p, n in zip(BUILD_PREFIXES, _NEEDLES, strict=True) if n in found)
-    return Member(name, size, digests, prefixes, elf, problem)
-
-
-def _b64(digest: bytes) -> str:
-    return urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def listing(items: Sequence[str], separator: str = ", ") -> str:
     """*items* joined, the first ten only, then ``... and N more``."""
     more = f"{separator}... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
@@ -278,22 +147,6 @@ def listing(items: Sequence[str], separator: str = ", ") -> str:
 
 def _count(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _record_rows(text: str) -> tuple[list[list[str]], list[int]]:
-    """The ``path,hash,size`` rows of RECORD, and the line numbers of malformed rows."""
-    rows: list[list[str]] = []
-    malformed: list[int] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for row in reader:
-            if len(row) == 3:  # noqa: PLR2004
-                rows.append(row)
-            elif any(row):
-                malformed.append(reader.line_num)
-    except csv.Error:  # an unterminated quote: the rest of the file is one bad row
-        malformed.append(reader.line_num)
-    return rows, malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,22 +163,7 @@ class WheelFacts:
 
 def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     """Check the archive members, the ``.dist-info`` folder, RECORD, METADATA and the tags."""
-    findings = [m.problem for m in scan.members if m.problem is not None]
-    for m in scan.members:
-        if m.name.startswith("/") or ".." in m.name.split("/"):
-            message = f"{m.name} would be installed outside the installation folder"
-            findings.append(finding("unsafe-path", message, m.name))
-        # A placeholder is what conda rewrites at install time: a program may read it at run
-        # time. A bare build-machine path (a source path in an assert message, a dead copy of
-        # the old RPATH left in .dynstr by patchelf) only says where the package was built.
-        placeholders = [p for p in m.prefixes if p in PLACEHOLDERS]
-        if placeholders:
-            more = f" (and {', '.join(placeholders[1:])})" if placeholders[1:] else ""
-            message = f"{m.name} contains the build prefix {placeholders[0]}{more}"
-            findings.append(finding("build-prefix", message, m.name))
-        elif m.prefixes:
-            message = f"{m.name} contains the build-machine path {m.prefixes[0]}"
-            findings.append(finding("build-path", message, m.name))
+    findings = _member_findings(scan.members)
     file_tags: list[str] | None = None
     file_name = file_version = None
     try:
@@ -345,12 +183,45 @@ def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     if len(scan.dist_infos) != 1:
         return WheelFacts(tuple(file_tags or ()), (), None), findings
     dist_info = scan.dist_infos[0]
-    findings += _record_findings(dist_info, scan.text("RECORD"), scan.members)
-    requires = _metadata_findings(
-        dist_info, scan.text("METADATA"), file_name, file_version, findings
-    )
-    claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
+    # A file too large to read is reported as such; the checks that need it are left out.
+    unread = dict(scan.too_large)
+    for leaf, size in scan.too_large:
+        message = (
+            f"{dist_info}/{leaf} unpacks to {size:,} bytes; condapress reads at most "
+            f"{MAX_DIST_INFO_FILE >> 20} MiB of a .dist-info file"
+        )
+        findings.append(finding("file-too-large", message, f"{dist_info}/{leaf}"))
+    if "RECORD" not in unread:
+        findings += _record_findings(dist_info, scan.text("RECORD"), scan.members)
+    requires: tuple[str, ...] = ()
+    if "METADATA" not in unread:
+        metadata = scan.text("METADATA")
+        requires = _metadata_findings(dist_info, metadata, file_name, file_version, findings)
+    claimed = tuple(file_tags or ())
+    if "WHEEL" not in unread:
+        claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
     return WheelFacts(claimed, requires, _runtime(scan.text(PROVENANCE_FILE))), findings
+
+
+def _member_findings(members: Sequence[Member]) -> list[Finding]:
+    """What each member shows alone: unreadable, unsafe, broken ELF, build-machine strings."""
+    findings = [finding(*m.problem, m.name) for m in members if m.problem is not None]
+    for m in members:
+        if m.name.startswith("/") or ".." in m.name.split("/"):
+            message = f"{m.name} would be installed outside the installation folder"
+            findings.append(finding("unsafe-path", message, m.name))
+        # A placeholder is what conda rewrites at install time: a program may read it at run
+        # time. A bare build-machine path (a source path in an assert message, a dead copy of
+        # the old RPATH left in .dynstr by patchelf) only says where the package was built.
+        placeholders = [p for p in m.prefixes if p in PLACEHOLDERS]
+        if placeholders:
+            more = f" (and {', '.join(placeholders[1:])})" if placeholders[1:] else ""
+            message = f"{m.name} contains the build prefix {placeholders[0]}{more}"
+            findings.append(finding("build-prefix", message, m.name))
+        elif m.prefixes:
+            message = f"{m.name} contains the build-machine path {m.prefixes[0]}"
+            findings.append(finding("build-path", message, m.name))
+    return findings
 
 
 def _record_findings(dist_info: str, text: str | None, members: Sequence[Member]) -> list[Finding]:
@@ -360,7 +231,7 @@ def _record_findings(dist_info: str, text: str | None, members: Sequence[Member]
     # RECORD cannot hold its own hash, and signatures of RECORD are made after it.
     unhashed = {record, f"{record}.jws", f"{record}.p7s"}
     by_name = {m.name: m for m in members}
-    rows, malformed = _record_rows(text)
+    rows, malformed = record_rows(text)
     templates = {
         "record-unlisted": "RECORD does not list {}",
         "record-missing-file": "RECORD lists {} that the wheel does not have",

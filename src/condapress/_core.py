@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from condapress import _folders, solve
 from condapress._facts import gather_facts
 from condapress._paths import destination
-from condapress.errors import PolicyViolation
+from condapress.errors import PolicyViolation, printable
 from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
@@ -176,9 +176,8 @@ def _assemble_and_audit(
             for wheel in built:
                 report = audit.audit_wheel(wheel.path)
                 for finding in report.findings:
-                    logger.log(
-                        _LOG_LEVEL[finding.level.value], "%s: %s", wheel.path.name, finding.message
-                    )
+                    level, message = _LOG_LEVEL[finding.level.value], printable(finding.message)
+                    logger.log(level, "%s: %s", wheel.path.name, message)
                 errors = [f for f in report.findings if f.level is audit.Level.ERROR]
                 if errors:
                     raise PolicyViolation(

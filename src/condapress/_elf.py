@@ -12,13 +12,15 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from elftools.common.exceptions import ELFError
+from elftools.common.utils import struct_parse
 from elftools.construct.core import ConstructError
-from elftools.elf.dynamic import DynamicSection, DynamicSegment
+from elftools.elf.dynamic import Dynamic, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import Section, StringTableSection
 from elftools.elf.segments import InterpSegment
 
 from condapress.errors import ArchiveError
@@ -27,12 +29,24 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
 
+    from elftools.construct.lib.container import Container
     from elftools.elf.dynamic import DynamicTag
-    from elftools.elf.sections import Section
 
-__all__ = ["ElfFile", "is_elf", "max_versions", "read_elf"]
+__all__ = [
+    "MAX_HEADERS",
+    "ElfFile",
+    "headers",
+    "is_elf",
+    "max_versions",
+    "parse_elf",
+    "read_elf",
+]
 
 _MAGIC = b"\x7fELF"
+#: The most section (or program) headers read: SHN_LORESERVE, above which the ELF format needs
+#: extended numbering, which linkers use only for relocatable objects (``ld -r``), never for a
+#: library or a program (they have a few dozen).
+MAX_HEADERS = 0xFF00
 
 # e_machine -> the architecture names of auditwheel's Architecture enum (and of wheel tags).
 # EM_PPC64 and EM_S390 are refined by byte order and class in _machine().
@@ -124,13 +138,32 @@ def read_elf(path: Path) -> ElfFile:
     :raises ArchiveError: *path* is not an ELF file, or is truncated or corrupt.
     """
     try:
-        with path.open("rb") as f:
-            return _read(f)
+        f = path.open("rb")
+    except OSError as exc:
+        msg = f"{path.name} is not a valid ELF file: {type(exc).__name__}: {exc}"
+        raise ArchiveError(msg, path=str(path)) from exc
+    with f:
+        return parse_elf(f, os.fstat(f.fileno()).st_size, path.name, str(path))
+
+
+def parse_elf(
+    f: BinaryIO, size: int, name: str, path: str, *, scan_symbols: bool = True
+) -> ElfFile:
+    """Read the dynamic linking facts of the ELF file of *size* bytes that *f* reads.
+
+    *f* needs only ``read``, ``seek`` and ``tell``; *name* and *path* go into the error. Without
+    *scan_symbols* the same bytes are read, but the dynamic symbols are not looked at (the
+    ``std`` fields stay empty): a C++ library's hundred thousand symbols take most of a parse.
+
+    :raises ArchiveError: it is not an ELF file, or is truncated or corrupt.
+    """
+    try:
+        return _read(f, size, scan_symbols=scan_symbols)
     except _InvalidElfError as exc:
         reason = str(exc)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"
-    raise ArchiveError(f"{path.name} is not a valid ELF file: {reason}", path=str(path))
+    raise ArchiveError(f"{name} is not a valid ELF file: {reason}", path=path)
 
 
 def max_versions(elf: ElfFile) -> dict[str, str]:
@@ -165,18 +198,18 @@ class _InvalidElfError(Exception):
     """A structural problem found by our own checks; its text is the reason shown to users."""
 
 
-def _read(f: BinaryIO) -> ElfFile:
-    elf, size = _open(f)
+def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> ElfFile:
+    elf = _open(f, size)
     interpreter = None
-    dynamic: DynamicSection | DynamicSegment | None = None
-    for segment in elf.iter_segments():
-        if isinstance(segment, InterpSegment):
-            interpreter = segment.get_interp_name()
-        elif isinstance(segment, DynamicSegment):
-            dynamic = segment  # only used when the file has no section headers
+    dynamic: Dynamic | None = None
     section, verneed, dynsym = _sections(elf, size)
+    for header in headers(elf, "segment"):
+        if header["p_type"] == "PT_INTERP":
+            interpreter = InterpSegment(header, f).get_interp_name()
+        elif header["p_type"] == "PT_DYNAMIC" and section is None:
+            dynamic = DynamicSegment(header, f, elf)  # a file without section headers
     strings = _dynamic_strings(section or dynamic)
-    weak_std, global_std, cxx11 = _symbols(elf, dynsym)
+    weak_std, global_std, cxx11 = _symbols(elf, dynsym if scan_symbols else None)
     e_type = elf["e_type"]
     return ElfFile(
         machine=_machine(elf),
@@ -194,7 +227,23 @@ def _read(f: BinaryIO) -> ElfFile:
     )
 
 
-def _open(f: BinaryIO) -> tuple[ELFFile, int]:
+def headers(elf: ELFFile, table: Literal["section", "segment"]) -> Iterator[Container]:
+    """The section or program headers of *elf*, parsed as they are, in file order.
+
+    pyelftools' own iterators build an object per section, and for some (hash tables) parse the
+    whole section: the few sections used are built from their headers instead.
+    """
+    if table == "section":
+        offset, count, size = elf["e_shoff"], elf.num_sections(), elf["e_shentsize"]
+        struct_ = elf.structs.Elf_Shdr
+    else:
+        offset, count, size = elf["e_phoff"], elf.num_segments(), elf["e_phentsize"]
+        struct_ = elf.structs.Elf_Phdr
+    for index in range(min(count, MAX_HEADERS) if offset else 0):
+        yield struct_parse(struct_, elf.stream, offset + index * size)
+
+
+def _open(f: BinaryIO, size: int) -> ELFFile:
     """Parse the ELF header, checking first that the file holds everything its headers describe.
 
     A truncated file then fails with a reason a user understands, not deep inside pyelftools.
@@ -202,7 +251,6 @@ def _open(f: BinaryIO) -> tuple[ELFFile, int]:
     ident = f.read(5)
     if ident[:4] != _MAGIC:
         raise _InvalidElfError("it does not start with the ELF magic number")
-    size = os.fstat(f.fileno()).st_size
     header_size = 64 if ident[4:] == b"\x02" else 52
     if size < header_size:
         raise _InvalidElfError(f"it is truncated ({size} bytes, shorter than an ELF header)")
@@ -214,27 +262,58 @@ def _open(f: BinaryIO) -> tuple[ELFFile, int]:
     )
     if size < needed_size:
         raise _InvalidElfError(f"it is truncated ({size} bytes, its headers need {needed_size})")
-    return elf, size
+    # pyelftools builds an object per header; past 0xff00 the counts are stored in section 0
+    # ("extended numbering"), which only relocatable objects need.
+    for count, kind in ((elf.num_sections(), "section"), (elf.num_segments(), "program")):
+        if count > MAX_HEADERS:
+            msg = f"it claims {count} {kind} headers, more than the {MAX_HEADERS} a linker writes"
+            raise _InvalidElfError(msg)
+    return elf
 
 
 def _sections(
     elf: ELFFile, size: int
-) -> tuple[DynamicSection | None, GNUVerNeedSection | None, Section | None]:
-    dynamic = verneed = dynsym = None
-    for section in elf.iter_sections():
-        if section["sh_type"] != "SHT_NOBITS" and section["sh_offset"] + section["sh_size"] > size:
-            msg = f"it is truncated ({size} bytes, section {section.name} lies beyond)"
-            raise _InvalidElfError(msg)
-        if isinstance(section, DynamicSection):
-            dynamic = section
-        elif isinstance(section, GNUVerNeedSection):
-            verneed = section
-        elif section["sh_type"] == "SHT_DYNSYM":
-            dynsym = section
-    return dynamic, verneed, dynsym
+) -> tuple[Dynamic | None, GNUVerNeedSection | None, tuple[bytes, bytes] | None]:
+    """``.dynamic``, ``.gnu.version_r``, and the bytes of ``.dynsym`` and its string table.
+
+    Built from their headers, without the names of the sections: the section name table may lie
+    far from the rest, and a stream would be read again to reach it.
+    """
+    found: dict[str, Container] = {}
+    for index, header in enumerate(headers(elf, "section")):
+        if header["sh_type"] != "SHT_NOBITS" and header["sh_offset"] + header["sh_size"] > size:
+            name = elf.get_section(index).name
+            raise _InvalidElfError(f"it is truncated ({size} bytes, section {name} lies beyond)")
+        if header["sh_type"] in {"SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM"}:
+            found[header["sh_type"]] = header  # the last of each, as the loader's tags point once
+    dynamic = verneed = symbols = None
+    if (table := found.get("SHT_DYNAMIC")) is not None:
+        strings = _string_table(elf, table)
+        dynamic = Dynamic(elf.stream, elf, strings, table["sh_offset"], empty=False)
+    if (table := found.get("SHT_GNU_verneed")) is not None:
+        verneed = GNUVerNeedSection(table, "", elf, _string_table(elf, table))
+    if (table := found.get("SHT_DYNSYM")) is not None:
+        symbols = (Section(table, "", elf).data(), _string_table(elf, table).data())
+    return dynamic, verneed, symbols
 
 
-def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[str, list[str]]:
+def _string_table(elf: ELFFile, header: Container) -> StringTableSection:
+    """The string table section *header* links to."""
+    link = header["sh_link"]
+    if link >= min(elf.num_sections(), MAX_HEADERS):
+        raise _InvalidElfError(
+            f"a {header['sh_type']} section links to section {link}, past the last"
+        )
+    linked = struct_parse(
+        elf.structs.Elf_Shdr, elf.stream, elf["e_shoff"] + link * elf["e_shentsize"]
+    )
+    if linked["sh_type"] != "SHT_STRTAB":
+        msg = f"a {header['sh_type']} section links to section {link}, which is not a string table"
+        raise _InvalidElfError(msg)
+    return StringTableSection(linked, "", elf)
+
+
+def _dynamic_strings(dynamic: Dynamic | None) -> dict[str, list[str]]:
     strings: dict[str, list[str]] = {
         "DT_NEEDED": [],
         "DT_SONAME": [],
@@ -247,12 +326,13 @@ def _dynamic_strings(dynamic: DynamicSection | DynamicSegment | None) -> dict[st
     return strings
 
 
-def _symbols(elf: ELFFile, dynsym: Section | None) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    if dynsym is None:
+def _symbols(
+    elf: ELFFile, tables: tuple[bytes, bytes] | None
+) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    if tables is None:
         return (), (), False
-    strtab = elf.get_section(dynsym["sh_link"]).data()
-    symbols = _iter_symbols(dynsym.data(), elf.elfclass, little=elf.little_endian)
-    return _scan_symbols(symbols, strtab)
+    dynsym, strtab = tables
+    return _scan_symbols(_iter_symbols(dynsym, elf.elfclass, little=elf.little_endian), strtab)
 
 
 def _tag_string(tag: DynamicTag) -> str:

@@ -18,25 +18,25 @@ from auditwheel.libc import Libc
 from auditwheel.policy import WheelPolicies
 
 from condapress._audit_checks import (
-    PLACEHOLDERS,
     Finding,
     Level,
     cxx_findings,
     finding,
     integrity_findings,
     missing_library,
-    read_wheel,
 )
 from condapress._elf import max_versions
-from condapress.errors import CondapressError, PolicyViolation, SpecError
+from condapress._wheel_scan import PLACEHOLDERS, read_wheel
+from condapress.errors import CondapressError, PolicyViolation, SpecError, printable
 from condapress.retag import PlatformVerdict, check_requested, platform_tag
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from condapress._audit_checks import Member, WheelFacts
+    from condapress._audit_checks import WheelFacts
     from condapress._elf import ElfFile
+    from condapress._wheel_scan import Member
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -370,7 +370,11 @@ def _json(value: object) -> object:
 
 
 def audit_text(report: AuditReport) -> str:
-    """The report for people: tags claimed and allowed, one block per binary, then findings."""
+    """The report for people: tags claimed and allowed, one block per binary, then findings.
+
+    Control characters are escaped (:func:`~condapress.errors.printable`); the JSON document
+    keeps every name as it is.
+    """
     verdict = report.verdict
     aliases = f" (also {', '.join(verdict.aliases)})" if verdict.aliases else ""
     lines = [
@@ -403,4 +407,6 @@ def audit_text(report: AuditReport) -> str:
     counts = {word: sum(f.level is level for f in report.findings) for level, word in _WORDS}
     summary = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for word, n in counts.items())
     lines += ["", f"{report.wheel}: {'ok' if report.ok else 'failed'} ({summary})"]
-    return "\n".join(lines) + "\n"
+    # Names come from the wheel (members, sonames, RPATH, tags, METADATA): escaped, a newline or
+    # an escape sequence in one can neither forge a line nor drive the terminal.
+    return "".join(f"{printable(line)}\n" for line in lines)

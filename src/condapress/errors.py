@@ -19,6 +19,7 @@ __all__ = [
     "RelocationError",
     "SolveError",
     "SpecError",
+    "TooLargeError",
     "ToolError",
     "UnresolvedLibraryError",
     "WheelContentsError",
@@ -95,6 +96,13 @@ class ArchiveError(CondapressError, ValueError):
 
     code = "bad-archive"
     default_hint = "delete the file and download it again; report the package if it persists"
+
+
+class TooLargeError(ArchiveError):
+    """An archive, or a file in it, asks for more than condapress reads: a decompression bomb."""
+
+    code = "too-large"
+    default_hint = "do not use this file: no real package is made like this"
 
 
 class MetadataError(CondapressError, ValueError):
