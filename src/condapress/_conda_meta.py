@@ -342,9 +342,7 @@ def _paths(raw_paths: list[RawPath], problems: list[str]) -> tuple[PathEntry, ..
         where = f"info/paths.json: paths[{number}]"
         path = raw.get("_path")
         if not isinstance(path, str) or not _safe_path(path):
-            problems.append(
-                f"{where}: '_path' {_shown(path)} is not a relative path inside the package"
-            )
+            problems.append(f"{where}: '_path' {_shown(path)} {_path_problem(path)}")
             continue
         where = f"info/paths.json: {_shown(path)}"
         try:
@@ -397,7 +395,7 @@ def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
     entries = []
     for path in raw.get("files", []):
         if not _safe_path(path):
-            problems.append(f"info/files: {_shown(path)} is not a relative path inside the package")
+            problems.append(f"info/files: {_shown(path)} {_path_problem(path)}")
             continue
         placeholder, mode = prefixes.get(path, (None, None))
         entries.append(
@@ -412,12 +410,20 @@ def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
     return tuple(entries)
 
 
+def _path_problem(path: object) -> str:
+    """Why a path of paths.json or info/files is refused (see :func:`_safe_path`)."""
+    if isinstance(path, str) and _CONTROL_RE.search(path):
+        # a wheel's RECORD and the installers take no control characters in a file name
+        return "holds a control character"
+    return "is not a relative path inside the package"
+
+
 def _safe_path(path: str) -> bool:
     return (
         bool(path)
         and not path.startswith("/")
         and "\\" not in path
-        and "\x00" not in path
+        and not _CONTROL_RE.search(path)
         and ".." not in path.split("/")
         and posixpath.normpath(path) == path
         and path.split("/", 1)[0] != "info"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress._fetch import file_digest
-from condapress.errors import ArchiveError
+from condapress.errors import ArchiveError, printable
 from condapress.model import PathEntry, PathType
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def verify(info: PackageInfo, root: Path, archive: str, *, legacy: bool) -> Pack
         _check_unlisted(root, {entry.path for entry in info.paths})
     except _Mismatch as exc:
         raise ArchiveError(
-            f"{archive} does not match its {source}: {exc.args[0]}",
+            f"{archive} does not match its {source}: {printable(exc.args[0])}",
             hint=MISMATCH_HINT,
             package=archive,
             path=exc.args[1],

@@ -573,6 +573,30 @@ def test_several_problems_make_one_error(tmp_path: Path, fmt: str) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_a_path_with_a_control_character_is_refused(tmp_path: Path, fmt: str) -> None:
+    paths = Package().computed_paths()
+    paths[1] = {**paths[1], "_path": "lib/evil\x1b[2Jname"}
+    archive = build(Package(paths=paths), tmp_path, fmt)
+    with pytest.raises(MetadataError) as exc:
+        extract(archive, tmp_path / "out")
+    problem = "info/paths.json: paths[1]: '_path' 'lib/evil\\x1b[2Jname' holds a control character"
+    assert_error(
+        exc, MetadataError, f"{archive.name} has invalid metadata: {problem}", METADATA_HINT
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unlisted_member_is_named_printably(tmp_path: Path, fmt: str) -> None:
+    listed = Package().computed_paths()
+    payload = [*Package().payload, M("lib/odd\x01name", b"x")]
+    archive = build(Package(payload=payload, paths=listed), tmp_path, fmt)
+    with pytest.raises(ArchiveError) as exc:
+        extract(archive, tmp_path / "out")
+    message = f"{archive.name} does not match its paths.json: lib/odd\\x01name is not listed"
+    assert_error(exc, ArchiveError, message, MISMATCH_HINT)
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_index_json(tmp_path: Path) -> None:
     package = Package()
     info = [m for m in package.info() if m.name != "info/index.json"]
