@@ -32,7 +32,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from condapress._elf import read_elf
-from condapress.assemble import PROVENANCE_FILE
+from condapress.assemble import DATA_PATHS_FILE, PROVENANCE_FILE
 from condapress.errors import ArchiveError
 
 if TYPE_CHECKING:
@@ -151,6 +151,30 @@ CODES: dict[str, tuple[Level, str]] = {
     "exported-std-symbols": (_W, _STD_HINT),
     "cxx11-abi": (_I, "C++ libraries sharing std::string need the same _GLIBCXX_USE_CXX11_ABI"),
     "bundled-libstdcxx": (_W, _LIBSTDCXX_HINT),
+    # the data paths of placeholder sites (condapress._audit_datapaths)
+    "data-path-covered": (_I, "nothing to do"),
+    "data-path-unshipped": (_I, "nothing to do: in a conda environment it is missing too"),
+    "data-path-degraded": (_W, "nothing to do unless that feature matters: it needs conda"),
+    "data-path-unreachable": (
+        _E,
+        (
+            "add the environment variable that {package} reads for {datapath} to condapress's "
+            "table of relocatable packages (data/relocatable_env.json) and press again"
+        ),
+    ),
+    "data-path-absent": (
+        _W,
+        "nothing to do if {package} only reports {datapath}; if it reads it, the wheel lacks it",
+    ),
+    "data-path-prefix": (
+        _W,
+        (
+            "nothing to do if it is build information (compiler flags); if {package} finds its "
+            "files from it, add the variable it reads to condapress's table of relocatable "
+            "packages (data/relocatable_env.json)"
+        ),
+    ),
+    "data-variable-missing": (_E, "keep the data that {name} names in the wheel"),
 }
 
 
@@ -183,7 +207,7 @@ class WheelScan:
     members: tuple[Member, ...]
     #: the top-level ``.dist-info`` folders (a valid wheel has exactly one).
     dist_infos: tuple[str, ...]
-    #: ``(file name, text)`` of METADATA, WHEEL, RECORD and the provenance file, when present.
+    #: ``(file name, text)`` of METADATA, WHEEL, RECORD, the provenance and data-path records.
     texts: tuple[tuple[str, str], ...]
 
     def text(self, leaf: str) -> str | None:
@@ -211,7 +235,7 @@ def read_wheel(path: Path) -> WheelScan:
         dist_infos = sorted(top for top in tops if top.endswith(".dist-info"))
         texts: list[tuple[str, str]] = []
         if len(dist_infos) == 1:
-            for leaf in ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE):
+            for leaf in ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE, DATA_PATHS_FILE):
                 name = f"{dist_infos[0]}/{leaf}"
                 with contextlib.suppress(*_CORRUPT, KeyError):
                     texts.append((leaf, zf.read(name).decode("utf-8", "replace")))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from condapress import plan, solve
 from condapress._facts import gather_facts
 from condapress.errors import PolicyViolation
-from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
+from condapress.model import BuiltWheel, DataPaths, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
     from condapress import relocate
@@ -76,27 +76,38 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             wheel.distribution: relocate.provided_sonames(wheel, packages, elfs)
             for wheel in the_plan.wheels
         }
-        staged: list[WheelContents] = []
-        for wheel in the_plan.wheels:
-            # 5. relocate: plan every path and ELF edit, then write the staged tree
-            others = {
+        others = {
+            wheel.distribution: {
                 soname: where
                 for dependency in wheel.wheel_dependencies
                 for soname, where in provided[dependency].items()
             }
-            runtime = frozenset(m for m in wheel.members if plan.is_compiler_runtime(m))
-            layout = relocate.plan_layout(
+            for wheel in the_plan.wheels
+        }
+        # 5. relocate: plan every path and ELF edit of every wheel first (the variables that
+        # point a wheel's packages at their data may name the wheels it requires), then write
+        layouts = {
+            wheel.distribution: relocate.plan_layout(
                 wheel,
                 packages,
                 elfs,
-                others=others,
-                graft_only_needed=runtime,
+                others=others[wheel.distribution],
+                graft_only_needed=frozenset(
+                    m for m in wheel.members if plan.is_compiler_runtime(m)
+                ),
                 is_system=retag.is_system_library,
             )
+            for wheel in the_plan.wheels
+        }
+        staged: list[WheelContents] = []
+        for wheel in the_plan.wheels:
+            layout = relocate.with_environment(
+                layouts[wheel.distribution], wheel, the_plan.wheels, layouts, packages
+            )
             stage = work / "stage" / wheel.distribution
-            relocate.apply(layout, packages, stage, jobs=options.jobs)
+            sites = relocate.apply(layout, packages, stage, jobs=options.jobs)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
-            external = {mangled for _, mangled in others.values()}
+            external = {mangled for _, mangled in others[wheel.distribution].values()}
             tags = _tags(layout, stage, external, options.plat)
             staged.append(
                 WheelContents(
@@ -109,6 +120,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                     entry_points=_metadata.entry_points(wheel, packages),
                     provenance=_metadata.provenance(wheel, records),
                     runtime=options.plan.runtime,
+                    data_paths=DataPaths(layout.libs_dir, layout.environment, sites)
+                    if sites or layout.environment
+                    else None,
                 )
             )
         # 7. assemble, then 8. audit: only once every wheel is staged, into a hidden folder
@@ -185,7 +199,13 @@ def _alive(pid: int) -> bool:
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:
-    return [p.dest for p in layout.placements] + [launcher.dest for launcher in layout.launchers]
+    from condapress._datapaths import hook_module  # noqa: PLC0415 - see press()
+
+    return (
+        [p.dest for p in layout.placements]
+        + [launcher.dest for launcher in layout.launchers]
+        + [hook_module(init) for init in layout.hooks]
+    )
 
 
 def _tags(

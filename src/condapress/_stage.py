@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from condapress import _tools
+from condapress import _datapaths, _tools
 from condapress.errors import RelocationError, ToolError
-from condapress.model import FileMode
+from condapress.model import FileMode, PlaceholderSite
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from condapress.model import ElfEdit, Layout, Placement, UnpackedPackage
+    from condapress.model import ElfEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
 #: patchelf holds about twice the file it edits in memory: files of more than this many bytes
 #: in all are not edited at once (one always may be), so memory stays flat as closures grow.
@@ -26,7 +25,7 @@ PATCH_BYTES_IN_FLIGHT = 64 << 20
 
 def write_layout(
     layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
-) -> None:
+) -> tuple[PlaceholderSite, ...]:
     """Write every file of *layout* under *stage*; see :func:`condapress.relocate.apply`.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
@@ -35,15 +34,20 @@ def write_layout(
     edits = {edit.dest: edit for edit in layout.elf_edits if _changes(edit)}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}
+    sites: list[PlaceholderSite] = []
     for placement in layout.placements:
         source = packages[placement.package].root / placement.source
         target = stage / placement.dest
         target.parent.mkdir(parents=True, exist_ok=True)
         modes[placement.dest] = 0o755 if placement.executable else 0o644
         if placement.python_shebang:
-            write_python_script(source, target)
+            write_python_script(source, target, placement)
         elif placement.placeholder and placement.prefix is not None:
-            rewrite_placeholder(source, target, placement)
+            paths = rewrite_placeholder(source, target, placement)
+            if paths and placement.file_mode is not None:
+                sites.append(
+                    PlaceholderSite(placement.dest, placement.package, placement.file_mode, paths)
+                )
         elif placement.dest in edits:
             patch_from[placement.dest] = source
             continue
@@ -64,10 +68,14 @@ def write_layout(
     for launcher in layout.launchers:
         target = stage / launcher.dest
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            LAUNCHER.format(target=launcher.target, name=launcher.name), encoding="utf-8"
-        )
+        target.write_text(launcher_source(launcher.name, launcher.target, layout.environment))
         target.chmod(0o755)
+    for init in layout.hooks:
+        (stage / _datapaths.hook_module(init)).write_text(
+            _datapaths.hook_source(layout.environment), encoding="utf-8"
+        )
+        (stage / init).write_bytes(_datapaths.with_hook_import((stage / init).read_bytes()))
+    return tuple(sites)
 
 
 class _ByteBudget:
@@ -113,39 +121,52 @@ def _patch(path: Path, edit: ElfEdit, *, output: Path | None = None) -> None:
         ) from exc
 
 
-__all__ = ["LAUNCHER", "rewrite_placeholder", "write_layout", "write_python_script"]
+__all__ = [
+    "LAUNCHER",
+    "launcher_source",
+    "rewrite_placeholder",
+    "write_layout",
+    "write_python_script",
+]
 
 
-def write_python_script(source: Path, target: Path) -> None:
-    with source.open("rb") as src, target.open("wb") as dst:
+def write_python_script(source: Path, target: Path, placement: Placement) -> None:
+    """Write a python script from ``bin/`` with ``#!python`` and its placeholder rewritten."""
+    with source.open("rb") as src:
         src.readline()
-        dst.write(b"#!python\n")
-        shutil.copyfileobj(src, dst)
+        body = src.read()
+    if placement.placeholder and placement.prefix is not None and placement.file_mode:
+        body = _datapaths.replace_placeholder(
+            body, placement.placeholder, placement.prefix, placement.file_mode
+        )[0]
+    target.write_bytes(b"#!python\n" + body)
 
 
-def rewrite_placeholder(source: Path, target: Path, placement: Placement) -> None:
+def rewrite_placeholder(source: Path, target: Path, placement: Placement) -> tuple[str, ...]:
+    """Copy *source* to *target* with its placeholder rewritten; return the paths it named."""
     assert placement.placeholder is not None  # noqa: S101 - checked by the caller
     assert placement.prefix is not None  # noqa: S101
-    data = source.read_bytes()
-    old, new = placement.placeholder.encode(), placement.prefix.encode()
-    if placement.file_mode is FileMode.BINARY:
-        # As conda does: inside each NUL-terminated string, replace the placeholder and pad the
-        # string with NULs so that every offset in the file stays where it was.
-        def padded(match: re.Match[bytes]) -> bytes:
-            text = match.group()
-            count = text.count(old)
-            return text.replace(old, new) + b"\0" * ((len(old) - len(new)) * count)
-
-        data = re.sub(re.escape(old) + rb"[^\0]*", padded, data)
-    else:
-        data = data.replace(old, new)
+    data, paths = _datapaths.replace_placeholder(
+        source.read_bytes(),
+        placement.placeholder,
+        placement.prefix,
+        placement.file_mode or FileMode.TEXT,
+        placement.loader_strings,
+    )
     target.write_bytes(data)
+    return paths
+
+
+def launcher_source(name: str, target: str, environment: Sequence[EnvSetting]) -> str:
+    """The launcher script of executable *name*, which sets *environment* before it execs."""
+    return LAUNCHER.format(target=target, name=name, point=_datapaths.point_function(environment))
 
 
 LAUNCHER = '''#!python
 """Run {name}, kept inside the wheel in {target}; installed by condapress."""
 import os
 import sys
+{point}
 
 
 def _find():
@@ -154,11 +175,12 @@ def _find():
     for base in [*sys.path, os.path.dirname(here)]:
         exe = os.path.join(base or os.curdir, *"{target}".split("/"))
         if os.path.isfile(exe):
-            return exe
+            return base or os.curdir, exe
     sys.exit("{name}: cannot find {target} on sys.path; is its package installed?")
 
 
 if __name__ == "__main__":
-    exe = _find()
+    root, exe = _find()
+    _point(root)
     os.execv(exe, [exe, *sys.argv[1:]])
 '''

@@ -1,0 +1,437 @@
+"""Data paths: what a build-prefix placeholder becomes, and the variables that replace it.
+
+conda rewrites the build prefix in files at install time; a wheel has no install step. Each
+placeholder is rewritten to :data:`NOWHERE`, an absolute path that cannot exist, so that no
+library looks for its data relative to the current directory. Packages known to the table
+``data/relocatable_env.json`` are pointed at their data inside the wheel by environment
+variables, which the launchers of executables and an import hook of the wheel's packages set.
+Every function here but :func:`table` (which reads package data once) is pure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import io
+import json
+import posixpath
+import re
+import tokenize
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from condapress.model import DataPaths, EnvSetting, FileMode, PathType, PlaceholderSite
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    from condapress.model import Layout, PathEntry, UnpackedPackage, WheelSpec
+
+__all__ = [
+    "HOOK_MODULE",
+    "NOWHERE",
+    "SITE_PACKAGES",
+    "KnownPackage",
+    "Variable",
+    "environment",
+    "hook_module",
+    "hook_source",
+    "hook_targets",
+    "linked_data",
+    "point_function",
+    "read_record",
+    "record_text",
+    "replace_placeholder",
+    "resolve",
+    "table",
+    "under",
+    "wheel_path",
+    "with_hook_import",
+]
+
+#: What every build-prefix placeholder becomes. ``/dev/null`` is a character device on every
+#: Linux system, so nothing can exist below it: a library that opens its compiled-in path fails
+#: cleanly (and falls back to its variable) instead of reading whatever the current directory
+#: holds under a relative path. It is shorter than any placeholder conda-build writes.
+NOWHERE = "/dev/null/condapress"
+#: The generated module of the import hook, inside each top-level package of the wheel.
+HOOK_MODULE = "_condapress_env"
+_HOOK_LINE = f"from . import {HOOK_MODULE}  # points bundled libraries at their data\n"
+# What may follow the placeholder in a path; a quote, NUL, space, ':' or ';' ends it.
+_PATH_CHARS = re.compile(rb"[\w./+@%~-]*")
+#: Where a conda package keeps its python modules (noarch: python packages use the first).
+SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/")
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable a package reads for a path of its data."""
+
+    name: str
+    #: where it points, under the conda prefix (``*`` and ``[..]`` match within a component).
+    path: str
+    #: the compiled-in path it stands for; None: the path it points at.
+    covers: str | None = None
+    #: set by the import hook too, not only by launchers.
+    at_import: bool = True
+    #: other names of the same setting.
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPackage:
+    """What the table knows of one conda package's data paths."""
+
+    variables: tuple[Variable, ...] = ()
+    #: (path, reason) of paths found, or never opened, without a variable of their own.
+    found: tuple[tuple[str, str], ...] = ()
+    #: (path, what is lost) of paths no variable can point to.
+    unreachable: tuple[tuple[str, str], ...] = ()
+
+
+@cache
+def table() -> Mapping[str, KnownPackage]:
+    """The table of relocatable packages (``data/relocatable_env.json``), by conda name."""
+    data = resources.files("condapress") / "data" / "relocatable_env.json"
+    raw = json.loads(data.read_text(encoding="utf-8"))
+    return {
+        name: KnownPackage(
+            variables=tuple(
+                Variable(
+                    name=v["name"],
+                    path=v["path"],
+                    covers=v.get("covers"),
+                    at_import=v.get("at_import", True),
+                    aliases=tuple(v.get("aliases", ())),
+                )
+                for v in entry.get("variables", ())
+            ),
+            found=tuple(entry.get("found", {}).items()),
+            unreachable=tuple(entry.get("unreachable", {}).items()),
+        )
+        for name, entry in raw["packages"].items()
+    }
+
+
+def under(path: str, folder: str) -> bool:
+    """Whether *path* is *folder* or inside it (``.`` holds everything).
+
+    >>> under("share/terminfo/x/xterm", "share/terminfo"), under("share/terminfox", "share/t")
+    (True, False)
+    """
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def wheel_path(prefix: str, path: str) -> str:
+    """Where *path* under the conda prefix is in a wheel whose prefix folder is *prefix*.
+
+    >>> wheel_path("tk_conda.libs", "lib/tcl8.6"), wheel_path("x.libs", "site-packages/x/a.py")
+    ('tk_conda.libs/lib/tcl8.6', 'x/a.py')
+    """
+    if path == ".":
+        return prefix
+    match = SITE_PACKAGES.match(path)
+    return path[match.end() :] if match else f"{prefix}/{path}"
+
+
+def resolve(pattern: str, paths: Iterable[str]) -> str | None:
+    """The one path or folder among *paths* (and their folders) that *pattern* names, or None.
+
+    >>> resolve("lib/tcl[0-9].[0-9]", ["lib/tcl8.6/init.tcl", "lib/tcl8/8.4/http.tm"])
+    'lib/tcl8.6'
+    """
+    depth = pattern.count("/")
+    candidates = {p.rsplit("/", p.count("/") - depth)[0] for p in paths if p.count("/") >= depth}
+    matches = sorted(c for c in candidates if fnmatch.fnmatchcase(c, pattern))
+    return matches[0] if len(matches) == 1 else None
+
+
+def linked_data(package: UnpackedPackage, name: str) -> dict[str, PathEntry]:
+    """Symbolic links under the data paths of a known *package*, with the file each resolves to.
+
+    A wheel holds no links; ncurses' terminfo database names a thousand terminals through them,
+    so these (and only these) are kept as copies of their targets.
+    """
+    known = table().get(name)
+    if known is None:
+        return {}
+    entries = {entry.path: entry for entry in package.info.paths}
+    folders = [
+        path
+        for variable in known.variables
+        if (path := resolve(variable.path, entries)) is not None
+    ]
+    links = {}
+    for entry in package.info.paths:
+        if entry.path_type is PathType.SOFTLINK and any(under(entry.path, f) for f in folders):
+            target = _link_target(package, entry.path, entries)
+            if target is not None:
+                links[entry.path] = target
+    return links
+
+
+def _link_target(
+    package: UnpackedPackage, path: str, entries: Mapping[str, PathEntry]
+) -> PathEntry | None:
+    for _ in range(8):  # a chain of links, never a loop
+        link = package.root / path
+        if not link.is_symlink():
+            return None
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), str(link.readlink())))
+        entry = entries.get(path)
+        if entry is None:
+            return None
+        if entry.path_type is PathType.HARDLINK:
+            return entry
+    return None
+
+
+def environment(
+    wheel: WheelSpec,
+    wheels: Sequence[WheelSpec],
+    layouts: Mapping[str, Layout],
+    packages: Mapping[str, UnpackedPackage],
+) -> tuple[EnvSetting, ...]:
+    """The variables that *wheel*'s launchers and import hook set.
+
+    They cover its own members and those of the wheels it requires (split mode), each pointing
+    into the wheel that carries the data. A variable whose data its package does not have is
+    recorded with no path (the audit then knows that nothing is lost); one whose data the
+    package has is recorded with its path even if relocation left it out, so that the audit
+    reports it.
+    """
+    by_name = {spec.distribution: spec for spec in wheels}
+    order, queue = [wheel.distribution], list(wheel.wheel_dependencies)
+    while queue:
+        name = queue.pop(0)
+        if name not in order and name in by_name:
+            order.append(name)
+            queue.extend(by_name[name].wheel_dependencies)
+    settings: dict[str, EnvSetting] = {}
+    for distribution in order:
+        layout = layouts[distribution]
+        for member in by_name[distribution].members:
+            known = table().get(member)
+            if known is None:
+                continue
+            paths = [entry.path for entry in packages[member].info.paths]
+            for variable in known.variables:
+                path = resolve(variable.path, paths)
+                setting = EnvSetting(
+                    name=variable.name,
+                    path=None if path is None else f"{layout.libs_dir}/{path}",
+                    covers=variable.covers or path or variable.path,
+                    package=member,
+                    prefix=layout.libs_dir,
+                    at_import=variable.at_import,
+                    aliases=variable.aliases,
+                )
+                # the first wheel (this one, then the nearest requirement) with the data wins
+                known_setting = settings.get(variable.name)
+                if known_setting is None or (known_setting.path is None and path is not None):
+                    settings[variable.name] = setting
+    return tuple(settings[name] for name in sorted(settings))
+
+
+def hook_module(init: str) -> str:
+    """The hook module beside the package ``__init__.py`` *init*.
+
+    >>> hook_module("pygreet/__init__.py")
+    'pygreet/_condapress_env.py'
+    """
+    return f"{posixpath.dirname(init)}/{HOOK_MODULE}.py"
+
+
+def hook_targets(layout: Layout) -> tuple[str, ...]:
+    """The ``__init__.py`` of every top-level package of *layout*: where the import hook goes."""
+    special = (".libs", ".data", ".dist-info")
+    taken = {p.dest for p in layout.placements}
+    return tuple(
+        sorted(
+            p.dest
+            for p in layout.placements
+            if p.dest.count("/") == 1
+            and p.dest.endswith("/__init__.py")
+            and not p.dest.split("/")[0].endswith(special)
+            and hook_module(p.dest) not in taken
+        )
+    )
+
+
+def replace_placeholder(
+    data: bytes,
+    placeholder: str,
+    new: str,
+    mode: FileMode,
+    loader_strings: Sequence[str] = (),
+) -> tuple[bytes, tuple[str, ...]]:
+    r"""*data* with every *placeholder* replaced by *new*, and the paths the placeholder named.
+
+    In binary mode, as conda does, each NUL-terminated string holding the placeholder is
+    rewritten and padded with NULs so that no offset moves. A string that is one of
+    *loader_strings* (the file's RPATH, which patchelf rewrites) names no data path.
+
+    >>> replace_placeholder(b"x\0/p/share/t\0", "/p", "/n", FileMode.BINARY)
+    (b'x\x00/n/share/t\x00', ('share/t',))
+    """
+    old, replacement = placeholder.encode(), new.encode()
+    found: set[str] = set()
+    loaders = {s.encode() for s in loader_strings}
+
+    def paths_in(text: bytes) -> None:
+        start = text.find(old)
+        while start >= 0:
+            suffix = _PATH_CHARS.match(text, start + len(old))
+            tail = suffix.group().decode(errors="replace") if suffix else ""
+            tail = tail if tail.startswith("/") else ""
+            found.add(posixpath.normpath("/" + tail).lstrip("/") or ".")
+            start = text.find(old, start + len(old))
+
+    if mode is FileMode.BINARY:
+
+        def padded(match: re.Match[bytes]) -> bytes:
+            text = match.group()
+            if text not in loaders:
+                paths_in(text)
+            count = text.count(old)
+            return text.replace(old, replacement) + b"\0" * ((len(old) - len(replacement)) * count)
+
+        data = re.sub(re.escape(old) + rb"[^\0]*", padded, data)
+    else:
+        paths_in(data)
+        data = data.replace(old, replacement)
+    return data, tuple(sorted(found))
+
+
+_POINT = '''
+
+_VARIABLES = {variables}
+
+
+def _point(root):
+    """Set each variable to its path under *root*, unless the user set it (or an alias)."""
+    for name, path, aliases in _VARIABLES:
+        value = os.path.join(os.path.abspath(root), *path.split("/"))
+        if not any(os.environ.get(n) for n in (name,) + aliases) and os.path.exists(value):
+            os.environ[name] = value
+'''
+
+
+def point_function(settings: Iterable[EnvSetting]) -> str:
+    """Python source of ``_point(root)``, which sets *settings* (paths from the install root)."""
+    rows = [(s.name, s.path, s.aliases) for s in settings if s.path is not None]
+    listed = "".join(f"\n    {row!r}," for row in rows)
+    return _POINT.format(variables=f"({listed}\n)" if rows else "()")
+
+
+def hook_source(settings: Iterable[EnvSetting]) -> str:
+    """The generated ``<package>/_condapress_env.py``: the ``at_import`` variables, set."""
+    return (
+        '"""Point the libraries bundled with this package at their data (written by condapress).'
+        '"""\n\nimport os\n'
+        + point_function(s for s in settings if s.at_import)
+        + "\n\n# this file is <install root>/<package>/"
+        + f"{HOOK_MODULE}.py\n"
+        + "_point(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))\n"
+    )
+
+
+def with_hook_import(source: bytes) -> bytes:
+    r"""*source* (an ``__init__.py``) importing the hook before anything else.
+
+    Only its docstring and ``from __future__`` imports, which must come first, stay above.
+
+    >>> print(with_hook_import(b"'Doc.'\nfrom __future__ import annotations\nimport os\n").decode())
+    'Doc.'
+    from __future__ import annotations
+    from . import _condapress_env  # points bundled libraries at their data
+    import os
+    <BLANKLINE>
+    """
+    lines = source.splitlines(keepends=True)
+    keep = 0  # lines that stay before the import
+    with contextlib.suppress(tokenize.TokenError, SyntaxError):
+        for index, (first, second, end) in enumerate(_statements(source)):
+            docstring = index == 0 and first.type == tokenize.STRING
+            future = first.string == "from" and second is not None and second.string == "__future__"
+            if not (docstring or future):
+                break
+            keep = end
+    head = b"".join(lines[:keep])
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    return head + _HOOK_LINE.encode() + b"".join(lines[keep:])
+
+
+def _statements(
+    source: bytes,
+) -> Iterator[tuple[tokenize.TokenInfo, tokenize.TokenInfo | None, int]]:
+    """(first token, second token, last line) of each top-level statement, lazily."""
+    skipped = (tokenize.ENCODING, tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
+    tokens: list[tokenize.TokenInfo] = []
+    for token in tokenize.tokenize(io.BytesIO(source).readline):
+        if token.type == tokenize.ENDMARKER:
+            return
+        if token.type == tokenize.NEWLINE and tokens:
+            yield tokens[0], tokens[1] if len(tokens) > 1 else None, token.end[0]
+            tokens = []
+        elif token.type not in skipped and len(tokens) < 2:  # noqa: PLR2004
+            tokens.append(token)
+
+
+def record_text(record: DataPaths) -> str:
+    """``conda-data-paths.json``: the placeholder sites of a wheel and the variables set."""
+    document = {
+        "version": 1,
+        "placeholder_becomes": NOWHERE,
+        "prefix": record.prefix,
+        "environment": [
+            {
+                "name": s.name,
+                "path": s.path,
+                "covers": s.covers,
+                "package": s.package,
+                "prefix": s.prefix,
+                "at_import": s.at_import,
+                "aliases": list(s.aliases),
+            }
+            for s in record.environment
+        ],
+        "sites": [
+            {"file": s.file, "package": s.package, "mode": s.mode.value, "paths": list(s.paths)}
+            for s in sorted(record.sites, key=lambda site: site.file)
+        ],
+    }
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def read_record(text: str) -> DataPaths | None:
+    """The record in *text*, or None when it is not one condapress wrote (any wheel is audited)."""
+    try:
+        raw = json.loads(text)
+        environment = tuple(
+            EnvSetting(
+                name=str(e["name"]),
+                path=None if e["path"] is None else str(e["path"]),
+                covers=str(e["covers"]),
+                package=str(e["package"]),
+                prefix=str(e["prefix"]),
+                at_import=bool(e["at_import"]),
+                aliases=tuple(str(a) for a in e["aliases"]),
+            )
+            for e in raw["environment"]
+        )
+        sites = tuple(
+            PlaceholderSite(
+                file=str(s["file"]),
+                package=str(s["package"]),
+                mode=FileMode(s["mode"]),
+                paths=tuple(str(p) for p in s["paths"]),
+            )
+            for s in raw["sites"]
+        )
+        return DataPaths(str(raw["prefix"]), environment, sites)
+    except (ValueError, KeyError, TypeError):
+        return None
