@@ -111,7 +111,8 @@ def data_path_findings(text: str | None, names: Iterable[str]) -> list[Finding]:
             groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2].key)
         )
     ]
-    return [*_missing_variables(record.environment, record.prefix, carried), *findings]
+    findings = [*_missing_variables(record.environment, record.prefix, carried), *findings]
+    return sorted(findings, key=lambda f: f.level.rank)
 
 
 def _finding(
