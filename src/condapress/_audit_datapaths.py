@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from condapress import _datapaths
 from condapress._audit_checks import finding, listing
+from condapress.model import FileMode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from condapress.model import DataPaths, EnvSetting
 
 __all__ = ["Verdict", "data_path_findings", "judge"]
+
+_RELATIVE = (
+    "the placeholder became the prefix folder relative to the file, which the package resolves "
+    "against the file's own folder"
+)
 
 
 class Verdict(enum.Enum):
@@ -57,12 +63,17 @@ class Judgement:
 
 
 def judge(
-    path: str, record: DataPaths, carried: AbstractSet[str], known: KnownPackage | None
+    path: str,
+    record: DataPaths,
+    carried: AbstractSet[str],
+    known: KnownPackage | None,
+    mode: FileMode = FileMode.BINARY,
 ) -> Judgement:
     """The verdict on *path* under the conda prefix, named by a file of a package.
 
     :param carried: every file and folder of the wheel.
     :param known: what condapress's table says about that package, if anything.
+    :param mode: how the file held the placeholder.
     """
     own = [s for s in record.environment if s.prefix == record.prefix]
     covering = sorted(
@@ -73,6 +84,8 @@ def judge(
         if setting.path is None:
             return Judgement(Verdict.UNSHIPPED, setting.name, variable=True)
         return Judgement(Verdict.COVERED, setting.name, setting.path, variable=True)
+    if known is not None and known.relative and mode is FileMode.BINARY:
+        return Judgement(Verdict.COVERED, "", _RELATIVE)
     if known is not None:
         notes = [(Verdict.COVERED, *note) for note in known.found]
         notes += [(Verdict.DEGRADED, *note) for note in known.unreachable]
@@ -102,7 +115,8 @@ def data_path_findings(text: str | None, names: Iterable[str]) -> list[Finding]:
         if site.file not in files:
             continue
         for path in site.paths:
-            judged = judge(path, record, carried, _datapaths.table().get(site.package))
+            known = _datapaths.table().get(site.package)
+            judged = judge(path, record, carried, known, site.mode)
             sites, paths = groups.setdefault((judged.verdict.value, site.package, judged), ({}, {}))
             sites[site.file] = paths[path] = None
     findings = [

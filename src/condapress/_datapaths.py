@@ -40,6 +40,7 @@ __all__ = [
     "hook_source",
     "hook_targets",
     "linked_data",
+    "placeholder_value",
     "point_function",
     "read_record",
     "record_text",
@@ -89,6 +90,9 @@ class KnownPackage:
     found: tuple[tuple[str, str], ...] = ()
     #: (path, what is lost) of paths no variable can point to.
     unreachable: tuple[tuple[str, str], ...] = ()
+    #: its libraries resolve a relative compiled-in path against their own folder, so the
+    #: placeholder in its binary files becomes the prefix folder relative to the file.
+    relative: bool = False
 
 
 @cache
@@ -110,9 +114,28 @@ def table() -> Mapping[str, KnownPackage]:
             ),
             found=tuple(entry.get("found", {}).items()),
             unreachable=tuple(entry.get("unreachable", {}).items()),
+            relative=bool(entry.get("relative", False)),
         )
         for name, entry in raw["packages"].items()
     }
+
+
+def placeholder_value(package: str, mode: FileMode | None, dest: str, prefix: str) -> str:
+    """What the placeholder becomes in the file *dest* of the wheel whose prefix is *prefix*.
+
+    :data:`NOWHERE`, except in the binary files of a package whose libraries resolve a relative
+    path against their own folder: there, *prefix* relative to the file's folder, which every
+    copy of such a library in one process resolves to its own data.
+
+    >>> placeholder_value("libgreet", FileMode.BINARY, "w.libs/libgreet-1a2b3c4d.so.1", "w.libs")
+    '.'
+    >>> placeholder_value("ncurses", FileMode.BINARY, "w.libs/libtinfo-1a2b3c4d.so.6", "w.libs")
+    '/dev/null/condapress'
+    """
+    known = table().get(package)
+    if known is not None and known.relative and mode is FileMode.BINARY:
+        return posixpath.relpath(prefix, posixpath.dirname(dest) or ".")
+    return NOWHERE
 
 
 def under(path: str, folder: str) -> bool:

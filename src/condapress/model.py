@@ -377,7 +377,7 @@ class Placement:
     executable: bool = False
     placeholder: str | None = None
     file_mode: FileMode | None = None
-    #: what the placeholder becomes (:data:`condapress._datapaths.NOWHERE`).
+    #: what the placeholder becomes (:func:`condapress._datapaths.placeholder_value`).
     prefix: str | None = None
     #: rewrite a ``#!<prefix>/bin/python`` line to ``#!python`` (pip fills in the interpreter).
     python_shebang: bool = False

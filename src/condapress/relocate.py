@@ -229,8 +229,10 @@ class _LayoutBuilder:
         shebang = elf is None and entry.path.startswith("bin/")
         if shebang:
             dest = f"{self.data_scripts}/{posixpath.basename(entry.path)}"
+        prefix = None
         if entry.prefix_placeholder:
-            _check_rewritable(package, entry)
+            prefix = _datapaths.placeholder_value(name, entry.file_mode, dest, self.folder)
+            _check_rewritable(package, entry, prefix)
         self.placements.append(
             Placement(
                 package=name,
@@ -239,7 +241,7 @@ class _LayoutBuilder:
                 executable=(elf is not None and not elf.is_shared) or shebang,
                 placeholder=entry.prefix_placeholder,
                 file_mode=entry.file_mode,
-                prefix=_datapaths.NOWHERE if entry.prefix_placeholder else None,
+                prefix=prefix,
                 python_shebang=shebang,
                 loader_strings=_loader_strings(elf) if entry.prefix_placeholder else (),
             )
@@ -256,12 +258,12 @@ def _loader_strings(elf: ElfFile | None) -> tuple[str, ...]:
     return tuple(text for text in (":".join(elf.rpath), ":".join(elf.runpath)) if text)
 
 
-def _check_rewritable(package: UnpackedPackage, entry: PathEntry) -> None:
+def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -> None:
     placeholder = entry.prefix_placeholder or ""
-    if entry.file_mode is FileMode.BINARY and len(placeholder) < len(_datapaths.NOWHERE):
+    if entry.file_mode is FileMode.BINARY and len(placeholder) < len(prefix):
         raise RelocationError(
             f"{package.archive.name}: {entry.path} holds the build prefix {placeholder!r} in a "
-            f"binary file, shorter than {_datapaths.NOWHERE!r}, which it must be rewritten to",
+            f"binary file, shorter than {prefix!r}, which it must be rewritten to",
             hint="rebuild the package with conda-build's default prefix, whose placeholder is "
             "255 characters long",
             package=package.info.record.dist,

@@ -19,7 +19,7 @@ import pytest
 
 from condapress._cli import main
 from condapress.audit import audit_wheel
-from conftest import FIXTURE_CHANNEL, REALWORLD, REPO, Venv, make_venv
+from conftest import REALWORLD, REPO, Venv, make_venv
 
 pytestmark = [pytest.mark.realworld, pytest.mark.slow]
 
@@ -268,31 +268,53 @@ def test_the_wheel_keeps_no_build_prefix_and_no_relative_data_path(installed: In
                 assert b'OPENSSLDIR: "./' not in data, name
 
 
-# --- the import hook: the fixture's libgreet, which reads LIBGREET_DATADIR ------------------------
+# --- the import hook ---------------------------------------------------------------------------
+
+TERMDEMO = b'''"""How many colours a terminal has, asked of the bundled ncurses."""
+import ctypes
+import glob
+import os
 
 
-@pytest.mark.parametrize("fat", [True, False], ids=["fat", "split"])
-def test_the_import_hook_points_a_bundled_library_at_its_data(fat: bool, tmp_path: Path) -> None:
-    house = tmp_path / "wheelhouse"
-    flags = ["--fat"] if fat else []
-    argv: list[str | Path] = ["-c", FIXTURE_CHANNEL, "--python", "3.11", "-o", house]
-    argv += ["--cache-dir", tmp_path / "c"]
-    _press("pygreet", "salutation-python", *argv, *flags)
-    venv = make_venv("3.11", tmp_path / "venv")
-    venv.pip("install", "--no-index", "--find-links", house, "pygreet")
-    site = venv.path / "lib" / "python3.11" / "site-packages"
-    init = (site / "pygreet" / "__init__.py").read_text()
-    assert "from . import _condapress_env  # points bundled libraries at their data\n" in init
-    libs = "pygreet.libs" if fat else "libgreet_conda.libs"
-    installed = Installed(venv, house)
-    code = "import os, pygreet; print(os.environ['LIBGREET_DATADIR']); print(pygreet.greet('Ada'))"
-    greeting = "Hello, Ada! (from share/libgreet/greeting.txt of libgreet 1.0.0)"
-    for cwd in (Path("/"), tmp_path):
-        done = installed.run(venv.python, "-c", code, cwd=cwd)
-        assert done.stdout == f"{site / libs / 'share' / 'libgreet'}\n{greeting}\n", done.stderr
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "greeting.txt").write_text("Hi {name}, from the user's folder\n")
-    done = installed.run(
-        venv.python, "-c", code, cwd=tmp_path, LIBGREET_DATADIR=str(tmp_path / "mine")
+def colors(terminal):
+    here = os.path.dirname(os.path.abspath(__file__))
+    (path,) = glob.glob(os.path.join(here, "..", "termdemo.libs", "libtinfo-*.so.6"))
+    tinfo = ctypes.CDLL(path)
+    error = ctypes.c_int(0)
+    if tinfo.setupterm(terminal.encode(), 1, ctypes.byref(error)) != 0:
+        return None
+    return tinfo.tigetnum(b"colors")
+'''
+
+
+def test_the_import_hook_points_a_bundled_library_at_its_data(tmp_path: Path) -> None:
+    from conda_archives import M, Package, index
+
+    package = Package(
+        payload=[M("site-packages/termdemo/__init__.py", TERMDEMO)],
+        index=index(name="termdemo", depends=["ncurses"], noarch="python", subdir="noarch"),
     )
-    assert done.stdout == f"{tmp_path / 'mine'}\nHi Ada, from the user's folder\n", done.stderr
+    (tmp_path / "src").mkdir()
+    archive = package.conda(tmp_path / "src", "termdemo-1.0-h0_0.conda")
+    house = tmp_path / "wheelhouse"
+    _press(archive, "-c", REALWORLD / "cf2024", "--python", "3.10", "--fat", "-o", house)
+    venv = make_venv("3.10", tmp_path / "venv")
+    venv.pip("install", "--no-index", "--find-links", house, "termdemo")
+    installed = Installed(venv, house)
+    init = (installed.site / "termdemo" / "__init__.py").read_text()
+    assert init.startswith(
+        '"""How many colours a terminal has, asked of the bundled ncurses."""\n'
+        "from . import _condapress_env  # points bundled libraries at their data\n"
+        "import ctypes\n"
+    )
+    code = "import os, termdemo; print(os.environ.get('TERMINFO')); print(termdemo.colors(%r))"
+    terminfo = installed.site / "termdemo.libs" / "share" / "terminfo"
+    for cwd in (Path("/"), tmp_path):
+        done = installed.run(venv.python, "-c", code % "stterm-256color", cwd=cwd)
+        assert done.stdout == f"{terminfo}\n256\n", done.stderr
+    # the user's value wins: an empty database knows no terminal
+    (tmp_path / "empty").mkdir()
+    done = installed.run(
+        venv.python, "-c", code % "xterm", cwd=tmp_path, TERMINFO=str(tmp_path / "empty")
+    )
+    assert done.stdout == f"{tmp_path / 'empty'}\nNone\n", done.stderr

@@ -71,7 +71,8 @@ def test_every_table_entry_is_well_formed_and_its_data_stays_in_the_wheel(tmp_pa
     raw = json.loads(files("condapress").joinpath("data/relocatable_env.json").read_text())
     assert raw["version"] == 1
     for name, entry in raw["packages"].items():
-        assert set(entry) <= {"variables", "found", "unreachable"}, name
+        assert set(entry) <= {"variables", "found", "unreachable", "relative", "doc"}, name
+        assert entry.get("variables") or entry.get("relative"), name
         for variable in entry.get("variables", []):
             assert set(variable) <= {"name", "path", "covers", "at_import", "aliases", "doc"}
             assert re.fullmatch(r"[A-Z][A-Z0-9_]*", variable["name"]), variable
@@ -583,3 +584,39 @@ def test_the_audit_reads_the_record_from_the_wheel_and_its_json_validates(tmp_pa
     assert not report.ok
     schema = json.loads(files("condapress").joinpath("data/audit-schema.json").read_text())
     jsonschema.validate(audit_document([report]), schema)
+
+
+def test_a_package_that_resolves_relative_paths_itself_gets_a_relative_placeholder(
+    tmp_path: Path,
+) -> None:
+    # libgreet (the fixture channel's) reads a relative compiled-in folder against its own
+    # folder: two copies in one process each find their own data, which one variable cannot do
+    pkg = package(
+        tmp_path,
+        "libgreet",
+        hard("lib/libgreet.so.1.0.0", PLACEHOLDER),
+        PathEntry(
+            "share/libgreet/config.txt", PathType.HARDLINK, None, None, PLACEHOLDER, FileMode.TEXT
+        ),
+    )
+    layout = plan_layout(WheelSpec("g", "1.0", ("libgreet",)), {"libgreet": pkg}, {})
+    # (no ELF facts given: the file stays in g.libs/lib/, one folder below the prefix)
+    assert {(p.source, p.prefix) for p in layout.placements} == {
+        ("lib/libgreet.so.1.0.0", ".."),
+        ("share/libgreet/config.txt", "/dev/null/condapress"),
+    }
+    known = _datapaths.table()["libgreet"]
+    assert known.relative
+    assert known.variables == ()
+    record = DataPaths("g.libs", (), ())
+    carried = {"g.libs", "g.libs/share", "g.libs/share/libgreet"}
+    covered = judge("share/libgreet", record, carried, known, FileMode.BINARY)
+    assert covered.verdict is Verdict.COVERED
+    assert covered.detail == (
+        "the placeholder became the prefix folder relative to the file, which the package "
+        "resolves against the file's own folder"
+    )
+    # a text file of the same package holds /dev/null/condapress: nothing resolves that
+    assert judge("share/libgreet", record, carried, known, FileMode.TEXT) == Judgement(
+        Verdict.UNREACHABLE, "share/libgreet"
+    )
