@@ -115,8 +115,7 @@ def data_path_findings(text: str | None, names: Iterable[str]) -> list[Finding]:
         if site.file not in files:
             continue
         for path in site.paths:
-            known = _datapaths.table().get(site.package)
-            judged = judge(path, record, carried, known, site.mode)
+            judged = judge(path, record, carried, _datapaths.known(site.package), site.mode)
             sites, paths = groups.setdefault((judged.verdict.value, site.package, judged), ({}, {}))
             sites[site.file] = paths[path] = None
     findings = [

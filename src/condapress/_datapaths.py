@@ -17,7 +17,7 @@ import json
 import posixpath
 import re
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -39,6 +39,7 @@ __all__ = [
     "hook_module",
     "hook_source",
     "hook_targets",
+    "known",
     "linked_data",
     "placeholder_value",
     "point_function",
@@ -118,6 +119,20 @@ def table() -> Mapping[str, KnownPackage]:
         )
         for name, entry in raw["packages"].items()
     }
+
+
+def known(package: str) -> KnownPackage | None:
+    """What the table knows of *package*: its own entry, then what holds for every package.
+
+    >>> dict(known("xz").unreachable)["share/locale"][:21]
+    "GNU gettext's message"
+    """
+    own, every = table().get(package), table().get("*")
+    if own is None or every is None:
+        return own or every
+    return replace(
+        own, found=own.found + every.found, unreachable=own.unreachable + every.unreachable
+    )
 
 
 def placeholder_value(package: str, mode: FileMode | None, dest: str, prefix: str) -> str:

@@ -79,7 +79,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp = tmp_path_factory.mktemp("datapaths")
     house, cache = tmp / "wheelhouse", tmp / "cache"
     common: list[str | Path] = ["--python", "3.10", "--fat", "-o", house, "--cache-dir", cache]
-    _press("ncurses", "tk", "-c", REALWORLD / "cf2024", *common)
+    _press("ncurses", "tk", "xz", "-c", REALWORLD / "cf2024", *common)
     _press("openssl", "-c", CF2025, *common)
     venv = make_venv("3.10", tmp / "venv")
     venv.pip("install", "--no-index", "--find-links", house, "ncurses-conda", "tk-conda")
@@ -250,6 +250,19 @@ def test_the_audit_reports_every_placeholder_site(installed: Installed) -> None:
             f"{crypto} lib/ossl-modules under the conda prefix, which openssl does not ship either "
             "(OPENSSL_MODULES is left unset)"
         ),
+    ]
+
+
+def test_gettext_catalogs_are_a_known_loss(installed: Installed) -> None:
+    # xz's binaries name LOCALEDIR; no variable moves gettext's catalogs: a warning, not a refusal
+    (xz,) = installed.wheelhouse.glob("xz_conda-*.whl")
+    assert _data_messages(xz) == [
+        (
+            "xz_conda.libs/bin/lzmainfo, xz_conda.libs/bin/xz name share/locale under the conda "
+            "prefix, which no environment variable can point to: GNU gettext's message catalogs "
+            "(LOCALEDIR, given to bindtextdomain); no variable moves them, so the program speaks "
+            "English"
+        )
     ]
 
 

@@ -72,7 +72,8 @@ def test_every_table_entry_is_well_formed_and_its_data_stays_in_the_wheel(tmp_pa
     assert raw["version"] == 1
     for name, entry in raw["packages"].items():
         assert set(entry) <= {"variables", "found", "unreachable", "relative", "doc"}, name
-        assert entry.get("variables") or entry.get("relative"), name
+        # '*' holds for every package: notes only, never a variable
+        assert entry.get("relative") or bool(entry.get("variables")) == (name != "*"), name
         for variable in entry.get("variables", []):
             assert set(variable) <= {"name", "path", "covers", "at_import", "aliases", "doc"}
             assert re.fullmatch(r"[A-Z][A-Z0-9_]*", variable["name"]), variable
