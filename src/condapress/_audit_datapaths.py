@@ -75,9 +75,10 @@ def judge(
     :param known: what condapress's table says about that package, if anything.
     :param mode: how the file held the placeholder.
     """
-    own = [s for s in record.environment if s.prefix == record.prefix]
+    # conda has one prefix: a variable covers the path wherever its wheel put the data
     covering = sorted(
-        (s for s in own if _datapaths.under(path, s.covers)), key=lambda s: -len(s.covers)
+        (s for s in record.environment if _datapaths.under(path, s.covers)),
+        key=lambda s: -len(s.covers),
     )
     if covering:
         setting = covering[0]

@@ -377,7 +377,13 @@ CARRIED = {
         ("ssl", KNOWN, Judgement(Verdict.COVERED, "ssl", "OPENSSLDIR")),
         ("share/tabset/vt100", KNOWN, Judgement(Verdict.DEGRADED, "share/tabset", "tab stops")),
         ("share/tabset", None, Judgement(Verdict.UNREACHABLE, "share/tabset")),
-        ("share/libgreet", None, Judgement(Verdict.ABSENT, "share/libgreet")),  # another wheel's
+        (
+            "share/libgreet",  # in a wheel this one requires
+            None,
+            Judgement(
+                Verdict.COVERED, "LIBGREET_DATADIR", "dep.libs/share/libgreet", variable=True
+            ),
+        ),
         (".", None, Judgement(Verdict.PREFIX, ".")),
         ("include", KNOWN, Judgement(Verdict.ABSENT, "include")),
     ],
