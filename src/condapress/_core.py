@@ -199,7 +199,7 @@ def _alive(pid: int) -> bool:
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:
-    from condapress._datapaths import hook_module  # noqa: PLC0415 - see press()
+    from condapress._hook import hook_module  # noqa: PLC0415 - see press()
 
     return (
         [p.dest for p in layout.placements]

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from condapress import _datapaths, _tools
+from condapress import _datapaths, _hook, _tools
 from condapress.errors import RelocationError, ToolError
 from condapress.model import FileMode, PlaceholderSite
 
@@ -71,10 +71,10 @@ def write_layout(
         target.write_text(launcher_source(launcher.name, launcher.target, layout.environment))
         target.chmod(0o755)
     for init in layout.hooks:
-        (stage / _datapaths.hook_module(init)).write_text(
-            _datapaths.hook_source(layout.environment), encoding="utf-8"
+        (stage / _hook.hook_module(init)).write_text(
+            _hook.hook_source(layout.environment), encoding="utf-8"
         )
-        (stage / init).write_bytes(_datapaths.with_hook_import((stage / init).read_bytes()))
+        (stage / init).write_bytes(_hook.with_hook_import((stage / init).read_bytes()))
     return tuple(sites)
 
 
@@ -159,7 +159,7 @@ def rewrite_placeholder(source: Path, target: Path, placement: Placement) -> tup
 
 def launcher_source(name: str, target: str, environment: Sequence[EnvSetting]) -> str:
     """The launcher script of executable *name*, which sets *environment* before it execs."""
-    return LAUNCHER.format(target=target, name=name, point=_datapaths.point_function(environment))
+    return LAUNCHER.format(target=target, name=name, point=_hook.point_function(environment))
 
 
 LAUNCHER = '''#!python

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from condapress import _datapaths, _elf, _stage
+from condapress import _datapaths, _elf, _hook, _stage
 from condapress.errors import ArchiveError, RelocationError, UnresolvedLibraryError
 from condapress.model import ElfEdit, FileMode, Launcher, Layout, PathType, Placement
 
@@ -456,7 +456,7 @@ def with_environment(
     :param layouts: the layout of every wheel of the plan, by distribution.
     """
     settings = _datapaths.environment(wheel, wheels, layouts, packages)
-    hooks = _datapaths.hook_targets(layout) if any(s.at_import and s.path for s in settings) else ()
+    hooks = _hook.hook_targets(layout) if any(s.at_import and s.path for s in settings) else ()
     return replace(layout, environment=settings, hooks=hooks)
 
 

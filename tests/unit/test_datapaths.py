@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from condapress import _datapaths
+from condapress import _datapaths, _hook
 from condapress._audit_datapaths import Judgement, Verdict, data_path_findings, judge
 from condapress._datapaths import KnownPackage, Variable
 from condapress.audit import audit_document, audit_wheel
@@ -289,7 +289,7 @@ def test_the_hook_import_comes_first_after_the_docstring_and_future_imports(
     source: bytes, expected: bytes
 ) -> None:
     hook = b"from . import _condapress_env  # points bundled libraries at their data\n"
-    result = _datapaths.with_hook_import(source)
+    result = _hook.with_hook_import(source)
     assert result == expected.replace(b"{hook}", hook)
     if b"broken" not in source:
         compile(result, "__init__.py", "exec")
@@ -314,7 +314,7 @@ def test_the_hook_sets_only_what_the_user_left_unset(
         (tmp_path / "w.libs" / folder).mkdir(parents=True)
     (tmp_path / "pkg").mkdir()
     hook = tmp_path / "pkg" / "_condapress_env.py"
-    hook.write_text(_datapaths.hook_source(settings))
+    hook.write_text(_hook.hook_source(settings))
     for name in ("TERMINFO", "PROJ_DATA", "GDAL_DATA", "OPENSSL_CONF", "MAGIC", "FONTCONFIG_PATH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PROJ_LIB", "/user/proj")  # an alias the user set
