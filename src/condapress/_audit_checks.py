@@ -130,6 +130,30 @@ CODES: dict[str, tuple[Level, str]] = {
     "exported-std-symbols": (_W, _STD_HINT),
     "cxx11-abi": (_I, "C++ libraries sharing std::string need the same _GLIBCXX_USE_CXX11_ABI"),
     "bundled-libstdcxx": (_W, _LIBSTDCXX_HINT),
+    # the data paths of placeholder sites (condapress._audit_datapaths)
+    "data-path-covered": (_I, "nothing to do"),
+    "data-path-unshipped": (_I, "nothing to do: in a conda environment it is missing too"),
+    "data-path-degraded": (_W, "nothing to do unless that feature matters: it needs conda"),
+    "data-path-unreachable": (
+        _E,
+        (
+            "add the environment variable that {package} reads for {datapath} to condapress's "
+            "table of relocatable packages (data/relocatable_env.json) and press again"
+        ),
+    ),
+    "data-path-absent": (
+        _W,
+        "nothing to do if {package} only reports {datapath}; if it reads it, the wheel lacks it",
+    ),
+    "data-path-prefix": (
+        _W,
+        (
+            "nothing to do if it is build information (compiler flags); if {package} finds its "
+            "files from it, add the variable it reads to condapress's table of relocatable "
+            "packages (data/relocatable_env.json)"
+        ),
+    ),
+    "data-variable-missing": (_E, "keep the data that {name} names in the wheel"),
 }
 
 

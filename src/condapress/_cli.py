@@ -260,7 +260,9 @@ def _configure_audit(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "claims and the most compatible manylinux policy its binaries satisfy; every DT_NEEDED "
         "and where it resolves; the highest GLIBC/GLIBCXX/CXXABI/GCC versions each library "
         "needs; RPATH problems; build-prefix strings left in files; exported std:: symbols (the "
-        "C++ interposition hazard); RECORD and METADATA integrity. Each finding has a level "
+        "C++ interposition hazard); RECORD and METADATA integrity; and, for a wheel condapress "
+        "pressed, whether every path a build-prefix placeholder named is found at run time. "
+        "Each finding has a level "
         "and a hint. The exit status is 1 when any finding is an error.",
     )
     parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="a .whl file")

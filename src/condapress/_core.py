@@ -12,7 +12,7 @@ from condapress import _folders, solve
 from condapress._facts import gather_facts
 from condapress._paths import destination
 from condapress.errors import PolicyViolation, printable
-from condapress.model import BuiltWheel, PlanOptions, PressResult, WheelContents
+from condapress.model import BuiltWheel, DataPaths, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
     from condapress import relocate, retag
@@ -102,30 +102,41 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             wheel.distribution: relocate.provided_sonames(wheel, packages, elfs)
             for wheel in the_plan.wheels
         }
-        staged: list[WheelContents] = []
-        binaries: dict[str, tuple[str, str, retag.PlatformVerdict] | None] = {}
-        for wheel in the_plan.wheels:
-            # 5. relocate: plan every path and ELF edit, then write the staged tree
-            others = {
+        others = {
+            wheel.distribution: {
                 soname: where
                 for dependency in wheel.wheel_dependencies
                 for soname, where in provided[dependency].items()
             }
-            runtime = frozenset(m for m in wheel.members if plan.is_compiler_runtime(m))
-            layout = relocate.plan_layout(
+            for wheel in the_plan.wheels
+        }
+        # 5. relocate: plan every path and ELF edit of every wheel first (the variables that
+        # point a wheel's packages at their data may name the wheels it requires), then write
+        layouts = {
+            wheel.distribution: relocate.plan_layout(
                 wheel,
                 packages,
                 elfs,
-                others=others,
-                graft_only_needed=runtime,
+                others=others[wheel.distribution],
+                graft_only_needed=frozenset(
+                    m for m in wheel.members if plan.is_compiler_runtime(m)
+                ),
                 is_system=retag.is_system_library,
                 allow_overlap=options.allow_overlap,
             )
+            for wheel in the_plan.wheels
+        }
+        staged: list[WheelContents] = []
+        binaries: dict[str, tuple[str, str, retag.PlatformVerdict] | None] = {}
+        for wheel in the_plan.wheels:
+            layout = relocate.with_environment(
+                layouts[wheel.distribution], wheel, the_plan.wheels, layouts, packages
+            )
             stage = destination(work / "stage", wheel.distribution)
-            relocate.apply(layout, packages, stage, jobs=options.jobs)
+            sites = relocate.apply(layout, packages, stage, jobs=options.jobs)
             pressed = _metadata.in_the_wheel(wheel, layout)
             # 6. retag: python/abi tags from the extension modules, platform from the binaries
-            external = {mangled for _, mangled in others.values()}
+            external = {mangled for _, mangled in others[wheel.distribution].values()}
             binaries[wheel.distribution] = _binaries(layout, stage, external)
             staged.append(
                 WheelContents(
@@ -138,6 +149,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                     entry_points=_metadata.entry_points(pressed, packages),
                     provenance=_metadata.provenance(pressed, records),
                     runtime=options.plan.runtime,
+                    data_paths=DataPaths(layout.libs_dir, layout.environment, sites)
+                    if sites or layout.environment
+                    else None,
                 )
             )
         # 6. retag, continued: no wheel promises more than the wheels it requires
@@ -191,7 +205,13 @@ def _assemble_and_audit(
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:
-    return [p.dest for p in layout.placements] + [launcher.dest for launcher in layout.launchers]
+    from condapress._hook import hook_module  # noqa: PLC0415 - see press()
+
+    return (
+        [p.dest for p in layout.placements]
+        + [launcher.dest for launcher in layout.launchers]
+        + [hook_module(init) for init in layout.hooks]
+    )
 
 
 def _binaries(

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from condapress import _tools
+from condapress import _datapaths, _hook, _tools
 from condapress._paths import destination
 from condapress.errors import RelocationError, ToolError
-from condapress.model import FileMode
+from condapress.model import FileMode, PlaceholderSite
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
-    from condapress.model import ElfEdit, Layout, Placement, UnpackedPackage
+    from condapress.model import ElfEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
 #: patchelf holds about twice the file it edits in memory: files of more than this many bytes
 #: in all are not edited at once (one always may be), so memory stays flat as closures grow.
@@ -28,7 +27,7 @@ PATCH_BYTES_IN_FLIGHT = 64 << 20
 
 def write_layout(
     layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
-) -> None:
+) -> tuple[PlaceholderSite, ...]:
     """Write every file of *layout* under *stage*; see :func:`condapress.relocate.apply`.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
@@ -37,14 +36,19 @@ def write_layout(
     edits = {edit.dest: edit for edit in layout.elf_edits if _changes(edit)}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}
+    sites: list[PlaceholderSite] = []
     for placement in layout.placements:
         source = packages[placement.package].root / placement.source
         target = destination(stage, placement.dest)
         modes[placement.dest] = 0o755 if placement.executable else 0o644
         if placement.python_shebang:
-            write_python_script(source, target)
+            write_python_script(source, target, placement)
         elif placement.placeholder and placement.prefix is not None:
-            rewrite_placeholder(source, target, placement)
+            paths = rewrite_placeholder(source, target, placement)
+            if paths and placement.file_mode is not None:
+                sites.append(
+                    PlaceholderSite(placement.dest, placement.package, placement.file_mode, paths)
+                )
         elif placement.dest in edits:
             patch_from[placement.dest] = source
             continue
@@ -64,10 +68,16 @@ def write_layout(
         list(pool.map(patch, edits.values()))
     for launcher in layout.launchers:
         target = destination(stage, launcher.dest)
-        # Names from the package go into string literals of the script: escaped, not pasted.
-        script = LAUNCHER.format(target=_literal(launcher.target), name=_literal(launcher.name))
+        script = launcher_source(launcher.name, launcher.target, layout.environment)
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
+    for init in layout.hooks:
+        destination(stage, _hook.hook_module(init)).write_text(
+            _hook.hook_source(layout.environment), encoding="utf-8"
+        )
+        package_init = destination(stage, init)
+        package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
+    return tuple(sites)
 
 
 def _literal(text: str) -> str:
@@ -118,39 +128,55 @@ def _patch(path: Path, edit: ElfEdit, *, output: Path | None = None) -> None:
         ) from exc
 
 
-__all__ = ["LAUNCHER", "rewrite_placeholder", "write_layout", "write_python_script"]
+__all__ = [
+    "LAUNCHER",
+    "launcher_source",
+    "rewrite_placeholder",
+    "write_layout",
+    "write_python_script",
+]
 
 
-def write_python_script(source: Path, target: Path) -> None:
-    with source.open("rb") as src, target.open("wb") as dst:
+def write_python_script(source: Path, target: Path, placement: Placement) -> None:
+    """Write a python script from ``bin/`` with ``#!python`` and its placeholder rewritten."""
+    with source.open("rb") as src:
         src.readline()
-        dst.write(b"#!python\n")
-        shutil.copyfileobj(src, dst)
+        body = src.read()
+    if placement.placeholder and placement.prefix is not None and placement.file_mode:
+        body = _datapaths.replace_placeholder(
+            body, placement.placeholder, placement.prefix, placement.file_mode
+        )[0]
+    target.write_bytes(b"#!python\n" + body)
 
 
-def rewrite_placeholder(source: Path, target: Path, placement: Placement) -> None:
+def rewrite_placeholder(source: Path, target: Path, placement: Placement) -> tuple[str, ...]:
+    """Copy *source* to *target* with its placeholder rewritten; return the paths it named."""
     assert placement.placeholder is not None  # noqa: S101 - checked by the caller
     assert placement.prefix is not None  # noqa: S101
-    data = source.read_bytes()
-    old, new = placement.placeholder.encode(), placement.prefix.encode()
-    if placement.file_mode is FileMode.BINARY:
-        # As conda does: inside each NUL-terminated string, replace the placeholder and pad the
-        # string with NULs so that every offset in the file stays where it was.
-        def padded(match: re.Match[bytes]) -> bytes:
-            text = match.group()
-            count = text.count(old)
-            return text.replace(old, new) + b"\0" * ((len(old) - len(new)) * count)
-
-        data = re.sub(re.escape(old) + rb"[^\0]*", padded, data)
-    else:
-        data = data.replace(old, new)
+    data, paths = _datapaths.replace_placeholder(
+        source.read_bytes(),
+        placement.placeholder,
+        placement.prefix,
+        placement.file_mode or FileMode.TEXT,
+        placement.loader_strings,
+    )
     target.write_bytes(data)
+    return paths
+
+
+def launcher_source(name: str, target: str, environment: Sequence[EnvSetting]) -> str:
+    """The launcher script of executable *name*, which sets *environment* before it execs."""
+    # Names from the package go into string literals of the script: escaped, not pasted.
+    return LAUNCHER.format(
+        target=_literal(target), name=_literal(name), point=_hook.point_function(environment)
+    )
 
 
 LAUNCHER = '''#!python
 """Run {name}, kept inside the wheel in {target}; installed by condapress."""
 import os
 import sys
+{point}
 
 
 def _find():
@@ -159,11 +185,12 @@ def _find():
     for base in [*sys.path, os.path.dirname(here)]:
         exe = os.path.join(base or os.curdir, *"{target}".split("/"))
         if os.path.isfile(exe):
-            return exe
+            return base or os.curdir, exe
     sys.exit("{name}: cannot find {target} on sys.path; is its package installed?")
 
 
 if __name__ == "__main__":
-    exe = _find()
+    root, exe = _find()
+    _point(root)
     os.execv(exe, [exe, *sys.argv[1:]])
 '''

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from condapress._elf_stream import ElfCollector
 from condapress._guard import unpack_limit
-from condapress.assemble import PROVENANCE_FILE
+from condapress.assemble import DATA_PATHS_FILE, PROVENANCE_FILE
 from condapress.errors import ArchiveError, TooLargeError
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ _NEEDLES = tuple(prefix.encode() for prefix in BUILD_PREFIXES)
 _OVERLAP = max(len(needle) for needle in _NEEDLES) - 1
 _CHUNK = 1 << 20
 _ELF_MAGIC = b"\x7fELF"
-_DIST_INFO_FILES = ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE)
+_DIST_INFO_FILES = ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE, DATA_PATHS_FILE)
 # zipfile reports a corrupt member as a bad CRC or deflate stream, an unknown compression
 # method (NotImplementedError) or encryption (RuntimeError), depending on where it notices.
 _CORRUPT = (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError)

@@ -29,7 +29,7 @@ from packaging.utils import InvalidName, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 import condapress
-from condapress import _deflate
+from condapress import _datapaths, _deflate
 from condapress._paths import destination, path_problem
 from condapress.errors import CondapressError, SpecError, WheelContentsError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "DATA_PATHS_FILE",
     "PROVENANCE_FILE",
     "WheelContentsError",
     "build_wheel",
@@ -52,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 #: Name of the file in the ``.dist-info`` that lists the conda packages a wheel was pressed from.
 PROVENANCE_FILE = "conda-packages.json"
+#: Name of the file in the ``.dist-info`` that records the placeholder sites and the variables
+#: set for them (docs/wheels.md, "Data paths").
+DATA_PATHS_FILE = "conda-data-paths.json"
 
 _CHUNK = 1 << 20
 _EPOCH_1980 = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can carry
@@ -415,6 +419,8 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[_Member]:
     if contents.runtime is not None:
         provenance["runtime"] = contents.runtime
     texts[PROVENANCE_FILE] = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
+    if contents.data_paths is not None:
+        texts[DATA_PATHS_FILE] = _datapaths.record_text(contents.data_paths)
     return [
         _Member(f"{stem}.dist-info/{name}", 0o644, data=t.encode()) for name, t in texts.items()
     ]

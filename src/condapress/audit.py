@@ -25,8 +25,10 @@ from condapress._audit_checks import (
     integrity_findings,
     missing_library,
 )
+from condapress._audit_datapaths import data_path_findings
 from condapress._elf import max_versions
 from condapress._wheel_scan import PLACEHOLDERS, read_wheel
+from condapress.assemble import DATA_PATHS_FILE
 from condapress.errors import CondapressError, PolicyViolation, SpecError, printable
 from condapress.retag import PlatformVerdict, check_requested, platform_tag
 
@@ -115,6 +117,7 @@ def audit_wheel(path: Path) -> AuditReport:
     """
     scan = read_wheel(path)
     facts, findings = integrity_findings(scan)
+    findings += data_path_findings(scan.text(DATA_PATHS_FILE), (m.name for m in scan.members))
     elfs = {m.name: m.elf for m in scan.members if m.elf is not None}
     verdict = _verdict(elfs, facts, findings)
     libraries = _libraries(elfs, scan.members, verdict, facts.requires_dist, findings)

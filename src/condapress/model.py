@@ -17,7 +17,9 @@ __all__ = [
     "Closure",
     "CondaRecord",
     "CoreMetadata",
+    "DataPaths",
     "ElfEdit",
+    "EnvSetting",
     "FileMode",
     "Launcher",
     "Layout",
@@ -29,6 +31,7 @@ __all__ = [
     "PackageInfo",
     "PathEntry",
     "PathType",
+    "PlaceholderSite",
     "Placement",
     "PlanOptions",
     "PressResult",
@@ -349,6 +352,8 @@ class WheelContents:
     provenance: tuple[Provenance, ...] = ()
     #: the compiler-runtime policy the wheel was pressed under, recorded with the provenance.
     runtime: Runtime | None = None
+    #: the placeholder sites and environment variables, recorded for the audit.
+    data_paths: DataPaths | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,10 +386,13 @@ class Placement:
     executable: bool = False
     placeholder: str | None = None
     file_mode: FileMode | None = None
-    #: what the placeholder becomes: the wheel's prefix folder, relative to the file's folder.
+    #: what the placeholder becomes (:func:`condapress._datapaths.placeholder_value`).
     prefix: str | None = None
     #: rewrite a ``#!<prefix>/bin/python`` line to ``#!python`` (pip fills in the interpreter).
     python_shebang: bool = False
+    #: the file's DT_RPATH and DT_RUNPATH strings: placeholders in them are patchelf's business,
+    #: not data paths.
+    loader_strings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,3 +427,50 @@ class Layout:
     launchers: tuple[Launcher, ...]
     #: (package, path, reason) of every file that does not go into the wheel.
     left_out: tuple[tuple[str, str, str], ...]
+    #: the variables the launchers (and, where ``at_import``, the import hook) set.
+    environment: tuple[EnvSetting, ...] = ()
+    #: the ``<package>/__init__.py`` files that import the generated hook module.
+    hooks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EnvSetting:
+    """An environment variable that points a bundled package at its data inside the wheel."""
+
+    name: str
+    #: where it points, relative to the install root; None when the package has no such data.
+    path: str | None
+    #: the path under the conda prefix it stands for: a placeholder site at or under it is
+    #: covered.
+    covers: str
+    #: the conda package whose data it names.
+    package: str
+    #: the ``<dist>.libs`` folder of the wheel that carries that package.
+    prefix: str
+    #: whether the import hook sets it too (else only the launchers of executables do).
+    at_import: bool = True
+    #: other names of the same setting: a value the user gave under any of them wins.
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderSite:
+    """A file of the wheel that held the build-prefix placeholder, and the paths it named."""
+
+    #: the file's path inside the wheel.
+    file: str
+    #: the conda package it comes from.
+    package: str
+    mode: FileMode
+    #: the paths under the conda prefix that followed the placeholder (``.`` for the prefix).
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DataPaths:
+    """What ``conda-data-paths.json`` records: placeholder sites and the variables set."""
+
+    #: the wheel's prefix folder (``<dist>.libs``), where the conda prefix's files went.
+    prefix: str
+    environment: tuple[EnvSetting, ...]
+    sites: tuple[PlaceholderSite, ...]

@@ -12,25 +12,25 @@ import hashlib
 import logging
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from condapress import _elf, _stage
+from condapress import _datapaths, _elf, _hook, _stage
 from condapress._conda_meta import safe_name
 from condapress._guard import UNSAFE_HINT
 from condapress._links import SITE_PACKAGES, expanded, links_to_site_lib, site_dest
 from condapress._paths import Claim, Claims, file_digest
-from condapress.errors import ArchiveError, UnresolvedLibraryError
-from condapress.model import ElfEdit, Launcher, Layout, PathType, Placement
+from condapress.errors import ArchiveError, RelocationError, UnresolvedLibraryError
+from condapress.model import ElfEdit, FileMode, Launcher, Layout, PathType, Placement
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
     from condapress._elf import ElfFile
-    from condapress.model import PathEntry, UnpackedPackage, WheelSpec
+    from condapress.model import PathEntry, PlaceholderSite, UnpackedPackage, WheelSpec
 
 __all__ = [
     "ElfEdit",
@@ -43,6 +43,7 @@ __all__ = [
     "plan_layout",
     "provided_sonames",
     "scan",
+    "with_environment",
 ]
 
 logger = logging.getLogger(__name__)
@@ -232,11 +233,19 @@ class _LayoutBuilder:
     edits: list[ElfEdit] = field(default_factory=list)
     launchers: list[Launcher] = field(default_factory=list)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    data_links: dict[str, dict[str, PathEntry]] = field(default_factory=dict)
 
     @property
     def data_scripts(self) -> str:
         stem = canonicalize_name(self.wheel.distribution).replace("-", "_")
         return f"{stem}-{self.wheel.version}.data/scripts"
+
+    def copied_link(self, name: str, package: UnpackedPackage, entry: PathEntry) -> PathEntry:
+        """*entry*, or for a link in a known data folder, its target's entry under its name."""
+        if name not in self.data_links:
+            self.data_links[name] = _datapaths.linked_data(package, name)
+        target = self.data_links[name].get(entry.path)
+        return entry if target is None else replace(target, path=entry.path)
 
     def add(
         self,
@@ -250,6 +259,7 @@ class _LayoutBuilder:
         if (name, entry.path) in self.unneeded:
             self.left_out.append((name, entry.path, "runtime library that no binary needs"))
             return
+        entry = self.copied_link(name, package, entry)
         dest, why = _destination(entry, path, package, elfs, self.folder, self.own)
         if (name, entry.path) in self.site_libs:
             dest = self.site_libs[(name, entry.path)]
@@ -268,7 +278,8 @@ class _LayoutBuilder:
             self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
-            prefix = posixpath.relpath(self.folder, posixpath.dirname(dest) or ".")
+            prefix = _datapaths.placeholder_value(name, entry.file_mode, dest, self.folder)
+            _check_rewritable(package, entry, prefix)
         self.placements.append(
             Placement(
                 package=name,
@@ -279,6 +290,7 @@ class _LayoutBuilder:
                 file_mode=entry.file_mode,
                 prefix=prefix,
                 python_shebang=shebang,
+                loader_strings=_loader_strings(elf) if entry.prefix_placeholder else (),
             )
         )
         if elf is not None:
@@ -295,6 +307,25 @@ class _LayoutBuilder:
             self.left_out.append((name, f"the launcher of {path}", taken))
         else:
             self.launchers.append(launcher)
+
+
+def _loader_strings(elf: ElfFile | None) -> tuple[str, ...]:
+    if elf is None:
+        return ()
+    return tuple(text for text in (":".join(elf.rpath), ":".join(elf.runpath)) if text)
+
+
+def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -> None:
+    placeholder = entry.prefix_placeholder or ""
+    if entry.file_mode is FileMode.BINARY and len(placeholder) < len(prefix):
+        raise RelocationError(
+            f"{package.archive.name}: {entry.path} holds the build prefix {placeholder!r} in a "
+            f"binary file, shorter than {prefix!r}, which it must be rewritten to",
+            hint="rebuild the package with conda-build's default prefix, whose placeholder is "
+            "255 characters long",
+            package=package.info.record.dist,
+            path=entry.path,
+        )
 
 
 def _site_libraries(
@@ -447,11 +478,33 @@ def _elf_edit(
     )
 
 
+def with_environment(
+    layout: Layout,
+    wheel: WheelSpec,
+    wheels: Sequence[WheelSpec],
+    layouts: Mapping[str, Layout],
+    packages: Mapping[str, UnpackedPackage],
+) -> Layout:
+    """*layout* with the variables that point its packages at their data, and its hooks.
+
+    The variables cover the packages of the wheels it requires too; the hooks are the
+    ``__init__.py`` files that import the generated module setting them.
+
+    :param layouts: the layout of every wheel of the plan, by distribution.
+    """
+    settings = _datapaths.environment(wheel, wheels, layouts, packages)
+    hooks = _hook.hook_targets(layout) if any(s.at_import and s.path for s in settings) else ()
+    return replace(layout, environment=settings, hooks=hooks)
+
+
 def apply(
     layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
-) -> None:
-    """Write the staged tree of *layout* under *stage*: copy, rewrite placeholders, patch ELF.
+) -> tuple[PlaceholderSite, ...]:
+    """Write the staged tree of *layout* under *stage*; return every placeholder site written.
+
+    Files are copied, placeholders rewritten and ELF files patched; the launchers and the import
+    hook are written last.
 
     :param jobs: patchelf processes run at once (each edits a different file).
     """
-    _stage.write_layout(layout, packages, stage, jobs=jobs)
+    return _stage.write_layout(layout, packages, stage, jobs=jobs)

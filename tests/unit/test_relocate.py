@@ -143,7 +143,7 @@ def test_fat_layout() -> None:
     (binary,) = (p for p in layout.placements if p.placeholder)
     assert (binary.dest, binary.prefix, binary.file_mode) == (
         f"ext.libs/{C1}",
-        ".",
+        "/dev/null/condapress",
         FileMode.BINARY,
     )
     reasons = {path: why for _, path, why in layout.left_out}

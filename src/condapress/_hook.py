@@ -1,0 +1,133 @@
+"""The import hook: generated Python that points bundled libraries at their data when it runs.
+
+Launchers and the ``<package>/_condapress_env.py`` module of a wheel share :func:`point_function`;
+:func:`with_hook_import` makes a package's ``__init__.py`` import the module first. The paths
+they set are relative to the install root and made absolute only when the code runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+import tokenize
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from condapress.model import EnvSetting, Layout
+
+__all__ = [
+    "HOOK_MODULE",
+    "hook_module",
+    "hook_source",
+    "hook_targets",
+    "point_function",
+    "with_hook_import",
+]
+
+#: The generated module of the import hook, inside each top-level package of the wheel.
+HOOK_MODULE = "_condapress_env"
+_HOOK_LINE = f"from . import {HOOK_MODULE}  # points bundled libraries at their data\n"
+
+
+def hook_module(init: str) -> str:
+    """The hook module beside the package ``__init__.py`` *init*.
+
+    >>> hook_module("pygreet/__init__.py")
+    'pygreet/_condapress_env.py'
+    """
+    return f"{posixpath.dirname(init)}/{HOOK_MODULE}.py"
+
+
+def hook_targets(layout: Layout) -> tuple[str, ...]:
+    """The ``__init__.py`` of every top-level package of *layout*: where the import hook goes."""
+    special = (".libs", ".data", ".dist-info")
+    taken = {p.dest for p in layout.placements}
+    return tuple(
+        sorted(
+            p.dest
+            for p in layout.placements
+            if p.dest.count("/") == 1
+            and p.dest.endswith("/__init__.py")
+            and not p.dest.split("/")[0].endswith(special)
+            and hook_module(p.dest) not in taken
+        )
+    )
+
+
+_POINT = '''
+
+_VARIABLES = {variables}
+
+
+def _point(root):
+    """Set each variable to its path under *root*, unless the user set it (or an alias)."""
+    for name, path, aliases in _VARIABLES:
+        value = os.path.join(os.path.abspath(root), *path.split("/"))
+        if not any(os.environ.get(n) for n in (name,) + aliases) and os.path.exists(value):
+            os.environ[name] = value
+'''
+
+
+def point_function(settings: Iterable[EnvSetting]) -> str:
+    """Python source of ``_point(root)``, which sets *settings* (paths from the install root)."""
+    rows = [(s.name, s.path, s.aliases) for s in settings if s.path is not None]
+    listed = "".join(f"\n    {row!r}," for row in rows)
+    return _POINT.format(variables=f"({listed}\n)" if rows else "()")
+
+
+def hook_source(settings: Iterable[EnvSetting]) -> str:
+    """The generated ``<package>/_condapress_env.py``: the ``at_import`` variables, set."""
+    return (
+        '"""Point the libraries bundled with this package at their data (written by condapress).'
+        '"""\n\nimport os\n'
+        + point_function(s for s in settings if s.at_import)
+        + "\n\n# this file is <install root>/<package>/"
+        + f"{HOOK_MODULE}.py\n"
+        + "_point(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))\n"
+    )
+
+
+def with_hook_import(source: bytes) -> bytes:
+    r"""*source* (an ``__init__.py``) importing the hook before anything else.
+
+    Only its docstring and ``from __future__`` imports, which must come first, stay above.
+
+    >>> print(with_hook_import(b"'Doc.'\nfrom __future__ import annotations\nimport os\n").decode())
+    'Doc.'
+    from __future__ import annotations
+    from . import _condapress_env  # points bundled libraries at their data
+    import os
+    <BLANKLINE>
+    """
+    lines = source.splitlines(keepends=True)
+    keep = 0  # lines that stay before the import
+    with contextlib.suppress(tokenize.TokenError, SyntaxError):
+        for index, (first, second, end) in enumerate(_statements(source)):
+            docstring = index == 0 and first.type == tokenize.STRING
+            future = first.string == "from" and second is not None and second.string == "__future__"
+            if not (docstring or future):
+                break
+            keep = end
+    head = b"".join(lines[:keep])
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    return head + _HOOK_LINE.encode() + b"".join(lines[keep:])
+
+
+def _statements(
+    source: bytes,
+) -> Iterator[tuple[tokenize.TokenInfo, tokenize.TokenInfo | None, int]]:
+    """(first token, second token, last line) of each top-level statement, lazily."""
+    skipped = (tokenize.ENCODING, tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
+    tokens: list[tokenize.TokenInfo] = []
+    for token in tokenize.tokenize(io.BytesIO(source).readline):
+        if token.type == tokenize.ENDMARKER:
+            return
+        if token.type == tokenize.NEWLINE and tokens:
+            yield tokens[0], tokens[1] if len(tokens) > 1 else None, token.end[0]
+            tokens = []
+        elif token.type not in skipped and len(tokens) < 2:  # noqa: PLR2004
+            tokens.append(token)
