@@ -246,9 +246,9 @@ def _execute_press(args: argparse.Namespace) -> int:
             allow_overlap=args.allow_overlap,
         ),
     )
-    for wheel, spec in zip(result.wheels, result.plan.wheels, strict=True):
+    for wheel in result.wheels:
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
-        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(spec.members)}")
+        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
     return 0
 
 

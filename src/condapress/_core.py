@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress import _folders, solve
+from condapress._disk import write_hint
 from condapress._facts import gather_facts
 from condapress._paths import destination
-from condapress.errors import PolicyViolation, printable
+from condapress.errors import PolicyViolation, WriteError, printable
 from condapress.model import BuiltWheel, DataPaths, PlanOptions, PressResult, WheelContents
 
 if TYPE_CHECKING:
@@ -177,15 +178,21 @@ def _assemble_and_audit(
     from condapress import assemble, audit  # noqa: PLC0415 - see press()
 
     with _folders.pending_folder(options.output_dir) as pending:
-        built = [
-            assemble.build_wheel(
-                contents,
-                pending,
-                compression_level=options.compression_level,
-                jobs=options.jobs,
-            )
-            for contents in staged
-        ]
+        try:
+            built = [
+                assemble.build_wheel(
+                    contents,
+                    pending,
+                    compression_level=options.compression_level,
+                    jobs=options.jobs,
+                )
+                for contents in staged
+            ]
+        except WriteError as exc:
+            # written into a hidden folder of the output folder: the hint names the latter
+            if isinstance(exc.__cause__, OSError):
+                exc.hint = write_hint(exc.__cause__, options.output_dir, "pass -o with")
+            raise
         if options.audit:
             for wheel in built:
                 report = audit.audit_wheel(wheel.path)

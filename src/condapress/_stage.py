@@ -5,18 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths, _hook, _tools
+from condapress._disk import is_refused_write, write_hint
 from condapress._paths import destination
-from condapress.errors import RelocationError, ToolError
+from condapress.errors import RelocationError, ToolError, WriteError
 from condapress.model import FileMode, PlaceholderSite
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
-    from pathlib import Path
 
     from condapress.model import ElfEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
@@ -32,7 +34,26 @@ def write_layout(
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
     unpacked package (``--output``), not copied first.
+
+    :raises WriteError: the file system refused a write (no space, a quota, no permission).
     """
+    try:
+        return _write_layout(layout, packages, stage, jobs=jobs)
+    except OSError as exc:
+        if not is_refused_write(exc):
+            raise
+        # The stage is in the press's temporary folder: TMPDIR is what a user can change.
+        raise WriteError(
+            f"cannot write the files of {layout.distribution}: {exc.strerror}",
+            hint=write_hint(exc, Path(tempfile.gettempdir()), "set TMPDIR to"),
+            path=str(exc.filename or stage),
+            detail=str(exc),
+        ) from exc
+
+
+def _write_layout(
+    layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int
+) -> tuple[PlaceholderSite, ...]:
     edits = {edit.dest: edit for edit in layout.elf_edits if _changes(edit)}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}

@@ -30,8 +30,9 @@ from packaging.version import InvalidVersion, Version
 
 import condapress
 from condapress import _datapaths, _deflate
+from condapress._disk import write_hint
 from condapress._paths import destination, path_problem
-from condapress.errors import CondapressError, SpecError, WheelContentsError
+from condapress.errors import SpecError, WheelContentsError, WriteError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def build_wheel(
         None, ``$SOURCE_DATE_EPOCH``, else 1980-01-01 (clamped to what a zip file can hold).
     :param jobs: threads that deflate; the bytes written do not depend on it.
     :raises WheelContentsError: bad names, tags, metadata or paths, or a missing source file.
-    :raises CondapressError: the wheel could not be written to *output_dir*.
+    :raises WriteError: the file system refused the wheel (no space, no permission).
     """
     if type(compression_level) is not int or not 0 <= compression_level <= 9:  # noqa: PLR2004
         raise SpecError(
@@ -263,7 +264,8 @@ def build_wheel(
     sha256, size = _write_atomically(
         final, members, stem, date_time, compression_level, max(1, jobs)
     )
-    return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags)
+    pressed = tuple(package.name for package in contents.provenance)
+    return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, order=True)
@@ -610,10 +612,11 @@ def _write_atomically(
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
-            raise CondapressError(
-                f"cannot write {final}: {exc.strerror or exc}",
-                hint=f"check the free space and permissions of {final.parent}",
+            raise WriteError(
+                f"cannot write {final.name}: {exc.strerror or exc}",
+                hint=write_hint(exc, final.parent, "pass -o with"),
                 path=str(final),
+                detail=str(exc),
             ) from exc
         raise
     return digest.hexdigest(), size

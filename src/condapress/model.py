@@ -364,6 +364,8 @@ class BuiltWheel:
     sha256: str
     size: int
     tags: tuple[str, ...]
+    #: the conda packages whose files went into it (its provenance), root first.
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

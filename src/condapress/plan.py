@@ -154,18 +154,14 @@ def plan(
 
     bundled = {root: _bundle(root, graph, classes, roots) for root in roots}
     wheel_of = {root: _wheel_name(root, graph, facts, classes, options) for root in roots}
+    # Under --runtime bundle the compiler runtime is grafted into each wheel whose binaries
+    # need it, never a wheel of its own: such a wheel would hold only what its users need.
+    runtime = {n for n in graph if is_compiler_runtime(n) and _is_native(n, classes, roots)}
     if not options.fat:
         for members in bundled.values():
             for native in members[1:]:
-                wheel_of.setdefault(native, options.native_name.format(name=native))
-
-    owners: dict[str, list[str]] = {}  # package -> wheels it goes into
-    for root, members in bundled.items():
-        for name in members:
-            wheel = wheel_of[root] if options.fat or name == root else wheel_of[name]
-            owners.setdefault(name, [])
-            if wheel not in owners[name]:
-                owners[name].append(wheel)
+                if native not in runtime:
+                    wheel_of.setdefault(native, options.native_name.format(name=native))
 
     wheel_members = {
         wheel: tuple(m for m in bundled[root] if options.fat or m == root)
@@ -174,6 +170,16 @@ def plan(
     }
     for name, wheel in wheel_of.items():
         wheel_members.setdefault(wheel, (name,))
+    if not options.fat:
+        wheel_members = {
+            wheel: (*members, *_runtime_of(members, graph, runtime))
+            for wheel, members in wheel_members.items()
+        }
+
+    owners: dict[str, list[str]] = {}  # package -> wheels it goes into
+    for wheel, inside in wheel_members.items():
+        for name in inside:
+            owners.setdefault(name, []).append(wheel)
 
     environment = target_environment(closure.python, closure.subdir)
     requirements = _requirements(graph, classes, facts, wheel_members, wheel_of, roots, environment)
@@ -216,6 +222,20 @@ def _bundle(
     """The root, then the natives it reaches without passing a python, system or other root."""
     natives = graph.subgraph(n for n in graph if n == root or _is_native(n, classes, roots))
     return list(nx.dfs_preorder_nodes(natives, root))
+
+
+def _runtime_of(
+    members: tuple[str, ...], graph: nx.DiGraph[str], runtime: set[str]
+) -> tuple[str, ...]:
+    """The compiler-runtime packages *members* reach through runtime packages alone."""
+    reached: list[str] = []
+    queue = [dep for member in members for dep in graph.successors(member) if dep in runtime]
+    while queue:
+        name = queue.pop(0)
+        if name not in reached and name not in members:
+            reached.append(name)
+            queue += [dep for dep in graph.successors(name) if dep in runtime]
+    return tuple(reached)
 
 
 def _is_native(name: str, classes: Mapping[str, tuple[NodeClass, str]], roots: list[str]) -> bool:
@@ -320,7 +340,8 @@ def _decide(
             notes=tuple(p for wheel in owners[rec.name] for p in requirements[wheel].problems),
         )
     if rec.name in owners:
-        becomes = Becomes.MERGED if options.fat else Becomes.WHEEL
+        grafted = not options.fat and is_compiler_runtime(rec.name)
+        becomes = Becomes.MERGED if options.fat or grafted else Becomes.WHEEL
         return PackageDecision(
             record=rec,
             node_class=node_class,

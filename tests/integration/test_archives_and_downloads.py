@@ -403,6 +403,37 @@ def test_a_full_cache(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_full_output_folder(channel: Path, small_disk: Path, tmp_path: Path) -> None:
+    _with_a_big_file(channel / "linux-64" / LIBGREET, os.urandom(2 << 20))  # 2 MiB of noise
+    run = press(str(channel), small_disk, tmp_path / "cache", *PRESS)
+    assert_refused(
+        run,
+        "error: cannot write pygreet-1.0.0-cp311-cp311-manylinux_2_34_x86_64.whl:"
+        " No space left on device",
+        f"hint: free some space in {small_disk}, or pass -o with a folder on a larger file system",
+    )
+    assert list(small_disk.iterdir()) == []
+
+
+def test_a_full_staging_folder(
+    channel: Path,
+    small_disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # the archive fits (it compresses), its staged, patched copy does not
+    _with_a_big_file(channel / "linux-64" / LIBGREET, b"\0" * (500 << 10))
+    monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
+    run = press(str(channel), tmp_path / "out", tmp_path / "cache", *PRESS)
+    assert_refused(
+        run,
+        "error: cannot write the files of pygreet: No space left on device",
+        f"hint: free some space in {small_disk}, or set TMPDIR to a folder on a larger file system",
+    )
+    assert list(small_disk.iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_read_only_destination(small_disk: Path) -> None:
     from condapress import unpack
     from condapress.errors import WriteError

@@ -11,15 +11,12 @@ import json
 import shutil
 import zipfile
 from contextlib import redirect_stdout
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from condapress._cli import main
 from conftest import FIXTURE_CHANNEL, REALWORLD, make_venv
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 CF2024 = REALWORLD / "cf2024"
 
@@ -149,6 +146,27 @@ def test_bundle_counts_only_the_runtime_files_that_were_grafted(
     with zipfile.ZipFile(wheels["cffi"]) as archive:
         libs = [n for n in archive.namelist() if n.startswith("cffi.libs/")]
     assert [lib.split("-")[0] for lib in libs] == ["cffi.libs/libffi"]
+
+
+@pytest.mark.realworld
+def test_split_bundle_makes_no_wheel_of_the_runtime_alone(
+    realworld: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing of cffi or libffi links the GCC runtime: it is grafted into no wheel, and no wheel
+    # of its own (a wheel of nothing that every other wheel would pin) is made.
+    out = tmp_path / "out"
+    args = ["cffi", "--runtime", "bundle", "-c", str(realworld / "cf2024"), "--python", "3.10"]
+    assert main([*args, "-o", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    lines = [line.split("  ") for line in capsys.readouterr().out.splitlines()]
+    assert [(Path(where).name, members) for where, _, _, members in lines] == [
+        ("cffi-1.16.0-cp310-cp310-manylinux_2_12_x86_64.manylinux2010_x86_64.whl", "cffi"),
+        (
+            "libffi_conda-3.4.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.whl",
+            "libffi",
+        ),
+    ]
+    assert sorted(w.name for w in out.iterdir()) == sorted(Path(line[0]).name for line in lines)
+    assert "Requires-Dist: libffi-conda==3.4.2" in requirement_lines(Path(lines[0][0]))
 
 
 def test_the_same_channel_from_any_folder_gives_the_same_bytes(tmp_path: Path) -> None:

@@ -136,6 +136,25 @@ def test_bundle_runtime_merges_the_compiler_runtime() -> None:
     assert got["_openmp_mutex"] == ("system", "dropped", (), None)
 
 
+def test_split_bundle_grafts_the_runtime_into_each_wheel_that_reaches_it() -> None:
+    the_plan = plan(closure(PYGREET, "pygreet"), FACTS, PlanOptions(runtime="bundle"))
+    assert {(w.distribution, w.members, w.requires_dist) for w in the_plan.wheels} == {
+        (
+            "pygreet",
+            ("pygreet", "libgcc-ng", "libstdcxx-ng"),
+            ("libgreetpp-conda==1.0.0", "salutation>=1.2"),
+        ),
+        (
+            "libgreetpp-conda",
+            ("libgreetpp", "libgcc-ng", "libstdcxx-ng"),
+            ("libgreet-conda==1.0.0",),
+        ),
+        ("libgreet-conda", ("libgreet", "libgcc-ng"), ()),
+    }
+    decision = the_plan.decision("libstdcxx-ng")
+    assert (decision.becomes, decision.wheels) == (Becomes.MERGED, ("pygreet", "libgreetpp-conda"))
+
+
 def test_native_root_gets_a_name_that_cannot_mean_something_else_on_pypi() -> None:
     the_plan = plan(closure(PYGREET, "libgreetpp"), FACTS, PlanOptions(fat=True))
     assert [(w.distribution, w.members) for w in the_plan.wheels] == [
