@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import _bench
 from condapress import _core, plan, solve
-from condapress._facts import gather_facts
 from condapress.model import PlanOptions
+from condapress.unpack._peek import gather_facts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from condapress import _folders, solve
 from condapress._disk import write_hint
-from condapress._facts import gather_facts
 from condapress._paths import destination
 from condapress.errors import PolicyViolation, WriteError, printable
 from condapress.model import BuiltWheel, DataPaths, PlanOptions, PressResult, WheelContents
+from condapress.unpack._peek import gather_facts
 
 if TYPE_CHECKING:
     from condapress import relocate, retag
@@ -80,7 +80,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     """
     # The press stages load pyelftools, auditwheel and zlib machinery: 'condapress plan',
     # which needs none of them, starts faster without them.
-    from condapress import _metadata, plan, relocate, retag, unpack  # noqa: PLC0415
+    from condapress import plan, relocate, retag, unpack  # noqa: PLC0415
+    from condapress.assemble import _metadata  # noqa: PLC0415
 
     # 0. the output folder first: a press whose wheels could not land does no work
     _folders.check_output_dir(options.output_dir)
@@ -212,7 +213,7 @@ def _assemble_and_audit(
 
 
 def _staged_paths(layout: relocate.Layout) -> list[str]:
-    from condapress._hook import hook_module  # noqa: PLC0415 - see press()
+    from condapress.relocate._hook import hook_module  # noqa: PLC0415 - see press()
 
     return (
         [p.dest for p in layout.placements]

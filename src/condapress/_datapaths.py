@@ -4,7 +4,8 @@ conda rewrites the build prefix in files at install time; a wheel has no install
 placeholder is rewritten to :data:`NOWHERE`, an absolute path that cannot exist, so that no
 library looks for its data relative to the current directory. Packages known to the table
 ``data/relocatable_env.json`` are pointed at their data inside the wheel by environment
-variables, which the launchers of executables and an import hook (:mod:`condapress._hook`) set.
+variables, which the launchers of executables and an import hook
+(:mod:`condapress.relocate._hook`) set.
 Every function here is pure but :func:`table` (which reads package data once) and
 :func:`linked_data` (which reads links).
 """
@@ -20,8 +21,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from condapress._links import SITE_PACKAGES
 from condapress.model import DataPaths, EnvSetting, FileMode, PathType, PlaceholderSite
+from condapress.relocate._links import SITE_PACKAGES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, ClassVar
 import pytest
 import zstandard
 
-from condapress import _fetch, _guard
 from condapress._cli import main
+from condapress.unpack import _fetch, _guard
 from conftest import FIXTURE_CHANNEL, REALWORLD
 
 if TYPE_CHECKING:

@@ -20,18 +20,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from condapress import _wheel_scan
-from condapress._audit_checks import CODES
-from condapress._wheel_scan import BUILD_PREFIXES, PLACEHOLDERS
 from condapress.audit import (
     AUDIT_SCHEMA_VERSION,
     AuditReport,
     Finding,
     Level,
+    _scan,
     audit_document,
     audit_text,
     audit_wheel,
 )
+from condapress.audit._integrity import CODES
+from condapress.audit._scan import BUILD_PREFIXES, PLACEHOLDERS
 from condapress.errors import ArchiveError
 
 if TYPE_CHECKING:
@@ -337,15 +337,15 @@ def test_a_bare_build_machine_path_is_a_warning(tmp_path: Path) -> None:
 def test_build_prefixes_are_found_across_chunk_boundaries(
     tmp_path_factory: pytest.TempPathFactory, offset: int, prefix: str, size: int
 ) -> None:
-    original = _wheel_scan._CHUNK  # noqa: SLF001
-    _wheel_scan._CHUNK = 64  # noqa: SLF001  # a small chunk puts the string across several
+    original = _scan._CHUNK  # noqa: SLF001
+    _scan._CHUNK = 64  # noqa: SLF001  # a small chunk puts the string across several
     try:
         data = b"x" * offset + prefix.encode() + b"y" * size
         path = make_wheel(tmp_path_factory.mktemp("w"), {"demo/blob.bin": data})
         expected = "build-prefix" if prefix in PLACEHOLDERS else "build-path"
         assert codes(audit_wheel(path)) == [expected]
     finally:
-        _wheel_scan._CHUNK = original  # noqa: SLF001
+        _scan._CHUNK = original  # noqa: SLF001
 
 
 # --- the JSON document -----------------------------------------------------------------------

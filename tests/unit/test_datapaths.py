@@ -14,10 +14,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from condapress import _datapaths, _hook
-from condapress._audit_datapaths import Judgement, Verdict, data_path_findings, judge
+from condapress import _datapaths
 from condapress._datapaths import KnownPackage, Variable
 from condapress.audit import audit_document, audit_wheel
+from condapress.audit._datapaths import Judgement, Verdict, data_path_findings, judge
 from condapress.errors import RelocationError
 from condapress.model import (
     CondaRecord,
@@ -32,7 +32,7 @@ from condapress.model import (
     UnpackedPackage,
     WheelSpec,
 )
-from condapress.relocate import plan_layout, with_environment
+from condapress.relocate import _hook, plan_layout, with_environment
 
 PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
 

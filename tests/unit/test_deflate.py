@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from condapress import _deflate
+from condapress.assemble import _deflate
 
 
 def run(chunks: list[bytes], jobs: int, level: int = 6) -> bytes:

@@ -28,13 +28,13 @@ from hypothesis.control import currently_in_test_context
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from condapress import _conda_meta, plan, solve
-from condapress._fetch import fetch
+from condapress import plan, solve
 from condapress._versions import pep440_version, translate_version_spec
 from condapress.assemble import build_wheel, core_metadata_from_dist_info
 from condapress.errors import CondapressError, MetadataError
 from condapress.model import CondaRecord, CoreMetadata, PackageInfo, WheelContents
-from condapress.unpack import extract, read_info
+from condapress.unpack import _conda_meta, extract, read_info
+from condapress.unpack._fetch import fetch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

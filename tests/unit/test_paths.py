@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from condapress._paths import Claim, Claims, destination
-from condapress._stage import write_layout
 from condapress.errors import OverlapError, WheelContentsError
 from condapress.model import (
     CondaRecord,
@@ -19,6 +18,7 @@ from condapress.model import (
     Placement,
     UnpackedPackage,
 )
+from condapress.relocate._apply import write_layout
 
 
 @pytest.fixture

@@ -28,10 +28,9 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
-from condapress import _fetch, _verdicts
 from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
 from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
-from condapress.unpack import extract, fetch, read_info, read_python_metadata
+from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

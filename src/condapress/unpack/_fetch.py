@@ -19,10 +19,10 @@ import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from condapress import _conda_meta, _verdicts
 from condapress._disk import write_hint
 from condapress.errors import ArchiveError, ChannelError, WriteError
 from condapress.model import DOWNLOAD_TIMEOUT
+from condapress.unpack import _conda_meta, _verdicts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

@@ -9,12 +9,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from condapress._conda_meta import safe_name
-from condapress._guard import UNSAFE_HINT
 from condapress._versions import translate_version_spec
 from condapress.assemble import core_metadata_from_dist_info, spdx_or_none
 from condapress.errors import MetadataError
 from condapress.model import CoreMetadata, NoArch, Provenance
+from condapress.unpack._conda_meta import safe_name
+from condapress.unpack._guard import UNSAFE_HINT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 
 from packaging.utils import InvalidName, canonicalize_name
 
-from condapress import _fetch, unpack
-from condapress._guard import UNSAFE_HINT
+from condapress import unpack
 from condapress.errors import MetadataError
 from condapress.model import PackageFacts
+from condapress.unpack import _fetch
+from condapress.unpack._guard import UNSAFE_HINT
 
 if TYPE_CHECKING:
     from condapress.model import Closure, CondaRecord
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def at_hand(record: CondaRecord, cache_dir: Path) -> bool:
     """Whether the archive of *record* is on this machine: a local channel's file, or cached.
 
-    A cached copy counts whatever its size: :func:`~condapress._fetch.fetch` checks it, and
+    A cached copy counts whatever its size: :func:`~condapress.unpack._fetch.fetch` checks it, and
     downloads it again when it is damaged, so a damaged cache cannot change the plan.
     """
     url = urlsplit(record.url)

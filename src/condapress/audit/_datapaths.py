@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
-from condapress._audit_checks import finding, listing
+from condapress.audit._integrity import finding, listing
 from condapress.model import FileMode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from collections.abc import Set as AbstractSet
 
-    from condapress._audit_checks import Finding
     from condapress._datapaths import KnownPackage
+    from condapress.audit._integrity import Finding
     from condapress.model import DataPaths, EnvSetting
 
 __all__ = ["Verdict", "data_path_findings", "judge"]

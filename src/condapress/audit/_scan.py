@@ -3,7 +3,8 @@
 Each member is decompressed once: the same chunks feed its RECORD hashes, the search for
 build-prefix strings and, for ELF files only, an :class:`~condapress._elf_stream.ElfCollector`
 that keeps the few tables the audit reads. Nothing is written to disk. A wheel is untrusted input:
-its size bounds the work (:func:`~condapress._guard.unpack_limit`), and the files read into memory
+its size bounds the work (:func:`~condapress.unpack._guard.unpack_limit`), and the files read into
+memory
 have caps of their own (:data:`MAX_MEMBERS`, :data:`MAX_DIST_INFO_FILE`,
 :data:`~condapress._elf_stream.MAX_ELF_TABLES`).
 """
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress._elf_stream import ElfCollector
-from condapress._guard import unpack_limit
 from condapress.assemble import DATA_PATHS_FILE, PROVENANCE_FILE
 from condapress.errors import ArchiveError, TooLargeError
+from condapress.unpack._guard import unpack_limit
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -107,7 +108,7 @@ def read_wheel(path: Path) -> WheelScan:
 
     :raises ArchiveError: *path* cannot be opened as a zip archive.
     :raises TooLargeError: it has more than MAX_MEMBERS members, or they unpack to more than
-        :func:`~condapress._guard.unpack_limit` allows for its size (a decompression bomb).
+        :func:`~condapress.unpack._guard.unpack_limit` allows for its size (a decompression bomb).
     """
     try:
         zf = zipfile.ZipFile(path)

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._guard import refuse
 from condapress.model import PathType
+from condapress.unpack._guard import refuse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

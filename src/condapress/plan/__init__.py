@@ -3,7 +3,7 @@
 :func:`plan` is pure: it reads nothing from disk or network and records, for every package, the
 class it got, why, and what it becomes (merged into a wheel, a wheel of its own, a
 ``Requires-Dist`` line, or nothing). What the archives themselves say arrives as
-:class:`~condapress.model.PackageFacts`, gathered beforehand by :mod:`condapress._facts`.
+:class:`~condapress.model.PackageFacts`, gathered beforehand by :mod:`condapress.unpack._peek`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import networkx as nx
 from packaging.specifiers import SpecifierSet
 
-from condapress._requirements import CondaRequirement, Requirements, merge, target_environment
 from condapress._versions import pep440_version, translate_version_spec
 from condapress.errors import SpecError
 from condapress.model import (
@@ -31,6 +30,7 @@ from condapress.model import (
     WheelPlan,
     WheelSpec,
 )
+from condapress.plan._requirements import CondaRequirement, Requirements, merge, target_environment
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -143,7 +143,7 @@ def plan(
 ) -> WheelPlan:
     """Decide what every package of *closure* becomes.
 
-    :param facts: what the archives at hand say, by conda name (see :mod:`condapress._facts`).
+    :param facts: what the archives at hand say, by conda name (see :mod:`condapress.unpack._peek`).
     :param options: fat or split, and the compiler-runtime policy.
     """
     facts = facts or {}

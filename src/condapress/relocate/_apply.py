@@ -11,11 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import _datapaths, _hook, _tools
+from condapress import _datapaths, _tools
 from condapress._disk import is_refused_write, write_hint
 from condapress._paths import destination
 from condapress.errors import RelocationError, ToolError, WriteError
 from condapress.model import FileMode, PlaceholderSite
+from condapress.relocate import _hook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from condapress._aio import run_to_the_end
 from condapress.errors import ChannelError, SolveError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
+from condapress.solve._aio import run_to_the_end
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -144,7 +144,8 @@ def _is_archive(spec: str) -> bool:
 
 def _local_record(path: Path) -> CondaRecord:
     """The record of a local archive (a feedstock's fresh build), as a channel would give it."""
-    from condapress import _fetch, unpack  # noqa: PLC0415 - only local archives need them
+    from condapress import unpack  # noqa: PLC0415 - only local archives need them
+    from condapress.unpack import _fetch  # noqa: PLC0415
 
     record = unpack.read_info(path).record
     sha256, size = _fetch.file_digest(path, algorithm="sha256")

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from condapress import _datapaths, _elf, _hook, _stage
-from condapress._conda_meta import safe_name
-from condapress._guard import UNSAFE_HINT
-from condapress._links import SITE_PACKAGES, expanded, links_to_site_lib, site_dest
+from condapress import _datapaths, _elf
 from condapress._paths import Claim, Claims, file_digest
 from condapress.errors import ArchiveError, RelocationError, UnresolvedLibraryError
 from condapress.model import ElfEdit, FileMode, Launcher, Layout, PathType, Placement
+from condapress.relocate import _apply, _hook
+from condapress.relocate._links import SITE_PACKAGES, expanded, links_to_site_lib, site_dest
+from condapress.unpack._conda_meta import safe_name
+from condapress.unpack._guard import UNSAFE_HINT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -507,4 +508,4 @@ def apply(
 
     :param jobs: patchelf processes run at once (each edits a different file).
     """
-    return _stage.write_layout(layout, packages, stage, jobs=jobs)
+    return _apply.write_layout(layout, packages, stage, jobs=jobs)

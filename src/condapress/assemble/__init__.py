@@ -29,9 +29,10 @@ from packaging.utils import InvalidName, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 import condapress
-from condapress import _datapaths, _deflate
+from condapress import _datapaths
 from condapress._disk import write_hint
 from condapress._paths import destination, path_problem
+from condapress.assemble import _deflate
 from condapress.errors import SpecError, WheelContentsError, WriteError
 from condapress.model import BuiltWheel, CoreMetadata, WheelContents
 
@@ -554,7 +555,7 @@ def _add_deflated(
     pool: ThreadPoolExecutor,
     jobs: int,
 ) -> tuple[hashlib._Hash, int]:
-    """Write one member deflated in parallel blocks (:mod:`condapress._deflate`).
+    """Write one member deflated in parallel blocks (:mod:`condapress.assemble._deflate`).
 
     ``ZipFile.open(..., "w")`` can only deflate on the calling thread, so the member is written
     the way it writes one to a seekable file: the local header, the data, then the header again

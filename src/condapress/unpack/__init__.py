@@ -19,11 +19,13 @@ Messages (``<a>`` is the archive's file name, ``<m>`` a member, ``<p>`` a path o
 - ``<a> is damaged: <reason> in <part> (last member read: '<m>')`` or ``(before its first
   member)``; reasons: ``the zstd data is corrupt``, ``the data ends early``, ``the bzip2 data is
   corrupt``, ``the tar data is invalid``, ``the zip data is corrupt``, ``it cannot be read``
-- ``<a>: refusing member '<m>': <reason>``, reasons listed on :class:`~condapress._guard.Guard`,
+- ``<a>: refusing member '<m>': <reason>``, reasons listed on
+  :class:`~condapress.unpack._guard.Guard`,
   and ``the archive (<n> bytes) would unpack to more than <limit> bytes (a decompression bomb)``
 - ``<a> is a decompression bomb: <part> unpacks to more than <limit> bytes, from an archive of
   <n> bytes (last member read: '<m>')`` (or ``before its first member``)
-- ``<a> does not match its paths.json: <problem>``, problems listed in :mod:`condapress._payload`
+- ``<a> does not match its paths.json: <problem>``, problems listed in
+  :mod:`condapress.unpack._payload`
 - ``cannot extract <a> into <dest>: it is not an empty folder``
 - ``cannot extract <a>: <strerror> (last member read: '<m>')``: the destination's file system
   refused a write (a WriteError when it is out of space, at a limit or read-only)
@@ -47,13 +49,20 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from conda_package_streaming import package_streaming
 
-from condapress import _conda_meta, _payload
 from condapress._disk import is_refused_write, on_the_file_system_of, write_hint
-from condapress._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch
-from condapress._guard import REPACKED_HINT, UNSAFE_HINT, Counted, Guard, refuse, unpack_limit
-from condapress._payload import lstat_mode
 from condapress.errors import ArchiveError, CondapressError, WriteError
 from condapress.model import UnpackedPackage
+from condapress.unpack import _conda_meta, _payload
+from condapress.unpack._fetch import DOWNLOAD_ATTEMPTS, DOWNLOAD_BACKOFF, fetch
+from condapress.unpack._guard import (
+    REPACKED_HINT,
+    UNSAFE_HINT,
+    Counted,
+    Guard,
+    refuse,
+    unpack_limit,
+)
+from condapress.unpack._payload import lstat_mode
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator

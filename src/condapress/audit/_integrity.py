@@ -2,7 +2,7 @@
 
 Every finding code is listed in :data:`CODES` with its level and hint. The checks here cover the
 archive, the ``.dist-info`` folder (RECORD, METADATA, WHEEL, file name) and what one library
-alone shows (C++ exports, a bundled libstdc++); :mod:`condapress._wheel_scan` reads the wheel,
+alone shows (C++ exports, a bundled libstdc++); :mod:`condapress.audit._scan` reads the wheel,
 and :mod:`condapress.audit` checks how the binaries fit together.
 """
 
@@ -21,14 +21,14 @@ from packaging.tags import parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from condapress._wheel_scan import MAX_DIST_INFO_FILE, PLACEHOLDERS, record_rows
 from condapress.assemble import PROVENANCE_FILE
+from condapress.audit._scan import MAX_DIST_INFO_FILE, PLACEHOLDERS, record_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from condapress._elf import ElfFile
-    from condapress._wheel_scan import Member, WheelScan
+    from condapress.audit._scan import Member, WheelScan
 
 
 _MAX_LISTED = 10
@@ -130,7 +130,7 @@ CODES: dict[str, tuple[Level, str]] = {
     "exported-std-symbols": (_W, _STD_HINT),
     "cxx11-abi": (_I, "C++ libraries sharing std::string need the same _GLIBCXX_USE_CXX11_ABI"),
     "bundled-libstdcxx": (_W, _LIBSTDCXX_HINT),
-    # the data paths of placeholder sites (condapress._audit_datapaths)
+    # the data paths of placeholder sites (condapress.audit._datapaths)
     "data-path-covered": (_I, "nothing to do"),
     "data-path-unshipped": (_I, "nothing to do: in a conda environment it is missing too"),
     "data-path-degraded": (_W, "nothing to do unless that feature matters: it needs conda"),

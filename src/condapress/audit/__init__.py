@@ -17,7 +17,10 @@ from auditwheel.architecture import Architecture
 from auditwheel.libc import Libc
 from auditwheel.policy import WheelPolicies
 
-from condapress._audit_checks import (
+from condapress._elf import max_versions
+from condapress.assemble import DATA_PATHS_FILE
+from condapress.audit._datapaths import data_path_findings
+from condapress.audit._integrity import (
     Finding,
     Level,
     cxx_findings,
@@ -25,10 +28,7 @@ from condapress._audit_checks import (
     integrity_findings,
     missing_library,
 )
-from condapress._audit_datapaths import data_path_findings
-from condapress._elf import max_versions
-from condapress._wheel_scan import PLACEHOLDERS, read_wheel
-from condapress.assemble import DATA_PATHS_FILE
+from condapress.audit._scan import PLACEHOLDERS, read_wheel
 from condapress.errors import CondapressError, PolicyViolation, SpecError, printable
 from condapress.retag import PlatformVerdict, check_requested, platform_tag
 
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from condapress._audit_checks import WheelFacts
     from condapress._elf import ElfFile
-    from condapress._wheel_scan import Member
+    from condapress.audit._integrity import WheelFacts
+    from condapress.audit._scan import Member
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",

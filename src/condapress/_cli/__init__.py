@@ -157,8 +157,8 @@ def _configure_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def _execute_plan(args: argparse.Namespace) -> int:
     from condapress import _folders  # noqa: PLC0415
     from condapress._core import make_plan  # noqa: PLC0415
-    from condapress._report import plan_document, plan_dot, plan_table  # noqa: PLC0415
     from condapress.model import PlanOptions  # noqa: PLC0415
+    from condapress.plan._render import plan_document, plan_dot, plan_table  # noqa: PLC0415
 
     if args.graph is not None:  # before the solve: a graph that cannot be written is no plan
         _folders.check_output_file(args.graph)
