@@ -8,7 +8,7 @@ alternating, for ``--rounds`` rounds:
   ``--cache-dir`` (filled by one untimed run) and with a cold one (a fresh folder each time);
 - ``python -c 'import condapress._core'``: what the command pays before it solves anything;
 - the library call ``condapress._core.make_plan`` in this process, warm and cold, and its stages
-  (``solve.resolve``, ``gather_facts``, ``plan.plan``) on the warm cache.
+  (``solve.resolve``, ``unpack.peek``, ``plan.plan``) on the warm cache.
 
 The last line is machine-readable::
 
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import _bench
 from condapress import _core, plan, solve
-from condapress.model import PlanOptions
-from condapress.unpack._peek import gather_facts
+from condapress.model import PlanOptions, SolveRequest
+from condapress.unpack import peek
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -79,10 +79,8 @@ def run(args: argparse.Namespace, work: Path) -> int:
         argv = [condapress, "plan", *specs, "-c", str(channel), "--python", PYTHON]
         return [*argv, "--cache-dir", str(cache)]
 
-    def request(cache: Path) -> solve.SolveRequest:
-        return solve.SolveRequest(
-            specs=specs, channels=(str(channel),), python=PYTHON, cache_dir=cache
-        )
+    def request(cache: Path) -> SolveRequest:
+        return SolveRequest(specs=specs, channels=(str(channel),), python=PYTHON, cache_dir=cache)
 
     options = PlanOptions()
     warm = work / "cache-warm"
@@ -102,8 +100,8 @@ def run(args: argparse.Namespace, work: Path) -> int:
         req = request(warm)
         closure = solve.resolve(req)
         resolve_t.append(_clock(lambda: solve.resolve(req)))  # noqa: B023
-        facts = gather_facts(closure, warm)
-        facts_t.append(_clock(lambda: gather_facts(closure, warm)))  # noqa: B023
+        facts = peek(closure, plan.facts_wanted(closure), warm)
+        facts_t.append(_clock(lambda: peek(closure, plan.facts_wanted(closure), warm)))  # noqa: B023
         plan_t.append(_clock(lambda: plan.plan(closure, facts, options)))  # noqa: B023
     the_plan = _core.make_plan(request(warm), options)
     print()
@@ -122,7 +120,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
         _in_process("make_plan() in process, warm cache", lib_warm),
         _in_process("make_plan() in process, cold cache", lib_cold),
         _in_process("  solve.resolve() (warm)", resolve_t),
-        _in_process("  gather_facts() (warm)", facts_t),
+        _in_process("  unpack.peek() (warm)", facts_t),
         _in_process("  plan.plan()", plan_t),
     ]
     print(_bench.table(header, rows))

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 from condapress.errors import CondapressError
 
 if TYPE_CHECKING:
-    from condapress._core import PressOptions, make_plan, press
-    from condapress.model import PressResult, WheelPlan
-    from condapress.solve import SolveRequest
+    from condapress._core import make_plan, press
+    from condapress.model import PressOptions, PressResult, SolveRequest, WheelPlan
 
 try:
     __version__ = version("condapress")
@@ -48,12 +47,12 @@ __all__ = [
 # Loaded on first use: the pipeline imports py-rattler and networkx, which 'condapress --help'
 # and 'condapress --version' do not need.
 _LAZY = {
-    "PressOptions": "condapress._core",
+    "PressOptions": "condapress.model",
     "make_plan": "condapress._core",
     "press": "condapress._core",
     "PressResult": "condapress.model",
     "WheelPlan": "condapress.model",
-    "SolveRequest": "condapress.solve",
+    "SolveRequest": "condapress.model",
 }
 
 

@@ -21,8 +21,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from condapress._paths import SITE_PACKAGES
 from condapress.model import DataPaths, EnvSetting, FileMode, PathType, PlaceholderSite
-from condapress.relocate._links import SITE_PACKAGES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from condapress.model import Layout, PathEntry, UnpackedPackage, WheelSpec
 
 __all__ = [
+    "BUILD_PREFIXES",
+    "LEGACY_PLACEHOLDER",
     "NOWHERE",
-    "SITE_PACKAGES",
+    "PLACEHOLDERS",
     "KnownPackage",
     "Variable",
     "environment",
@@ -52,6 +54,13 @@ __all__ = [
 #: cleanly (and falls back to its variable) instead of reading whatever the current directory
 #: holds under a relative path. It is shorter than any placeholder conda-build writes.
 NOWHERE = "/dev/null/condapress"
+#: The build prefixes conda-build leaves in files for conda to replace at install time: the
+#: placeholder of current builds (padded to 255 characters, with this in it) and the legacy one.
+LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+PLACEHOLDERS = ("_h_env_placehold", LEGACY_PLACEHOLDER)
+#: Strings only a conda build machine writes: its build root, and the placeholders. None may
+#: survive a relocation that works; the audit looks for each.
+BUILD_PREFIXES = ("/home/conda/feedstock_root/build_artifacts/", *PLACEHOLDERS)
 # What may follow the placeholder in a path; a quote, NUL, space, ':' or ';' ends it.
 _PATH_CHARS = re.compile(rb"[\w./+@%~-]*")
 

@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress.errors import OutputError, printable
+from condapress._disk import write_hint
+from condapress.errors import OutputError, WriteError, printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_output_dir",
     "check_output_file",
+    "default_cache_dir",
     "land",
     "pending_folder",
     "work_folder",
@@ -100,7 +102,9 @@ def _unwritable(folder: Path, *, shown: Path | None) -> str | None:
 def pending_folder(output_dir: Path) -> Iterator[Path]:
     """A work folder hidden in *output_dir* (made if needed), where the wheels wait to land.
 
-    Output folders this made are removed again on the way out if nothing landed in them.
+    Output folders this made are removed again on the way out if nothing landed in them. A
+    write the file system refuses in it is reported as a refusal of *output_dir*, the folder
+    the user chose.
     """
     made = [p for p in (output_dir, *output_dir.parents) if not os.path.lexists(p)]
     try:
@@ -112,6 +116,10 @@ def pending_folder(output_dir: Path) -> Iterator[Path]:
             output_dir, PENDING_PREFIX, error="cannot write wheels to", hint=_OUTPUT_HINT
         ) as pending:
             yield pending
+    except WriteError as exc:
+        if isinstance(exc.__cause__, OSError):
+            exc.hint = write_hint(exc.__cause__, output_dir, "pass -o with")
+        raise
     finally:
         for folder in made:  # the deepest first; one that holds anything stays, with its parents
             try:
@@ -249,3 +257,10 @@ def _cannot_write(error: str, folder: Path, exc: OSError, hint: str) -> OutputEr
     reasons = {errno.EEXIST: "it is not a folder", errno.ENOTDIR: "a part of it is not a folder"}
     reason = reasons.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
     return OutputError(f"{error} {printable(str(folder))}: {reason}", hint=hint, path=str(folder))
+
+
+def default_cache_dir() -> Path:
+    """Where repodata and packages are cached unless ``--cache-dir`` says otherwise."""
+    from platformdirs import user_cache_path  # noqa: PLC0415 - only needed when no dir is given
+
+    return user_cache_path("condapress", appauthor=False)

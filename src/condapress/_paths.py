@@ -1,30 +1,80 @@
-"""Wheel paths: each checked, held by one file, and written only inside its root folder.
+"""The rules for names and paths, written once: conda's layout, safe names, where to write.
 
-Names read from a package (sonames, paths, entry-point and distribution names) are checked where
-they are read, with a message that names the package. This module is the line behind those
-checks: :func:`destination` is the one function through which the press chooses where to write
-a file, and it refuses any path that would leave its root, lexically or through a symbolic link;
-:class:`Claims` keeps two files of a wheel from taking the same path, also when the two names
-differ only in their Unicode normalization.
+The layout rules say where a conda package keeps its python modules and its own metadata
+(:data:`SITE_PACKAGES`, :data:`DIST_INFO`). Names read from a package (sonames, paths,
+entry-point and distribution names) are checked where they are read (:func:`safe_name`), with a
+message that names the package. :func:`destination` is the line behind those checks: the one
+function through which the press chooses where to write a file, refusing any path that would
+leave its root, lexically or through a symbolic link; :class:`Claims` keeps two files of a wheel
+from taking the same path, also when the two names differ only in their Unicode normalization.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from condapress._limits import CHUNK
 from condapress.errors import OverlapError, WheelContentsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["Claim", "Claims", "destination", "file_digest", "path_problem"]
+__all__ = [
+    "DIST_INFO",
+    "SITE_PACKAGES",
+    "Claim",
+    "Claims",
+    "destination",
+    "dist_info_file",
+    "file_digest",
+    "has_control",
+    "path_problem",
+    "safe_name",
+    "stream_digest",
+]
 
 logger = logging.getLogger(__name__)
+
+#: Where a conda package keeps its python modules: ``site-packages/`` for ``noarch: python``,
+#: ``lib/pythonX.Y/site-packages/`` (``X.Yt`` for free-threaded builds) for the others.
+SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/")
+#: A ``*.dist-info`` folder in site-packages: a python package's own metadata.
+DIST_INFO = re.compile(SITE_PACKAGES.pattern + r"[^/]+\.dist-info/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def dist_info_file(path: str) -> str | None:
+    """The path inside its ``*.dist-info`` folder of a file of a package's own metadata, or None.
+
+    >>> dist_info_file("lib/python3.11/site-packages/PyYAML-6.0.dist-info/METADATA")
+    'METADATA'
+    >>> dist_info_file("site-packages/yaml/__init__.py") is None
+    True
+    """
+    match = DIST_INFO.match(path)
+    return path[match.end() :] if match else None
+
+
+def safe_name(value: str) -> bool:
+    r"""Whether *value* can serve as one file name: no separators, '..' or control characters.
+
+    >>> safe_name("libz.so.1"), safe_name("../libz.so.1"), safe_name("a\x1b")
+    (True, False, False)
+    """
+    return bool(value) and not (
+        "/" in value or "\\" in value or ".." in value or _CONTROL.search(value)
+    )
+
+
+def has_control(value: str) -> bool:
+    """Whether *value* holds a control character (none may appear in a wheel's file names)."""
+    return _CONTROL.search(value) is not None
 
 
 def path_problem(path: str) -> str | None:
@@ -69,13 +119,20 @@ def destination(root: Path, relative: str) -> Path:
     return target
 
 
-def file_digest(path: Path) -> str:
-    """The sha256 of the file at *path* (symbolic links followed)."""
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:
+    """The hex digest of the file at *path* (symbolic links followed), and its size."""
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return stream_digest(handle, algorithm)
+
+
+def stream_digest(stream: IO[bytes], algorithm: str = "sha256") -> tuple[str, int]:
+    """The hex digest of what is left to read in *stream*, and its size."""
+    digest = hashlib.new(algorithm)
+    size = 0
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,14 @@ also inherit from :class:`ValueError`.
 from __future__ import annotations
 
 __all__ = [
+    "UNSAFE_HINT",
     "ArchiveError",
+    "BinaryError",
     "ChannelError",
     "CondapressError",
     "MetadataError",
+    "MixedArchitecturesError",
+    "MixedPythonsError",
     "OutputError",
     "OverlapError",
     "PolicyViolation",
@@ -26,6 +30,10 @@ __all__ = [
     "WriteError",
     "printable",
 ]
+
+
+#: The hint for input made to harm: a member that escapes, a name that is a path.
+UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
 
 
 def printable(text: str) -> str:
@@ -97,12 +105,36 @@ class ArchiveError(CondapressError, ValueError):
     code = "bad-archive"
     default_hint = "delete the file and download it again; report the package if it persists"
 
+    @classmethod
+    def refusing(
+        cls, archive: str, member: str, reason: str, hint: str = UNSAFE_HINT
+    ) -> ArchiveError:
+        """``<archive>: refusing member '<member>': <reason>``: a member that is not taken."""
+        message = f"{archive}: refusing member {member!r}: {reason}"
+        return cls(message, hint=hint, package=archive, path=member)
+
 
 class TooLargeError(ArchiveError):
     """An archive, or a file in it, asks for more than condapress reads: a decompression bomb."""
 
     code = "too-large"
     default_hint = "do not use this file: no real package is made like this"
+
+
+class BinaryError(ArchiveError):
+    """A binary (an ELF file) is truncated, corrupt or not what its name says.
+
+    :param reason: what is wrong with it, without the file's name (``the dynamic section is
+        truncated``), so that callers can name the file their own way.
+    """
+
+    code = "bad-binary"
+
+    def __init__(
+        self, name: str, reason: str, *, kind: str = "ELF", path: str | None = None
+    ) -> None:
+        super().__init__(f"{name} is not a valid {kind} file: {reason}", path=path)
+        self.reason = reason
 
 
 class MetadataError(CondapressError, ValueError):
@@ -124,6 +156,20 @@ class WriteError(CondapressError):
 
     code = "cannot-write"
     default_hint = "free some space, or choose a folder you can write to, then run again"
+
+
+class MixedArchitecturesError(CondapressError, ValueError):
+    """The binaries meant for one wheel are built for more than one architecture."""
+
+    code = "mixed-architectures"
+    default_hint = "a wheel holds binaries for one architecture: press one subdir at a time"
+
+
+class MixedPythonsError(CondapressError, ValueError):
+    """The extension modules meant for one wheel are built for different Pythons."""
+
+    code = "mixed-pythons"
+    default_hint = "press one conda build per Python version: a wheel serves one interpreter"
 
 
 class UnresolvedLibraryError(CondapressError):

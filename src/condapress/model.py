@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import Literal
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from condapress._paths import SITE_PACKAGES
 
 __all__ = [
     "DOWNLOAD_TIMEOUT",
     "KNOWN_SUBDIRS",
+    "AuditReport",
     "Becomes",
+    "BinaryEdit",
+    "BinaryFacts",
     "BuiltWheel",
     "Closure",
     "CondaRecord",
     "CoreMetadata",
     "DataPaths",
-    "ElfEdit",
     "EnvSetting",
     "FileMode",
+    "Finding",
     "Launcher",
     "Layout",
+    "LeftOut",
+    "Level",
+    "LibraryReport",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -34,9 +41,13 @@ __all__ = [
     "PlaceholderSite",
     "Placement",
     "PlanOptions",
+    "PlatformVerdict",
+    "PressOptions",
     "PressResult",
     "Provenance",
     "Runtime",
+    "SolveRequest",
+    "StagedWheel",
     "UnpackedPackage",
     "WheelContents",
     "WheelPlan",
@@ -112,6 +123,23 @@ class CondaRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SolveRequest:
+    """Everything the solver needs: what to solve, where, and for which target."""
+
+    specs: tuple[str, ...]
+    channels: tuple[str, ...] = ("conda-forge",)
+    #: target interpreter, ``X.Y``.
+    python: str = "3.11"
+    subdir: str = "linux-64"
+    #: glibc the target promises; packages that need a newer one are not chosen.
+    glibc: str = "2.17"
+    cache_dir: Path | None = None
+    #: seconds one download may take, all its tries included: reading the channels' repodata
+    #: (and solving), and each archive (``--timeout``).
+    timeout: float = DOWNLOAD_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
 class Closure:
     """The runtime closure of the requested specs, as the solver chose it."""
 
@@ -174,7 +202,7 @@ class PackageInfo:
     @property
     def site_packages(self) -> tuple[str, ...]:
         """Paths of the payload that land in site-packages (python files)."""
-        return tuple(p.path for p in self.paths if _is_site_packages(p.path))
+        return tuple(p.path for p in self.paths if SITE_PACKAGES.match(p.path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +214,6 @@ class UnpackedPackage:
     root: Path
     #: the archive it came from.
     archive: Path
-
-
-def _is_site_packages(path: str) -> bool:
-    head = path.split("/", 3)
-    if head[0] == "site-packages":  # noarch: python
-        return True
-    return len(head) >= 3 and head[0] == "lib" and head[2] == "site-packages"  # noqa: PLR2004
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +309,9 @@ class WheelPlan:
     wheels: tuple[WheelSpec, ...]
     #: graph edges (dependent, dependency) between package names, sorted.
     edges: tuple[tuple[str, str], ...] = field(default=())
+    #: members of which only the libraries the other members' binaries need go in: the
+    #: compiler runtime under ``--runtime bundle``.
+    grafted: frozenset[str] = frozenset()
 
     def decision(self, name: str) -> PackageDecision:
         """The decision about package *name*; raises KeyError if it is not in the closure."""
@@ -295,6 +319,65 @@ class WheelPlan:
             if dec.record.name == name:
                 return dec
         raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryFacts:
+    """What the loader and the platform tag care about in one binary (an ELF file, for now).
+
+    Read by a :class:`~condapress.formats.BinaryFormat`, never by running the file. The fields
+    are named after ELF; a Mach-O or PE reader fills in its own counterparts (the install name
+    or DLL name for ``soname``, LC_LOAD_DYLIB or the import table for ``needed``, LC_RPATH for
+    ``rpath``).
+    """
+
+    #: architecture, spelled as in wheel tags: x86_64, aarch64, i686, ppc64le, s390x, armv7l, ...
+    machine: str
+    #: a library or extension module: ET_DYN without PT_INTERP.
+    is_shared: bool
+    #: a program: has PT_INTERP (PIE executables are ET_DYN) or is ET_EXEC.
+    is_executable: bool
+    #: DT_SONAME, if any.
+    soname: str | None
+    #: DT_NEEDED entries, in file order.
+    needed: tuple[str, ...]
+    #: DT_RPATH entries, split on ``:``; empty entries dropped.
+    rpath: tuple[str, ...]
+    #: DT_RUNPATH entries, split on ``:``; empty entries dropped.
+    runpath: tuple[str, ...]
+    #: the program interpreter (PT_INTERP), for executables.
+    interpreter: str | None
+    #: ``(library, sorted version names)`` from ``.gnu.version_r``, sorted by library.
+    version_needs: tuple[tuple[str, tuple[str, ...]], ...]
+    #: defined (st_shndx != SHN_UNDEF), exported (visibility default or protected) STB_WEAK
+    #: .dynsym symbols in namespace std (mangled, sorted; the rule is at _STD_SYMBOL). Another
+    #: C++ runtime's definitions may be bound to these, or these to its callers: the crash of
+    #: two libstdc++ in one process.
+    exported_weak_std: tuple[str, ...]
+    #: the same for STB_GLOBAL and STB_GNU_UNIQUE (unified process-wide by the loader).
+    exported_global_std: tuple[str, ...]
+    #: any dynamic symbol uses the libstdc++ C++11 ABI (``[abi:cxx11]`` or ``std::__cxx11``).
+    uses_cxx11_abi: bool
+    #: the format that read it (:attr:`condapress.formats.BinaryFormat.name`).
+    format: str = "ELF"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformVerdict:
+    """The most compatible platform tag a wheel's binaries allow, and what stood in the way."""
+
+    #: the platform tag, e.g. ``manylinux_2_17_x86_64``; ``linux_<arch>`` when no policy fits.
+    tag: str
+    #: legacy aliases of the tag, e.g. ``("manylinux2014_x86_64",)``.
+    aliases: tuple[str, ...]
+    #: the policy, without the architecture: ``manylinux_2_17``, ``linux``, or ``any``.
+    policy: str
+    #: why no more compatible tag was possible, the most restrictive reason first.
+    limits: tuple[str, ...]
+    #: the architecture, spelled as in wheel tags (``x86_64``); empty for ``any``.
+    arch: str = ""
+    #: how compatible the tag is: higher is more; ``linux_<arch>`` (and ``any``) are 0.
+    rank: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +452,24 @@ class BuiltWheel:
 
 
 @dataclass(frozen=True, slots=True)
+class PressOptions:
+    """How to press, beyond what to solve: plan options, output folder, compression."""
+
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    output_dir: Path = Path("wheelhouse")
+    compression_level: int = 6
+    #: audit every wheel before it lands, and refuse one with an error-level finding.
+    audit: bool = True
+    #: the platform tag asked for (``--plat``); the binaries must honour it.
+    plat: str | None = None
+    #: threads for compression and patchelf; the wheels' bytes do not depend on it.
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: when two merged packages ship different files at one wheel path, keep the first
+    #: package's (in the plan's member order) with a warning, instead of refusing.
+    allow_overlap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PressResult:
     """What a press produced: the plan it followed and the wheels it wrote."""
 
@@ -398,7 +499,7 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
-class ElfEdit:
+class BinaryEdit:
     """Every change one ELF file needs, applied in one patchelf call."""
 
     dest: str
@@ -419,20 +520,59 @@ class Launcher:
 
 
 @dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A file of a conda package that does not go into the wheel, and why."""
+
+    package: str
+    #: its path inside the package (or what stands for it, such as ``the launcher of bin/x``).
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """Where every file of one wheel goes, and what is done to it."""
 
     distribution: str
     libs_dir: str
     placements: tuple[Placement, ...]
-    elf_edits: tuple[ElfEdit, ...]
+    binary_edits: tuple[BinaryEdit, ...]
     launchers: tuple[Launcher, ...]
-    #: (package, path, reason) of every file that does not go into the wheel.
-    left_out: tuple[tuple[str, str, str], ...]
+    #: every file of the members that does not go into the wheel, and why.
+    left_out: tuple[LeftOut, ...]
     #: the variables the launchers (and, where ``at_import``, the import hook) set.
     environment: tuple[EnvSetting, ...] = ()
     #: the ``<package>/__init__.py`` files that import the generated hook module.
     hooks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StagedWheel:
+    """One wheel's files, relocated and written under its stage folder, with what tags it.
+
+    The relocate stage makes it; the retag stage fills in ``tags``; the assemble stage turns it
+    into a :class:`BuiltWheel`.
+    """
+
+    #: the plan's wheel, its members cut to those that put a file in it (the root always counts).
+    spec: WheelSpec
+    layout: Layout
+    #: the folder the files are staged in: ``root / path`` for every path of the wheel.
+    root: Path
+    #: every path of the wheel staged under ``root`` (without the ``.dist-info``), sorted.
+    files: tuple[str, ...]
+    #: the paths among them that get mode 0755: executables, launchers, scripts.
+    executables: frozenset[str]
+    #: every binary of the wheel, by its path in the wheel, as written (after its edits).
+    binaries: tuple[tuple[str, BinaryFacts], ...]
+    #: link names of the libraries that the wheels it requires carry (split mode).
+    external: frozenset[str]
+    #: every placeholder site written, for the data-paths record.
+    sites: tuple[PlaceholderSite, ...] = ()
+    #: ``python-abi-platform`` tags; empty until the retag stage.
+    tags: tuple[str, ...] = ()
+    #: the platform verdict behind the tags; None for a wheel without binaries.
+    verdict: PlatformVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,3 +616,79 @@ class DataPaths:
     prefix: str
     environment: tuple[EnvSetting, ...]
     sites: tuple[PlaceholderSite, ...]
+
+
+class Level(enum.Enum):
+    """How serious a finding is."""
+
+    #: PyPI, an installer or the dynamic loader will refuse or break on it.
+    ERROR = "error"
+    #: works here, but is a hazard elsewhere (another process, another machine).
+    WARNING = "warning"
+    #: worth knowing; nothing to fix.
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for errors, 1 for warnings, 2 for notes: the order reports list them in."""
+        return list(Level).index(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the audit found about a wheel."""
+
+    #: how serious it is; every code always has the same level.
+    level: Level
+    #: stable kebab-case identifier, such as ``rpath-absolute`` (listed in ``CODES``).
+    code: str
+    #: what is wrong, naming the file or library.
+    message: str
+    #: what to do about it.
+    hint: str
+    #: the archive member concerned, if one is.
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryReport:
+    """What one ELF file of a wheel needs, and where the loader would find it."""
+
+    #: its path inside the wheel.
+    path: str
+    #: every DT_NEEDED entry with where it resolves: ``wheel``, ``system`` (on the verdict
+    #: policy's whitelist, or the dynamic loader) or ``missing``.
+    needed: tuple[tuple[str, str], ...]
+    #: the highest GLIBC, GLIBCXX, CXXABI and GCC symbol version it needs, by prefix.
+    max_versions: tuple[tuple[str, str], ...]
+    #: its DT_RPATH then DT_RUNPATH entries.
+    rpath: tuple[str, ...]
+    #: how many weak symbols of namespace std it exports.
+    exported_weak_std: int
+    #: how many global (or unique) symbols of namespace std it exports.
+    exported_global_std: int
+    #: whether it uses the C++11 ABI of libstdc++ (``std::__cxx11``).
+    cxx11_abi: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Everything the audit found about one wheel."""
+
+    #: the wheel's file name.
+    wheel: str
+    #: the tags the wheel claims: its WHEEL file's, then those only its file name claims.
+    claimed_tags: tuple[str, ...]
+    #: the most compatible platform tag its binaries allow; tag ``any`` without binaries.
+    verdict: PlatformVerdict
+    #: one report per ELF file, by path.
+    libraries: tuple[LibraryReport, ...]
+    #: errors first, then warnings, then notes.
+    findings: tuple[Finding, ...]
+    #: the compiler-runtime policy recorded in the wheel's provenance file, if any.
+    runtime: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether no finding is an error."""
+        return all(f.level is not Level.ERROR for f in self.findings)

@@ -397,9 +397,13 @@ def test_a_full_cache(
         " file system",
     )
     assert server.requests.count(f"GET /linux-64/{LIBGREET}") == 1  # not a network failure
-    # the root, fetched first for its own METADATA, is whole and verified; nothing else is left
-    left = sorted(p.name for p in (small_disk / "pkgs").iterdir())
-    assert [name.split("-", 1)[1] for name in left] == ["pygreet-1.0.0-py311h26e73d1_0.conda"]
+    # what the plan read (the root, and the python package it requires, for its own
+    # METADATA) is whole and verified; nothing else is left
+    left = sorted(p.name.split("-", 1)[1] for p in (small_disk / "pkgs").iterdir())
+    assert left == [
+        "pygreet-1.0.0-py311h26e73d1_0.conda",
+        "salutation-python-1.2.0-pyhd8ed1ab_0.tar.bz2",
+    ]
     assert not (tmp_path / "out").exists()
 
 

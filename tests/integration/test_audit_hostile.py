@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from condapress._cli import main
-from condapress._elf_stream import MAX_ELF_TABLES
 from condapress.audit._scan import MAX_DIST_INFO_FILE, MAX_MEMBERS
+from condapress.formats.elf._stream import MAX_ELF_TABLES
 from hostile_wheels import MIB, Inflating, declare_size, many_members, write_wheel
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from condapress._cli import main
-from condapress.audit import AuditReport, Level, audit_document, audit_wheel
+from condapress.audit import audit_document, audit_wheel
+from condapress.model import AuditReport, Level
 from conftest import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:

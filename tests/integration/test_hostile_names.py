@@ -21,7 +21,7 @@ import pytest
 import test_reliability as rel
 
 from conda_archives import METADATA, M, Package, index, json_member, tar_bytes, write_conda
-from condapress._elf import read_elf
+from condapress.formats.elf._read import read_elf
 from conftest import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, ClassVar
 import pytest
 import zstandard
 
+from condapress import _limits
 from condapress._cli import main
-from condapress.unpack import _fetch, _guard
+from condapress.unpack import _fetch
 from conftest import FIXTURE_CHANNEL, REALWORLD
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 LIBGREET = "libgreet-1.0.0-hd590300_0.tar.bz2"
 LIBGREETPP = "libgreetpp-1.0.0-h6712182_0.conda"
 PYGREET = "pygreet-1.0.0-py311h26e73d1_0.conda"
+SALUTATION = "salutation-python-1.2.0-pyhd8ed1ab_0.tar.bz2"
 #: What every press here asks for: pygreet with libgreetpp and libgreet merged into its wheel.
 PRESS = ("pygreet", "--python", "3.11", "--fat")
 WHEEL = "pygreet-1.0.0-cp311-cp311-"
@@ -385,7 +387,7 @@ def test_decompression_bomb_tar_bz2(
     channel: Path, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # bzip2 is slow to write 64 MiB with; lowering the floor keeps the ratio rule under test.
-    monkeypatch.setattr(_guard, "MIN_UNPACKED", 1 << 20)
+    monkeypatch.setattr(_limits, "MIN_UNPACKED", 1 << 20)
     path = channel / "linux-64" / LIBGREET
     info, pkg = read_archive(path)
     write_archive(path, info, [*pkg, file_member("share/zeros", bytes(24 << 20))])
@@ -839,8 +841,10 @@ def test_failed_downloads_are_tried_again(
     # A reset shows as ECONNRESET or as a short read, depending on when it lands.
     assert warnings[2].startswith(f"downloading {url}/{LIBGREETPP} failed (")
     assert len(warnings) == 3
-    assert len([n for n in cached(tmp_path / "cache") if not n.startswith(".")]) == 3
-    assert not [n for n in cached(tmp_path / "cache") if n.startswith(".")]
+    # the three pressed, and salutation-python, which the plan read for its own METADATA
+    assert sorted(n.split("-", 1)[1] for n in cached(tmp_path / "cache")) == sorted(
+        (LIBGREET, LIBGREETPP, PYGREET, SALUTATION)
+    )
 
 
 @pytest.mark.realworld
@@ -1008,7 +1012,7 @@ def test_an_interrupted_press(
         assert (list(out.iterdir()) if out.exists() else []) == []
         assert list(tmp.iterdir()) == []
     for name in cached(cache):  # whatever is cached is whole and verified
-        assert name.startswith(".") or name.endswith((LIBGREET, LIBGREETPP, PYGREET))
+        assert name.startswith(".") or name.endswith((LIBGREET, LIBGREETPP, PYGREET, SALUTATION))
 
     # The next run trusts what is cached, downloads the rest and removes what a killed run
     # left: its partial downloads, its hidden folder in the output folder and its work folder
@@ -1020,7 +1024,7 @@ def test_an_interrupted_press(
     assert [p.name for p in out.iterdir()] == [run.stdout.split()[0].rpartition("/")[2]]
     assert list(tmp.iterdir()) == []
     assert [n for n in cached(cache) if n.startswith(".")] == []
-    assert len(cached(cache)) == 3
+    assert len(cached(cache)) == 4  # the three pressed, and salutation-python, read by the plan
 
 
 def test_downloads_of_a_killed_run_are_removed_but_not_those_of_a_live_one(

@@ -13,12 +13,17 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from condapress._elf import ElfFile, is_elf, read_elf
-from condapress.retag import platform_tag, python_tags, wheel_tags
+from condapress.formats.elf._policy import platform_tag
+from condapress.formats.elf._read import is_elf, read_elf
+from condapress.retag import python_tags, wheel_tags
+
+if TYPE_CHECKING:
+    from condapress.model import BinaryFacts
 
 # (requirement, --python-version, --platform): what pip downloads, one wheel each.
 WHEELS = [
@@ -55,7 +60,7 @@ def _wheel(downloads: Path, requirement: str) -> Path:
     pytest.fail(f"pip downloaded no wheel for {requirement}")
 
 
-def _elfs(wheel: Path, dest: Path) -> dict[str, ElfFile]:
+def _elfs(wheel: Path, dest: Path) -> dict[str, BinaryFacts]:
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(dest)
     return {

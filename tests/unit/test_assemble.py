@@ -25,13 +25,8 @@ from packaging.metadata import parse_email
 
 import condapress
 from condapress import assemble
-from condapress.assemble import (
-    build_wheel,
-    core_metadata_from_dist_info,
-    dist_info_name,
-    spdx_or_none,
-    wheel_filename,
-)
+from condapress.assemble import build_wheel, dist_info_name, wheel_filename
+from condapress.assemble._metadata import core_metadata_from_dist_info, spdx_or_none
 from condapress.errors import SpecError, WheelContentsError, WriteError
 from condapress.model import CoreMetadata, Provenance, WheelContents
 
@@ -731,16 +726,16 @@ def test_interrupt_midway_keeps_the_old_wheel(
 ) -> None:
     old = build_wheel(contents, tmp_path / "out")
     before = old.path.read_bytes()
-    chunks = assemble._Member.chunks  # noqa: SLF001
+    chunks = assemble._zip.Member.chunks  # noqa: SLF001
     seen: list[str] = []
 
-    def interrupted(member: assemble._Member) -> Iterator[bytes]:
+    def interrupted(member: assemble._zip.Member) -> Iterator[bytes]:
         seen.append(member.arcname)
         if len(seen) == 4:
             raise KeyboardInterrupt
         yield from chunks(member)
 
-    monkeypatch.setattr(assemble._Member, "chunks", interrupted)  # noqa: SLF001
+    monkeypatch.setattr(assemble._zip.Member, "chunks", interrupted)  # noqa: SLF001
     with pytest.raises(KeyboardInterrupt):
         build_wheel(contents, tmp_path / "out", source_date_epoch=EPOCH)
     assert files_in(tmp_path / "out") == [WHEEL_NAME]

@@ -20,19 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from condapress.audit import (
-    AUDIT_SCHEMA_VERSION,
-    AuditReport,
-    Finding,
-    Level,
-    _scan,
-    audit_document,
-    audit_text,
-    audit_wheel,
-)
+from condapress._datapaths import BUILD_PREFIXES, PLACEHOLDERS
+from condapress.audit import AUDIT_SCHEMA_VERSION, _scan, audit_document, audit_text, audit_wheel
 from condapress.audit._integrity import CODES
-from condapress.audit._scan import BUILD_PREFIXES, PLACEHOLDERS
 from condapress.errors import ArchiveError
+from condapress.model import AuditReport, Finding, Level
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -337,15 +329,15 @@ def test_a_bare_build_machine_path_is_a_warning(tmp_path: Path) -> None:
 def test_build_prefixes_are_found_across_chunk_boundaries(
     tmp_path_factory: pytest.TempPathFactory, offset: int, prefix: str, size: int
 ) -> None:
-    original = _scan._CHUNK  # noqa: SLF001
-    _scan._CHUNK = 64  # noqa: SLF001  # a small chunk puts the string across several
+    chunk = vars(_scan)
+    original, chunk["CHUNK"] = chunk["CHUNK"], 64  # a small chunk puts the string across several
     try:
         data = b"x" * offset + prefix.encode() + b"y" * size
         path = make_wheel(tmp_path_factory.mktemp("w"), {"demo/blob.bin": data})
         expected = "build-prefix" if prefix in PLACEHOLDERS else "build-path"
         assert codes(audit_wheel(path)) == [expected]
     finally:
-        _scan._CHUNK = original  # noqa: SLF001
+        chunk["CHUNK"] = original
 
 
 # --- the JSON document -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from condapress._datapaths import KnownPackage, Variable
 from condapress.audit import audit_document, audit_wheel
 from condapress.audit._datapaths import Judgement, Verdict, data_path_findings, judge
 from condapress.errors import RelocationError
+from condapress.formats.elf import ELF
 from condapress.model import (
     CondaRecord,
     DataPaths,
@@ -32,7 +33,8 @@ from condapress.model import (
     UnpackedPackage,
     WheelSpec,
 )
-from condapress.relocate import _hook, plan_layout, with_environment
+from condapress.relocate import _hook, _with_environment
+from condapress.relocate._layout import plan_layout
 
 PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
 
@@ -81,7 +83,7 @@ def test_every_table_entry_is_well_formed_and_its_data_stays_in_the_wheel(tmp_pa
             # relocation keeps what the variable names (nothing under it is "documentation")
             concrete = re.sub(r"\[[^]]*\]", "8", variable["path"])
             pkg = package(tmp_path, name, hard(f"{concrete}/file"))
-            layout = plan_layout(WheelSpec("w", "1.0", (name,)), {name: pkg}, {})
+            layout = plan_layout(WheelSpec("w", "1.0", (name,)), {name: pkg}, {}, ELF)
             assert [p.dest for p in layout.placements] == [f"w.libs/{concrete}/file"], variable
         for reason in (*entry.get("found", {}).values(), *entry.get("unreachable", {}).values()):
             assert reason.strip(), name
@@ -144,7 +146,7 @@ def test_a_text_placeholder_becomes_nowhere() -> None:
 def test_a_binary_placeholder_shorter_than_nowhere_is_refused(tmp_path: Path) -> None:
     pkg = package(tmp_path, "short", hard("lib/data.bin", "/opt/short"))
     with pytest.raises(RelocationError) as caught:
-        plan_layout(WheelSpec("short-conda", "1.0", ("short",)), {"short": pkg}, {})
+        plan_layout(WheelSpec("short-conda", "1.0", ("short",)), {"short": pkg}, {}, ELF)
     assert caught.value.message == (
         "short.conda: lib/data.bin holds the build prefix '/opt/short' in a binary file, shorter "
         "than '/dev/null/condapress', which it must be rewritten to"
@@ -174,7 +176,7 @@ def test_links_in_a_known_data_folder_are_copied_with_their_targets_placeholder(
         soft("share/terminfo/d/dec-vt220"),
         soft("share/other/alias"),
     )
-    layout = plan_layout(WheelSpec("nc", "1.0", ("ncurses",)), {"ncurses": pkg}, {})
+    layout = plan_layout(WheelSpec("nc", "1.0", ("ncurses",)), {"ncurses": pkg}, {}, ELF)
     copies = {(p.source, p.dest, p.placeholder, p.file_mode) for p in layout.placements}
     assert copies == {
         (path, f"nc.libs/{path}", PLACEHOLDER, FileMode.BINARY)
@@ -184,7 +186,7 @@ def test_links_in_a_known_data_folder_are_copied_with_their_targets_placeholder(
             "share/terminfo/d/dec-vt220",
         )
     }
-    assert [(path, why) for _, path, why in layout.left_out] == [
+    assert [(left.path, left.reason) for left in layout.left_out] == [
         (
             "share/other/alias",
             "symbolic link (the wheel keeps one file per library, under its soname)",
@@ -211,13 +213,13 @@ def _press_layouts(
             WheelSpec("ncurses-conda", "1.0", ("ncurses",), wheel_dependencies=("openssl-conda",)),
             WheelSpec("openssl-conda", "1.0", ("openssl",)),
         ]
-    layouts = {w.distribution: plan_layout(w, packages, {}) for w in wheels}
+    layouts = {w.distribution: plan_layout(w, packages, {}, ELF) for w in wheels}
     return wheels, layouts, packages
 
 
 def test_the_variables_of_a_fat_wheel_point_into_its_own_prefix(tmp_path: Path) -> None:
     wheels, layouts, packages = _press_layouts(tmp_path, fat=True)
-    layout = with_environment(layouts["pyext"], wheels[0], wheels, layouts, packages)
+    layout = _with_environment(wheels[0], wheels, layouts, packages)
     by_name = {s.name: s for s in layout.environment}
     assert by_name["TERMINFO"] == EnvSetting(
         "TERMINFO", "pyext.libs/share/terminfo", "share/terminfo", "ncurses", "pyext.libs"
@@ -238,13 +240,13 @@ def test_the_variables_of_a_fat_wheel_point_into_its_own_prefix(tmp_path: Path) 
 
 def test_a_split_wheel_points_at_the_data_of_the_wheels_it_requires(tmp_path: Path) -> None:
     wheels, layouts, packages = _press_layouts(tmp_path, fat=False)
-    layout = with_environment(layouts["pyext"], wheels[0], wheels, layouts, packages)
+    layout = _with_environment(wheels[0], wheels, layouts, packages)
     by_name = {s.name: (s.path, s.prefix) for s in layout.environment}
     assert by_name["TERMINFO"] == ("ncurses_conda.libs/share/terminfo", "ncurses_conda.libs")
     # through ncurses-conda, which requires openssl-conda
     assert by_name["OPENSSL_CONF"] == ("openssl_conda.libs/ssl/openssl.cnf", "openssl_conda.libs")
     assert layout.hooks == ("pyext/__init__.py",)
-    native = with_environment(layouts["openssl-conda"], wheels[2], wheels, layouts, packages)
+    native = _with_environment(wheels[2], wheels, layouts, packages)
     assert [s.name for s in native.environment if s.path] == ["OPENSSL_CONF"]
     assert native.hooks == ()  # no package to hook, and nothing is set at import
 
@@ -255,8 +257,8 @@ def test_no_hook_when_nothing_is_set_at_import(tmp_path: Path) -> None:
         "tk": package(tmp_path, "tk", hard("lib/tcl8.6/init.tcl"), hard("lib/tk8.6/tk.tcl")),
     }
     wheel = WheelSpec("pyext", "1.0", ("pyext", "tk"))
-    layouts = {"pyext": plan_layout(wheel, packages, {})}
-    layout = with_environment(layouts["pyext"], wheel, [wheel], layouts, packages)
+    layouts = {"pyext": plan_layout(wheel, packages, {}, ELF)}
+    layout = _with_environment(wheel, [wheel], layouts, packages)
     assert [(s.name, s.path, s.at_import) for s in layout.environment] == [
         ("TCL_LIBRARY", "pyext.libs/lib/tcl8.6", False),
         ("TK_LIBRARY", "pyext.libs/lib/tk8.6", False),
@@ -606,7 +608,7 @@ def test_a_package_that_resolves_relative_paths_itself_gets_a_relative_placehold
             "share/libgreet/config.txt", PathType.HARDLINK, None, None, PLACEHOLDER, FileMode.TEXT
         ),
     )
-    layout = plan_layout(WheelSpec("g", "1.0", ("libgreet",)), {"libgreet": pkg}, {})
+    layout = plan_layout(WheelSpec("g", "1.0", ("libgreet",)), {"libgreet": pkg}, {}, ELF)
     # (no ELF facts given: the file stays in g.libs/lib/, one folder below the prefix)
     assert {(p.source, p.prefix) for p in layout.placements} == {
         ("lib/libgreet.so.1.0.0", ".."),

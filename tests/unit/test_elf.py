@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from condapress._elf import _STD_SYMBOL, ElfFile, is_elf, max_versions, read_elf
 from condapress.errors import ArchiveError
+from condapress.formats.elf._read import _STD_SYMBOL, is_elf, max_versions, read_elf
+from condapress.model import BinaryFacts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,7 +153,7 @@ def test_max_versions_skips_names_that_are_not_numbers() -> None:
         ("libstdc++.so.6", ("CXXABI_1.3.9", "CXXABI_TM_1", "GLIBCXX_3.4.30", "GLIBCXX_3.4.9")),
         ("libz.so.1", ("ZLIB_1.2.9",)),
     )
-    elf = ElfFile(
+    elf = BinaryFacts(
         machine="x86_64",
         is_shared=True,
         is_executable=False,
@@ -292,7 +293,7 @@ def test_not_an_elf_file(tmp_path: Path) -> None:
         "libfake.so is not a valid ELF file: it does not start with the ELF magic number"
     )
     assert info.value.path == str(path)
-    assert info.value.code == "bad-archive"
+    assert info.value.code == "bad-binary"
 
 
 def test_truncated_elf_file(c_lib: Path, tmp_path: Path) -> None:

@@ -13,14 +13,18 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from condapress._elf import ElfFile, is_elf, read_elf
-from condapress._elf_stream import MAX_ELF_TABLES, ElfCollector
 from condapress.errors import ArchiveError, TooLargeError
+from condapress.formats.elf._read import is_elf, read_elf
+from condapress.formats.elf._stream import MAX_ELF_TABLES, ElfCollector
 from condapress.unpack import extract
 from conftest import REALWORLD
+
+if TYPE_CHECKING:
+    from condapress.model import BinaryFacts
 
 C_SOURCE = """
 #include <math.h>
@@ -106,7 +110,7 @@ def conda_forge(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _stream(
     data: bytes, chunk: int, *, name: str = "lib.so", whole: int = 0
-) -> tuple[ElfFile | str, ElfCollector]:
+) -> tuple[BinaryFacts | str, ElfCollector]:
     """The facts (or the error message) of *data* fed *chunk* bytes at a time."""
     collector = ElfCollector(name, len(data), whole=whole)
     for start in range(0, len(data), chunk):
@@ -117,7 +121,7 @@ def _stream(
         return exc.message, collector
 
 
-def _oracle(path: Path) -> ElfFile | str:
+def _oracle(path: Path) -> BinaryFacts | str:
     try:
         return read_elf(path)
     except ArchiveError as exc:

@@ -29,10 +29,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from condapress import plan, solve
+from condapress._paths import safe_name
 from condapress._versions import pep440_version, translate_version_spec
-from condapress.assemble import build_wheel, core_metadata_from_dist_info
+from condapress.assemble import build_wheel
+from condapress.assemble._metadata import core_metadata_from_dist_info
 from condapress.errors import CondapressError, MetadataError
-from condapress.model import CondaRecord, CoreMetadata, PackageInfo, WheelContents
+from condapress.model import CondaRecord, CoreMetadata, PackageInfo, SolveRequest, WheelContents
 from condapress.unpack import _conda_meta, extract, read_info
 from condapress.unpack._fetch import fetch
 
@@ -217,9 +219,7 @@ def test_repodata_records(
         key = "packages.conda" if file_name.endswith(".conda") else "packages"
         repodata = {"info": {"subdir": subdir}, key: packages}
         (channel / subdir / "repodata.json").write_text(json.dumps(repodata))
-    request = solve.SolveRequest(
-        specs=("demo",), channels=(str(channel),), cache_dir=channel / "cache"
-    )
+    request = SolveRequest(specs=("demo",), channels=(str(channel),), cache_dir=channel / "cache")
     closure = outcome(lambda: solve.resolve(request))
     if isinstance(closure, CondapressError):
         return
@@ -413,7 +413,7 @@ def test_info_files(files: dict[str, bytes], licenses: list[str]) -> None:
     if isinstance(info, PackageInfo):
         record = info.record
         # Accepted metadata is safe to use as file and folder names, and paths stay inside.
-        assert all(_conda_meta.safe_name(v) for v in (record.name, record.version, record.build))
+        assert all(safe_name(v) for v in (record.name, record.version, record.build))
         for entry in info.paths:
             assert not entry.path.startswith(("/", "info/"))
             assert ".." not in entry.path.split("/")

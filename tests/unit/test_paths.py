@@ -10,6 +10,7 @@ import pytest
 
 from condapress._paths import Claim, Claims, destination
 from condapress.errors import OverlapError, WheelContentsError
+from condapress.formats.elf import ELF
 from condapress.model import (
     CondaRecord,
     Launcher,
@@ -110,7 +111,7 @@ def test_the_staging_step_writes_only_inside_its_stage(hostile: Layout, tmp_path
     (tmp_path / "outside" / "secret").write_text("keep me")
     stage = tmp_path / "work" / "stage"
     with pytest.raises(WheelContentsError, match=r"has a '\.\.' component"):
-        write_layout(hostile, {"tool": package(tmp_path / "work")}, stage)
+        write_layout(hostile, {"tool": package(tmp_path / "work")}, stage, ELF)
     assert (tmp_path / "outside" / "secret").read_text() == "keep me"
     assert not stage.exists()
 
@@ -122,7 +123,7 @@ def test_launcher_names_are_escaped_into_its_script(tmp_path: Path) -> None:
     target = f"tool.libs/bin/{name}"
     launcher = Launcher(name, f"tool-1.0.data/scripts/{name}", target)
     stage = tmp_path / "stage"
-    write_layout(layout(launchers=(launcher,)), {}, stage)
+    write_layout(layout(launchers=(launcher,)), {}, stage, ELF)
     script = (stage / launcher.dest).read_text(encoding="utf-8")
     strings = {
         node.value

@@ -6,26 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from condapress._elf import ElfFile
 from condapress.errors import OverlapError
+from condapress.formats.elf import ELF
 from condapress.model import (
+    BinaryEdit,
+    BinaryFacts,
     CondaRecord,
     FileMode,
+    Launcher,
+    LeftOut,
     PackageInfo,
     PathEntry,
     PathType,
     UnpackedPackage,
     WheelSpec,
 )
-from condapress.relocate import ElfEdit, Launcher, mangle, plan_layout, provided_sonames
+from condapress.relocate._layout import mangle, plan_layout, provided_sonames
 
 PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
 
 
 def elf(
     *needed: str, soname: str | None = None, shared: bool = True, rpath: tuple[str, ...] = ()
-) -> ElfFile:
-    return ElfFile(
+) -> BinaryFacts:
+    return BinaryFacts(
         machine="x86_64",
         is_shared=shared,
         is_executable=not shared,
@@ -106,7 +110,7 @@ def test_mangled_names_depend_on_the_package_and_keep_the_version_suffix() -> No
 
 def test_fat_layout() -> None:
     wheel = WheelSpec("ext", "1.0", ("ext", "libcxx1", "libc1"))
-    layout = plan_layout(wheel, PACKAGES, ELFS)
+    layout = plan_layout(wheel, PACKAGES, ELFS, ELF)
     assert {(p.source, p.dest) for p in layout.placements} == {
         ("lib/python3.11/site-packages/ext/__init__.py", "ext/__init__.py"),
         (
@@ -118,20 +122,20 @@ def test_fat_layout() -> None:
         ("share/c1/data.txt", "ext.libs/share/c1/data.txt"),
         ("bin/c1tool", "ext.libs/bin/c1tool"),
     }
-    assert set(layout.elf_edits) == {
-        ElfEdit(
+    assert set(layout.binary_edits) == {
+        BinaryEdit(
             dest="ext/_ext.cpython-311-x86_64-linux-gnu.so",
             set_rpath="$ORIGIN/../ext.libs",
             replace_needed=(("libcxx1.so.1", CXX1),),
         ),
-        ElfEdit(
+        BinaryEdit(
             dest=f"ext.libs/{CXX1}",
             set_rpath="$ORIGIN",
             replace_needed=(("libc1.so.1", C1),),
             set_soname=CXX1,
         ),
-        ElfEdit(dest=f"ext.libs/{C1}", set_soname=C1),
-        ElfEdit(
+        BinaryEdit(dest=f"ext.libs/{C1}", set_soname=C1),
+        BinaryEdit(
             dest="ext.libs/bin/c1tool",
             set_rpath="$ORIGIN/..",
             replace_needed=(("libc1.so.1", C1),),
@@ -146,7 +150,7 @@ def test_fat_layout() -> None:
         "/dev/null/condapress",
         FileMode.BINARY,
     )
-    reasons = {path: why for _, path, why in layout.left_out}
+    reasons = {left.path: left.reason for left in layout.left_out}
     assert reasons == {
         "lib/libc1.so.1": "symbolic link (the wheel keeps one file per library, under its soname)",
         "lib/libc1.so": "symbolic link (the wheel keeps one file per library, under its soname)",
@@ -166,12 +170,12 @@ def test_fat_layout() -> None:
 
 def test_split_layout_links_the_other_wheels_libraries() -> None:
     libs = WheelSpec("libcxx1-conda", "1.0", ("libcxx1",))
-    others = provided_sonames(libs, PACKAGES, ELFS)
+    others = provided_sonames(libs, PACKAGES, ELFS, ELF)
     assert others == {"libcxx1.so.1": ("libcxx1_conda.libs", CXX1)}
     wheel = WheelSpec("ext", "1.0", ("ext",), wheel_dependencies=("libcxx1-conda",))
-    layout = plan_layout(wheel, PACKAGES, ELFS, others=others)
-    assert layout.elf_edits == (
-        ElfEdit(
+    layout = plan_layout(wheel, PACKAGES, ELFS, ELF, others=others)
+    assert layout.binary_edits == (
+        BinaryEdit(
             dest="ext/_ext.cpython-311-x86_64-linux-gnu.so",
             set_rpath="$ORIGIN/../libcxx1_conda.libs",
             replace_needed=(("libcxx1.so.1", CXX1),),
@@ -183,8 +187,8 @@ def test_an_elf_that_needs_nothing_bundled_loses_its_conda_rpath() -> None:
     wheel = WheelSpec("c1tool-conda", "1.0", ("libc1",))
     elfs = {"libc1": {"bin/c1tool": elf("libc.so.6", shared=False, rpath=("$ORIGIN/../lib",))}}
     packages = {"libc1": package("libc1", SHA_C, hard("bin/c1tool"))}
-    (edit,) = plan_layout(wheel, packages, elfs).elf_edits
-    assert edit == ElfEdit(dest="c1tool_conda.libs/bin/c1tool", remove_rpath=True)
+    (edit,) = plan_layout(wheel, packages, elfs, ELF).binary_edits
+    assert edit == BinaryEdit(dest="c1tool_conda.libs/bin/c1tool", remove_rpath=True)
 
 
 def test_grafted_runtime_keeps_only_what_is_needed() -> None:
@@ -203,14 +207,15 @@ def test_grafted_runtime_keeps_only_what_is_needed() -> None:
         wheel,
         {**PACKAGES, "libstdcxx-ng": runtime},
         elfs,
+        ELF,
         graft_only_needed=frozenset({"libstdcxx-ng"}),
     )
     dests = {p.dest for p in layout.placements}
     assert f"ext.libs/{mangle('libstdc++.so.6', 'a' * 64)}" in dests
     assert not any("libitm" in d for d in dests)
-    assert ("libstdcxx-ng", "lib/libitm.so.1.0.0", "runtime library that no binary needs") in (
-        layout.left_out
-    )
+    why = "runtime library that no binary needs"
+    left_out = LeftOut("libstdcxx-ng", "lib/libitm.so.1.0.0", why)
+    assert left_out in layout.left_out
 
 
 def test_library_without_soname_is_known_by_its_file_name_and_linker_scripts_are_left_out() -> None:
@@ -222,20 +227,20 @@ def test_library_without_soname_is_known_by_its_file_name_and_linker_scripts_are
             "bin/tclsh": elf("libtcl8.6.so", shared=False),
         }
     }
-    layout = plan_layout(WheelSpec("tk-conda", "1.0", ("tk",)), {"tk": tk}, elfs)
+    layout = plan_layout(WheelSpec("tk-conda", "1.0", ("tk",)), {"tk": tk}, elfs, ELF)
     tcl = mangle("libtcl8.6.so", sha)
     assert tcl.startswith("libtcl8.6-")
     assert tcl.endswith(".so")
-    assert set(layout.elf_edits) == {
-        ElfEdit(dest=f"tk_conda.libs/{tcl}", set_soname=tcl),
-        ElfEdit(
+    assert set(layout.binary_edits) == {
+        BinaryEdit(dest=f"tk_conda.libs/{tcl}", set_soname=tcl),
+        BinaryEdit(
             dest="tk_conda.libs/bin/tclsh",
             set_rpath="$ORIGIN/..",
             replace_needed=(("libtcl8.6.so", tcl),),
         ),
     }
     assert layout.left_out == (
-        (
+        LeftOut(
             "tk",
             "lib/libgcc_s.so",
             "linker script for a library's link-time name (development file)",
@@ -269,21 +274,21 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
             ),
         }
     }
-    layout = plan_layout(WheelSpec("pyarrow", "26", ("pyarrow",)), {"pyarrow": pyarrow}, elfs)
+    layout = plan_layout(WheelSpec("pyarrow", "26", ("pyarrow",)), {"pyarrow": pyarrow}, elfs, ELF)
     assert [p.dest for p in layout.placements] == [
         "arrow/libarrow_python.so.26",
         "arrow/lib.cpython-311-x86_64-linux-gnu.so",
     ]
     assert layout.left_out == (
-        (
+        LeftOut(
             "pyarrow",
             f"{site}/libarrow_python.so.26",
             "symbolic link to a library kept under its soname",
         ),
     )
-    assert layout.elf_edits == (
-        ElfEdit(dest="arrow/libarrow_python.so.26"),
-        ElfEdit(dest="arrow/lib.cpython-311-x86_64-linux-gnu.so", set_rpath="$ORIGIN"),
+    assert layout.binary_edits == (
+        BinaryEdit(dest="arrow/libarrow_python.so.26"),
+        BinaryEdit(dest="arrow/lib.cpython-311-x86_64-linux-gnu.so", set_rpath="$ORIGIN"),
     )
 
 
@@ -293,12 +298,12 @@ def test_two_programs_of_one_name_would_share_a_launcher() -> None:
     elfs = {"tools": {"bin/a/tool": elf(shared=False), "bin/b/tool": elf(shared=False)}}
     wheel = WheelSpec("tools-conda", "1.0", ("tools",))
     with pytest.raises(OverlapError) as excinfo:
-        plan_layout(wheel, {"tools": tools}, elfs)
+        plan_layout(wheel, {"tools": tools}, elfs, ELF)
     assert excinfo.value.message == (
         "'tools_conda-1.0.data/scripts/tool' in the wheel would hold two different files: the "
         "launcher of bin/a/tool of tools-1.0-h0_0 and the launcher of bin/b/tool of tools-1.0-h0_0"
     )
-    layout = plan_layout(wheel, {"tools": tools}, elfs, allow_overlap=True)
+    layout = plan_layout(wheel, {"tools": tools}, elfs, ELF, allow_overlap=True)
     assert layout.launchers == (
         Launcher("tool", "tools_conda-1.0.data/scripts/tool", "tools_conda.libs/bin/a/tool"),
     )
@@ -307,7 +312,7 @@ def test_two_programs_of_one_name_would_share_a_launcher() -> None:
         "tools_conda.libs/bin/b/tool",
     ]
     assert layout.left_out == (
-        (
+        LeftOut(
             "tools",
             "the launcher of bin/b/tool",
             (

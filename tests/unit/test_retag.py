@@ -5,27 +5,24 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from auditwheel.architecture import Architecture
+from auditwheel.libc import Libc
+from auditwheel.policy import WheelPolicies
 from hypothesis import given
 from hypothesis import strategies as st
 
-from condapress._elf import ElfFile
 from condapress.errors import CondapressError, PolicyViolation, SpecError
-from condapress.retag import (
-    PlatformVerdict,
-    bounded_by_requirements,
-    check_requested,
-    platform_tag,
-    python_tags,
-    wheel_tags,
-)
+from condapress.formats.elf._policy import check_requested, platform_tag
+from condapress.model import BinaryFacts, PlatformVerdict
+from condapress.retag import bounded_by_requirements, python_tags, wheel_tags
 
 
 def elf(
     *needs: tuple[str, tuple[str, ...]],
     needed: tuple[str, ...] = ("libc.so.6",),
     machine: str = "x86_64",
-) -> ElfFile:
-    return ElfFile(
+) -> BinaryFacts:
+    return BinaryFacts(
         machine=machine,
         is_shared=True,
         is_executable=False,
@@ -140,6 +137,13 @@ def test_abi3_floor_needs_a_usable_requires_python(requires_python: str, message
     assert info.value.message == message
 
 
+def priority(tag: str) -> int:
+    """auditwheel's priority of the policy *tag*: the rank a verdict of that tag carries."""
+    arch = tag.rsplit("_", 1)[1] if not tag.endswith("x86_64") else "x86_64"
+    policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(arch))
+    return int(policies.get_policy_by_name(tag).priority)
+
+
 # platform_tag --------------------------------------------------------------------------------
 
 
@@ -150,13 +154,20 @@ def test_glibc_2_17_is_manylinux2014() -> None:
         aliases=("manylinux2014_x86_64",),
         policy="manylinux_2_17",
         limits=("pkg/_x.so needs GLIBC_2.17 (from libc.so.6)",),
+        arch="x86_64",
+        rank=priority("manylinux_2_17_x86_64"),
     )
 
 
 def test_old_glibc_gets_the_oldest_policy() -> None:
     verdict = platform_tag({"pkg/_x.so": elf(glibc("2.2.5"))}, wheel_libs=())
     assert verdict == PlatformVerdict(
-        "manylinux_2_5_x86_64", ("manylinux1_x86_64",), "manylinux_2_5", ()
+        "manylinux_2_5_x86_64",
+        ("manylinux1_x86_64",),
+        "manylinux_2_5",
+        (),
+        arch="x86_64",
+        rank=priority("manylinux_2_5_x86_64"),
     )
 
 
@@ -167,6 +178,8 @@ def test_glibc_2_28() -> None:
         (),
         "manylinux_2_28",
         ("pkg/_x.so needs GLIBC_2.28 (from libc.so.6)",),
+        arch="x86_64",
+        rank=priority("manylinux_2_28_x86_64"),
     )
 
 
@@ -189,7 +202,7 @@ def test_gcc_13_libstdcxx_needs_manylinux_2_39() -> None:
 def test_unknown_glibc_version_is_plain_linux() -> None:
     verdict = platform_tag({"x.so": elf(glibc("2.17", "PRIVATE"))}, wheel_libs=())
     assert verdict == PlatformVerdict(
-        "linux_x86_64", (), "linux", ("x.so needs GLIBC_PRIVATE (from libc.so.6)",)
+        "linux_x86_64", (), "linux", ("x.so needs GLIBC_PRIVATE (from libc.so.6)",), arch="x86_64"
     )
 
 
@@ -201,6 +214,7 @@ def test_library_neither_in_wheel_nor_whitelisted_is_plain_linux() -> None:
         (),
         "linux",
         ("foo.so needs libbar.so.2, which is not in the wheel and not on the manylinux whitelist",),
+        arch="x86_64",
     )
 
 
@@ -280,7 +294,11 @@ def test_other_architectures(machine: str, tag: str, aliases: tuple[str, ...]) -
 def test_architecture_without_policy() -> None:
     verdict = platform_tag({"x.so": elf(glibc("2.17"), machine="mips")}, wheel_libs=())
     assert verdict == PlatformVerdict(
-        "linux_mips", (), "linux", ("auditwheel has no manylinux policy for the mips architecture",)
+        "linux_mips",
+        (),
+        "linux",
+        ("auditwheel has no manylinux policy for the mips architecture",),
+        arch="mips",
     )
 
 
@@ -320,6 +338,8 @@ MANYLINUX_2_35 = PlatformVerdict(
         "libgreetpp.so.1 needs GLIBCXX_3.4.30 (from libstdc++.so.6)",
         "libgreetpp.so.1 needs GLIBC_2.17 (from libc.so.6)",
     ),
+    arch="x86_64",
+    rank=priority("manylinux_2_35_x86_64"),
 )
 
 
@@ -406,6 +426,8 @@ def test_a_wheel_promises_no_more_than_the_wheels_it_requires() -> None:
                 "(libffi_conda.libs/libffi.so.8 needs GLIBC_2.7 (from libc.so.6))"
             ),
         ),
+        arch="x86_64",
+        rank=priority("manylinux_2_12_x86_64"),
     )
 
 

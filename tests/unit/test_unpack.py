@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 import zipfile
-from typing import TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, ClassVar
 
 import pytest
 import zstandard
@@ -33,7 +33,7 @@ from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
 from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
@@ -919,13 +919,14 @@ def test_a_verified_file_is_not_hashed_again_until_it_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real_hash = _fetch._hash  # noqa: SLF001 - counted, not replaced
+    real_hash = vars(_fetch)["stream_digest"]  # counted, not replaced
 
-    def counting(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
+    def counting(stream: IO[bytes], algorithm: str = "sha256") -> tuple[str, int]:
         hashed.append(algorithm)
-        return real_hash(algorithm, chunks)
+        digest: tuple[str, int] = real_hash(stream, algorithm)
+        return digest
 
-    monkeypatch.setattr(_fetch, "_hash", counting)
+    monkeypatch.setattr(_fetch, "stream_digest", counting)
     archive = Package().conda(tmp_path)
     record = record_for(archive, archive.as_uri())
     for _ in range(3):

@@ -3,48 +3,47 @@
 from __future__ import annotations
 
 import configparser
+import logging
 import posixpath
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+from packaging.metadata import parse_email
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidName, canonicalize_name
+
+from condapress._paths import dist_info_file, safe_name
 from condapress._versions import translate_version_spec
-from condapress.assemble import core_metadata_from_dist_info, spdx_or_none
-from condapress.errors import MetadataError
+from condapress.errors import UNSAFE_HINT, MetadataError
 from condapress.model import CoreMetadata, NoArch, Provenance
-from condapress.unpack._conda_meta import safe_name
-from condapress.unpack._guard import UNSAFE_HINT
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
-    from condapress.model import CondaRecord, Layout, UnpackedPackage, WheelSpec
+    from condapress.model import CondaRecord, UnpackedPackage, WheelSpec
 
-__all__ = ["core_metadata", "entry_points", "in_the_wheel", "provenance"]
+logger = logging.getLogger(__name__)
 
-_DIST_INFO = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/[^/]+\.dist-info/")
+__all__ = [
+    "KEPT_FIELDS",
+    "clean",
+    "core_metadata",
+    "core_metadata_from_dist_info",
+    "entry_points",
+    "provenance",
+    "spdx_or_none",
+]
 
 
 def _own_dist_info(package: UnpackedPackage, file: str) -> Path | None:
     for entry in package.info.paths:
-        match = _DIST_INFO.match(entry.path)
-        if match and entry.path[match.end() :] == file:
+        if dist_info_file(entry.path) == file:
             return package.root / entry.path
     return None
-
-
-def in_the_wheel(wheel: WheelSpec, layout: Layout) -> WheelSpec:
-    """*wheel* with only the members that have a file in it; the root always counts.
-
-    Licenses, ``License-Expression`` and the provenance follow the files: a compiler runtime
-    of which no library was grafted (``--runtime bundle`` grafts only what the binaries need),
-    or a package whose files were all left out (headers, static libraries), is not in the wheel.
-    """
-    placed = {placement.package for placement in layout.placements}
-    members = tuple(m for m in wheel.members if m == wheel.members[0] or m in placed)
-    return replace(wheel, members=members)
 
 
 def core_metadata(wheel: WheelSpec, packages: Mapping[str, UnpackedPackage]) -> CoreMetadata:
@@ -215,3 +214,127 @@ def _source(rec: CondaRecord) -> tuple[str, str]:
     if urlsplit(rec.channel).scheme == "file":  # a local channel folder
         return rattler.Channel(rec.channel).name or "", f"{rec.subdir}/{file_name}"
     return "", file_name
+
+
+#: Descriptive fields of a package's own METADATA that survive into the wheel's, in this order.
+KEPT_FIELDS = (
+    ("author", "Author"),
+    ("author_email", "Author-email"),
+    ("maintainer", "Maintainer"),
+    ("maintainer_email", "Maintainer-email"),
+    ("keywords", "Keywords"),
+    ("classifiers", "Classifier"),
+    ("platforms", "Platform"),
+    ("supported_platforms", "Supported-Platform"),
+)
+
+
+def spdx_or_none(license_text: str | None) -> str | None:
+    """Return conda's free-text ``license`` as a canonical SPDX expression, or None.
+
+    >>> spdx_or_none("mit"), spdx_or_none("Apache 2.0"), spdx_or_none(None)
+    ('MIT', None, None)
+    """
+    if license_text is None or not license_text.strip():
+        return None
+    try:
+        return str(canonicalize_license_expression(license_text.strip()))
+    except InvalidLicenseExpression:
+        return None
+
+
+def core_metadata_from_dist_info(text: str, *, name: str, version: str) -> CoreMetadata:
+    """Read a package's own ``*.dist-info/METADATA`` (any version 1.0 to 2.4) into CoreMetadata.
+
+    Descriptive fields are kept, and so are ``Requires-Python`` and ``Provides-Extra``;
+    ``Requires-Dist`` is not (the plan decides it, from these lines and conda's), nor is
+    ``License-File`` (the caller supplies the license files). ``Home-page`` becomes the
+    ``Homepage`` project URL. *name* and *version* win over the text's own.
+    """
+    text = text.replace("\r\n", "\n")
+    raw, unparsed = parse_email(text)
+    fields: dict[str, object] = dict(raw)
+    description = raw.get("description")
+    if "description" in unparsed:  # both a Description header and a body: the body is newer
+        description = unparsed["description"][-1]
+    elif description is not None and re.search(r"(?im)^description:", text.split("\n\n", 1)[0]):
+        description = _unfold(description)
+    urls = list(raw.get("project_urls", {}).items())
+    home = clean(raw.get("home_page", ""))
+    if home and not any(re.sub(r"[^a-z]", "", label.lower()) == "homepage" for label, _ in urls):
+        urls.insert(0, ("Homepage", home))
+    license_text = _unfold(raw.get("license", "")).strip() or raw.get("license_expression", "")
+    expression = spdx_or_none(raw.get("license_expression"))
+    extra: list[tuple[str, str]] = []
+    for key, field in KEPT_FIELDS:
+        value = fields.get(key)
+        if key == "keywords":  # one field, which parse_email splits at commas
+            value = ",".join(k.strip() for k in raw.get("keywords", []) if k.strip())
+        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        extra.extend((field, kept) for v in values if (kept := clean(str(v))) is not None)
+    return CoreMetadata(
+        name=name,
+        version=version,
+        summary=clean(raw.get("summary", "")),
+        license_expression=expression,
+        license=None if expression or license_text in ("", "UNKNOWN") else license_text,
+        project_urls=tuple(urls),
+        requires_python=_valid_or_dropped(
+            "Requires-Python", clean(raw.get("requires_python", "")), _is_specifier
+        ),
+        provides_extra=tuple(
+            kept
+            for value in dict.fromkeys(raw.get("provides_extra", []))
+            if (kept := _valid_or_dropped("Provides-Extra", clean(value), _is_extra_name))
+        ),
+        description=description if clean(description or "") else None,
+        description_content_type=_valid_or_dropped(
+            "Description-Content-Type",
+            clean(raw.get("description_content_type", "")),
+            lambda text: text.split(";")[0].strip() in _CONTENT_TYPES,
+        ),
+        extra=tuple(extra),
+    )
+
+
+#: the description formats PyPI renders (PEP 566 / core metadata "Description-Content-Type").
+_CONTENT_TYPES = ("text/plain", "text/x-rst", "text/markdown")
+
+
+def _is_specifier(text: str) -> bool:
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _is_extra_name(text: str) -> bool:
+    try:
+        canonicalize_name(text, validate=True)
+    except InvalidName:
+        return False
+    return True
+
+
+def _valid_or_dropped(field: str, value: str | None, valid: Callable[[str], bool]) -> str | None:
+    """*value*, or None when packaging rejects it.
+
+    A package's own old METADATA may hold values (``Requires-Python: >=3.6.*``) that METADATA
+    2.4 does not allow; the wheel is better without them than not at all.
+    """
+    if value is None or valid(value):
+        return value
+    logger.warning("leaving out %s %r from the package's METADATA: it is not valid", field, value)
+    return None
+
+
+def clean(value: str) -> str | None:
+    value = " ".join(value.split())
+    return None if value in ("", "UNKNOWN") else value  # distutils wrote UNKNOWN for unset fields
+
+
+def _unfold(value: str) -> str:
+    # Core metadata continues a field on lines indented by 8 spaces, or by 7 and a '|'.
+    first, *rest = value.split("\n")
+    return "\n".join([first, *(re.sub(r"^( {7}\|| {8}|\t)", "", line) for line in rest)])

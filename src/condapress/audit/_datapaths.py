@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
 
     from condapress._datapaths import KnownPackage
-    from condapress.audit._integrity import Finding
-    from condapress.model import DataPaths, EnvSetting
+    from condapress.model import DataPaths, EnvSetting, Finding
 
 __all__ = ["Verdict", "data_path_findings", "judge"]
 

@@ -9,7 +9,6 @@ and :mod:`condapress.audit` checks how the binaries fit together.
 from __future__ import annotations
 
 import contextlib
-import enum
 import json
 import re
 from dataclasses import dataclass
@@ -21,14 +20,16 @@ from packaging.tags import parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from condapress.assemble import PROVENANCE_FILE
-from condapress.audit._scan import MAX_DIST_INFO_FILE, PLACEHOLDERS, record_rows
+from condapress._datapaths import PLACEHOLDERS
+from condapress._distinfo import PROVENANCE_FILE
+from condapress.audit._scan import MAX_DIST_INFO_FILE, record_rows
+from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from condapress._elf import ElfFile
     from condapress.audit._scan import Member, WheelScan
+    from condapress.model import BinaryFacts
 
 
 _MAX_LISTED = 10
@@ -36,38 +37,6 @@ _REQUIRED_FIELDS = ("Metadata-Version", "Name", "Version")
 # libstdc++ under its own name, or mangled by a repair tool (libstdc++-1a2b3c4d.so.6.0.32).
 _LIBSTDCXX = re.compile(r"libstdc\+\+(?:-[0-9a-f]+)*\.so(?:\.[0-9.]+)?")
 _SHOWN_SYMBOLS = 3
-
-
-class Level(enum.Enum):
-    """How serious a finding is."""
-
-    #: PyPI, an installer or the dynamic loader will refuse or break on it.
-    ERROR = "error"
-    #: works here, but is a hazard elsewhere (another process, another machine).
-    WARNING = "warning"
-    #: worth knowing; nothing to fix.
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """0 for errors, 1 for warnings, 2 for notes: the order reports list them in."""
-        return list(Level).index(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing the audit found about a wheel."""
-
-    #: how serious it is; every code always has the same level.
-    level: Level
-    #: stable kebab-case identifier, such as ``rpath-absolute`` (listed in ``CODES``).
-    code: str
-    #: what is wrong, naming the file or library.
-    message: str
-    #: what to do about it.
-    hint: str
-    #: the archive member concerned, if one is.
-    path: str | None = None
 
 
 _RECORD = "rebuild the wheel: installers that verify RECORD refuse it"
@@ -373,7 +342,7 @@ def missing_library(path: str, soname: str, requires_dist: Sequence[str]) -> Fin
     return finding("missing-library", where, path)
 
 
-def cxx_findings(path: str, elf: ElfFile, names: Iterable[str]) -> list[Finding]:
+def cxx_findings(path: str, elf: BinaryFacts, names: Iterable[str]) -> list[Finding]:
     """The C++ hazards of *elf*, known to the loader by *names*: a second libstdc++, std exports."""
     if any(_LIBSTDCXX.fullmatch(name) for name in names):
         message = (

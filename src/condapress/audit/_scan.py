@@ -1,12 +1,12 @@
 """Read every member of a wheel once, streaming, within limits that no real wheel comes near.
 
 Each member is decompressed once: the same chunks feed its RECORD hashes, the search for
-build-prefix strings and, for ELF files only, an :class:`~condapress._elf_stream.ElfCollector`
+build-prefix strings and, for ELF files only, an :class:`~condapress.formats.Collector`
 that keeps the few tables the audit reads. Nothing is written to disk. A wheel is untrusted input:
-its size bounds the work (:func:`~condapress.unpack._guard.unpack_limit`), and the files read into
+its size bounds the work (:func:`~condapress._limits.unpack_limit`), and the files read into
 memory
 have caps of their own (:data:`MAX_MEMBERS`, :data:`MAX_DIST_INFO_FILE`,
-:data:`~condapress._elf_stream.MAX_ELF_TABLES`).
+:data:`~condapress.formats.elf._stream.MAX_ELF_TABLES`).
 """
 
 from __future__ import annotations
@@ -21,22 +21,22 @@ from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from condapress._elf_stream import ElfCollector
-from condapress.assemble import DATA_PATHS_FILE, PROVENANCE_FILE
+from condapress import formats
+from condapress._datapaths import BUILD_PREFIXES
+from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE
+from condapress._limits import CHUNK, unpack_limit
 from condapress.errors import ArchiveError, TooLargeError
-from condapress.unpack._guard import unpack_limit
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress._elf import ElfFile
+    from condapress.formats import Collector
+    from condapress.model import BinaryFacts
 
 __all__ = [
-    "BUILD_PREFIXES",
     "MAX_DIST_INFO_FILE",
     "MAX_MEMBERS",
-    "PLACEHOLDERS",
     "Member",
     "WheelScan",
     "read_wheel",
@@ -52,13 +52,9 @@ MAX_MEMBERS = 200_000
 MAX_DIST_INFO_FILE = 64 << 20
 #: Strings that only a conda build machine writes: its build root, and the placeholders that
 #: conda replaces with the install prefix (neither survives a proper relocation).
-PLACEHOLDERS = ("_h_env_placehold", "/opt/anaconda1anaconda2anaconda3")
-BUILD_PREFIXES = ("/home/conda/feedstock_root/build_artifacts/", *PLACEHOLDERS)
 _NEEDLES = tuple(prefix.encode() for prefix in BUILD_PREFIXES)
 # A string split across two chunks is found in the tail of one plus the next.
 _OVERLAP = max(len(needle) for needle in _NEEDLES) - 1
-_CHUNK = 1 << 20
-_ELF_MAGIC = b"\x7fELF"
 _DIST_INFO_FILES = ("METADATA", "WHEEL", "RECORD", PROVENANCE_FILE, DATA_PATHS_FILE)
 # zipfile reports a corrupt member as a bad CRC or deflate stream, an unknown compression
 # method (NotImplementedError) or encryption (RuntimeError), depending on where it notices.
@@ -80,7 +76,7 @@ class Member:
     digests: tuple[tuple[str, str], ...]
     #: the build-prefix strings it contains.
     prefixes: tuple[str, ...]
-    elf: ElfFile | None
+    elf: BinaryFacts | None
     #: ``(finding code, message)``: it could not be read, or is a broken or oversized ELF file.
     problem: tuple[str, str] | None
 
@@ -108,7 +104,7 @@ def read_wheel(path: Path) -> WheelScan:
 
     :raises ArchiveError: *path* cannot be opened as a zip archive.
     :raises TooLargeError: it has more than MAX_MEMBERS members, or they unpack to more than
-        :func:`~condapress.unpack._guard.unpack_limit` allows for its size (a decompression bomb).
+        :func:`~condapress._limits.unpack_limit` allows for its size (a decompression bomb).
     """
     try:
         zf = zipfile.ZipFile(path)
@@ -170,14 +166,14 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
     hashers = [(algorithm, hashlib.new(algorithm)) for algorithm in algorithms]
     found: set[bytes] = set()
     tail, size = b"", 0
-    collector: ElfCollector | None = None
-    elf: ElfFile | None = None
+    collector: Collector | None = None
+    elf: BinaryFacts | None = None
     problem: tuple[str, str] | None = None
     try:
         with zf.open(info) as src:
-            while chunk := src.read(_CHUNK):
-                if size == 0 and chunk.startswith(_ELF_MAGIC):
-                    collector = ElfCollector(name, info.file_size)
+            while chunk := src.read(CHUNK):
+                if size == 0 and (fmt := formats.for_head(chunk)) is not None:
+                    collector = fmt.collector(name, info.file_size)
                 size += len(chunk)
                 for _, hasher in hashers:
                     hasher.update(chunk)

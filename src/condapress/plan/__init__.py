@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from condapress.model import Closure, CondaRecord, NameSource
 
-__all__ = ["build_graph", "is_compiler_runtime", "plan", "pypi_name"]
+__all__ = ["build_graph", "facts_wanted", "is_compiler_runtime", "plan", "pypi_name"]
 
 # conda-build names python builds py310h..., pyh..., py_0 (old noarch); a hint, never proof.
 _PYTHON_BUILD_RE = re.compile(r"^py(\d+|h|_)")
@@ -98,6 +98,27 @@ def pypi_name(record: CondaRecord, facts: PackageFacts | None) -> tuple[str, Nam
     if mapped is not None:
         return mapped, "table"
     return record.name, "conda-name"
+
+
+def facts_wanted(closure: Closure) -> frozenset[str]:
+    """The packages of *closure* whose archives the plan reads: the roots and the python ones.
+
+    A root's own METADATA decides its wheel's name, extras and markers; a python package's
+    decides the name its ``Requires-Dist`` line uses, and its paths whether it is python at all.
+    Natives, system packages and the compiler runtime are planned from their records alone.
+    """
+    tables = _tables()
+    return frozenset(
+        rec.name
+        for rec in closure.records
+        if rec.name in closure.roots
+        or (
+            rec.name not in tables.names
+            and not rec.name.startswith(tables.prefixes)
+            and rec.name not in tables.runtime
+            and (rec.noarch is NoArch.PYTHON or _python_hint(rec) is not None)
+        )
+    )
 
 
 def _classify(
@@ -210,6 +231,7 @@ def plan(
         decisions=decisions,
         wheels=wheels,
         edges=tuple(sorted(graph.edges())),
+        grafted=frozenset(name for name in runtime if name in owners),
     )
 
 

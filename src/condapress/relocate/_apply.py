@@ -11,17 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress import _datapaths, _tools
+from condapress import _datapaths
 from condapress._disk import is_refused_write, write_hint
 from condapress._paths import destination
-from condapress.errors import RelocationError, ToolError, WriteError
+from condapress.errors import WriteError
 from condapress.model import FileMode, PlaceholderSite
 from condapress.relocate import _hook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from condapress.model import ElfEdit, EnvSetting, Layout, Placement, UnpackedPackage
+    from condapress.formats import BinaryFormat
+    from condapress.model import BinaryEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
 #: patchelf holds about twice the file it edits in memory: files of more than this many bytes
 #: in all are not edited at once (one always may be), so memory stays flat as closures grow.
@@ -29,9 +30,14 @@ PATCH_BYTES_IN_FLIGHT = 64 << 20
 
 
 def write_layout(
-    layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int = 1
+    layout: Layout,
+    packages: Mapping[str, UnpackedPackage],
+    stage: Path,
+    fmt: BinaryFormat,
+    *,
+    jobs: int = 1,
 ) -> tuple[PlaceholderSite, ...]:
-    """Write every file of *layout* under *stage*; see :func:`condapress.relocate.apply`.
+    """Write every file of *layout* under *stage*: copies, rewritten placeholders, edited binaries.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
     unpacked package (``--output``), not copied first.
@@ -39,7 +45,7 @@ def write_layout(
     :raises WriteError: the file system refused a write (no space, a quota, no permission).
     """
     try:
-        return _write_layout(layout, packages, stage, jobs=jobs)
+        return _write_layout(layout, packages, stage, fmt, jobs=jobs)
     except OSError as exc:
         if not is_refused_write(exc):
             raise
@@ -53,9 +59,14 @@ def write_layout(
 
 
 def _write_layout(
-    layout: Layout, packages: Mapping[str, UnpackedPackage], stage: Path, *, jobs: int
+    layout: Layout,
+    packages: Mapping[str, UnpackedPackage],
+    stage: Path,
+    fmt: BinaryFormat,
+    *,
+    jobs: int,
 ) -> tuple[PlaceholderSite, ...]:
-    edits = {edit.dest: edit for edit in layout.elf_edits if _changes(edit)}
+    edits = {edit.dest: edit for edit in layout.binary_edits if _changes(edit)}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}
     sites: list[PlaceholderSite] = []
@@ -79,10 +90,10 @@ def _write_layout(
         target.chmod(modes[placement.dest])
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
-    def patch(edit: ElfEdit) -> None:
+    def patch(edit: BinaryEdit) -> None:
         source, target = patch_from.get(edit.dest), destination(stage, edit.dest)
         with budget.taking((source or target).stat().st_size):
-            _patch(source or target, edit, output=target if source is not None else None)
+            fmt.apply_edit(source or target, edit, target if source is not None else None)
         target.chmod(modes[edit.dest])
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -127,27 +138,8 @@ class _ByteBudget:
                 self._cond.notify_all()
 
 
-def _changes(edit: ElfEdit) -> bool:
+def _changes(edit: BinaryEdit) -> bool:
     return bool(edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname)
-
-
-def _patch(path: Path, edit: ElfEdit, *, output: Path | None = None) -> None:
-    try:
-        _tools.patchelf(
-            path,
-            set_rpath=edit.set_rpath,
-            remove_rpath=edit.remove_rpath,
-            replace_needed=edit.replace_needed,
-            set_soname=edit.set_soname,
-            output=output,
-        )
-    except ToolError as exc:
-        raise RelocationError(
-            f"cannot rewrite {edit.dest} for the wheel: {exc.message}",
-            hint="report this with the package name; run with -v for patchelf's output",
-            path=edit.dest,
-            detail=exc.detail,
-        ) from exc
 
 
 __all__ = [

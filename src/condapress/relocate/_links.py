@@ -5,21 +5,19 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from condapress._paths import SITE_PACKAGES
+from condapress.errors import ArchiveError
 from condapress.model import PathType
-from condapress.unpack._guard import refuse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from condapress.model import PathEntry, UnpackedPackage
 
-__all__ = ["SITE_PACKAGES", "expanded", "link_target", "links_to_site_lib", "site_dest"]
-
-SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/")
+__all__ = ["expanded", "link_target", "links_to_site_lib", "site_dest"]
 
 
 def site_dest(path: str) -> str:
@@ -59,7 +57,7 @@ def expanded(
         if (package.root / target).is_dir():
             if target in chain or entry.path.startswith(f"{target}/"):
                 why = f"it is a symbolic link to the folder {target!r}, which leads back to it"
-                raise refuse(package.archive.name, entry.path, f"{why} (a loop)")
+                raise ArchiveError.refusing(package.archive.name, entry.path, f"{why} (a loop)")
             for inner in package.info.paths:
                 if inner.path.startswith(f"{target}/"):
                     inner_path = path + inner.path[len(target) :]
@@ -78,7 +76,7 @@ def link_target(package: UnpackedPackage, entry: PathEntry) -> str:
     except OSError as exc:
         loop = exc.errno == errno.ELOOP
         why = "it is a symbolic link loop" if loop else f"{to}, which is missing"
-        raise refuse(package.archive.name, entry.path, why) from exc
+        raise ArchiveError.refusing(package.archive.name, entry.path, why) from exc
     if root not in real.parents:  # the guard refused such links on extraction
-        raise refuse(package.archive.name, entry.path, f"{to}, outside the package")
+        raise ArchiveError.refusing(package.archive.name, entry.path, f"{to}, outside the package")
     return real.relative_to(root).as_posix()

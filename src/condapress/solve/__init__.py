@@ -13,21 +13,24 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from condapress._folders import default_cache_dir
 from condapress.errors import ChannelError, SolveError, SpecError, printable
-from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
+from condapress.model import KNOWN_SUBDIRS, Closure, CondaRecord, NoArch
 from condapress.solve._aio import run_to_the_end
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import rattler
     from rattler.platform import PlatformLiteral
 
-__all__ = ["SolveRequest", "channel_url", "default_cache_dir", "resolve"]
+    from condapress.model import SolveRequest
+
+__all__ = ["channel_url", "resolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,34 +49,10 @@ _SHORT_EXPLANATION = 4
 _URL_RE = re.compile(r"^(https?|file)://", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class SolveRequest:
-    """Everything the solver needs: what to solve, where, and for which target."""
-
-    specs: tuple[str, ...]
-    channels: tuple[str, ...] = ("conda-forge",)
-    #: target interpreter, ``X.Y``.
-    python: str = "3.11"
-    subdir: str = "linux-64"
-    #: glibc the target promises; packages that need a newer one are not chosen.
-    glibc: str = "2.17"
-    cache_dir: Path | None = None
-    #: seconds one download may take, all its tries included: reading the channels' repodata
-    #: (and solving), and each archive (``--timeout``).
-    timeout: float = DOWNLOAD_TIMEOUT
-
-
 class _Solver(Protocol):
     """What :func:`resolve` needs from a solver backend (py-rattler, or a fake in tests)."""
 
     def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]: ...
-
-
-def default_cache_dir() -> Path:
-    """Where repodata and packages are cached unless ``--cache-dir`` says otherwise."""
-    from platformdirs import user_cache_path  # noqa: PLC0415 - only needed when no dir is given
-
-    return user_cache_path("condapress", appauthor=False)
 
 
 def channel_url(channel: str) -> str:
@@ -95,15 +74,24 @@ def channel_url(channel: str) -> str:
     return channel
 
 
-def resolve(request: SolveRequest, *, solver: _Solver | None = None) -> Closure:
+def resolve(
+    request: SolveRequest,
+    *,
+    local: Mapping[str, CondaRecord] | None = None,
+    solver: _Solver | None = None,
+) -> Closure:
     """Solve *request* and return its closure.
 
+    :param local: the record of each spec that names a local archive (a feedstock's fresh build,
+        read by :func:`condapress.unpack.local_records`); its dependencies are solved on the
+        channels beside the other specs.
+    :param solver: the backend; py-rattler's unless given (a fake in tests).
     :raises SpecError: a spec, the python version or the subdir is malformed.
     :raises SolveError: a package is unknown or the specs conflict.
     :raises ChannelError: a channel cannot be reached or read.
     """
     _validate(request)
-    local = {spec: _local_record(Path(spec)) for spec in request.specs if _is_archive(spec)}
+    local = local or {}
     names = tuple(spec for spec in request.specs if spec not in local)
     roots = tuple(local[s].name if s in local else _spec_name(s) for s in request.specs)
     # A local archive's own dependencies are solved on the channels, beside the other specs.
@@ -118,44 +106,6 @@ def resolve(request: SolveRequest, *, solver: _Solver | None = None) -> Closure:
         python=request.python,
         subdir=request.subdir,
         channels=request.channels,
-    )
-
-
-def _is_archive(spec: str) -> bool:
-    """Whether *spec* names a local archive; one that is not there is an error, not a spec."""
-    if not spec.endswith(_ARCHIVE_SUFFIXES):
-        return False
-    path = Path(spec)
-    if path.is_file():
-        return True
-    hint = "check the path of the archive"
-    stem = path.name.removesuffix(".conda").removesuffix(".tar.bz2")
-    name, *version_build = stem.rsplit("-", 2)
-    if len(version_build) == len(("version", "build")):  # the name to ask the channels for
-        hint += f", or name the package to take it from the channels: {name!r}"
-    raise SpecError(
-        f"no such file: {printable(spec)}"
-        if not path.exists()
-        else f"not a file: {printable(spec)}",
-        hint=printable(hint),
-        path=spec,
-    )
-
-
-def _local_record(path: Path) -> CondaRecord:
-    """The record of a local archive (a feedstock's fresh build), as a channel would give it."""
-    from condapress import unpack  # noqa: PLC0415 - only local archives need them
-    from condapress.unpack import _fetch  # noqa: PLC0415
-
-    record = unpack.read_info(path).record
-    sha256, size = _fetch.file_digest(path, algorithm="sha256")
-    return replace(
-        record,
-        sha256=sha256,
-        size=size,
-        url=path.resolve().as_uri(),
-        channel=str(path.resolve().parent),
-        file_name=path.name,
     )
 
 

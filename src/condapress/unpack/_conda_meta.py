@@ -15,13 +15,15 @@ import reprlib
 import shlex
 from typing import TYPE_CHECKING, TypedDict, cast
 
+from condapress._datapaths import LEGACY_PLACEHOLDER
+from condapress._paths import has_control, safe_name
 from condapress.errors import MetadataError
 from condapress.model import CondaRecord, FileMode, NoArch, PackageInfo, PathEntry, PathType
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["INFO_FILES", "RawInfo", "parse", "safe_name", "shown", "validate"]
+__all__ = ["INFO_FILES", "RawInfo", "parse", "shown", "validate"]
 
 #: The ``info/`` members whose content :func:`parse` reads; everything else is only listed.
 INFO_FILES = frozenset(
@@ -37,7 +39,6 @@ INFO_FILES = frozenset(
     }
 )
 #: conda's build-prefix placeholder, implied by old ``has_prefix`` lines that give only a path.
-_LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 #: Shown in full in the message; the rest go to ``detail``.
 _MAX_LISTED = 10
 #: conda's JSON files nest four levels at most; deeper is hostile, and Python's json, str and
@@ -45,7 +46,6 @@ _MAX_LISTED = 10
 _MAX_DEPTH = 32
 _UNREADABLE = object()
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: (platform, arch) of old index.json files that predate ``subdir``.
 _LEGACY_SUBDIRS = {
     ("linux", "x86_64"): "linux-64",
@@ -312,13 +312,6 @@ def _record(index: RawIndex, archive: str, problems: list[str]) -> CondaRecord:
     )
 
 
-def safe_name(value: str) -> bool:
-    """Whether *value* can serve as one file name: no separators, '..' or control characters."""
-    return bool(value) and not (
-        "/" in value or "\\" in value or ".." in value or _CONTROL_RE.search(value)
-    )
-
-
 def _legacy_subdir(index: RawIndex, noarch: NoArch) -> str:
     if noarch is not NoArch.NONE:
         return "noarch"
@@ -386,7 +379,7 @@ def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
     prefixes: dict[str, tuple[str, FileMode]] = {}
     for parts in raw.get("has_prefix", []):
         if len(parts) == 1:
-            prefixes[parts[0]] = (_LEGACY_PLACEHOLDER, FileMode.TEXT)
+            prefixes[parts[0]] = (LEGACY_PLACEHOLDER, FileMode.TEXT)
         elif len(parts) == 3 and parts[1] in ("text", "binary"):  # noqa: PLR2004 - placeholder mode path
             prefixes[parts[2]] = (parts[0], FileMode(parts[1]))
         else:
@@ -412,7 +405,7 @@ def _legacy_paths(raw: RawInfo, problems: list[str]) -> tuple[PathEntry, ...]:
 
 def _path_problem(path: object) -> str:
     """Why a path of paths.json or info/files is refused (see :func:`_safe_path`)."""
-    if isinstance(path, str) and _CONTROL_RE.search(path):
+    if isinstance(path, str) and has_control(path):
         # a wheel's RECORD and the installers take no control characters in a file name
         return "holds a control character"
     return "is not a relative path inside the package"
@@ -423,7 +416,7 @@ def _safe_path(path: str) -> bool:
         bool(path)
         and not path.startswith("/")
         and "\\" not in path
-        and not _CONTROL_RE.search(path)
+        and not has_control(path)
         and ".." not in path.split("/")
         and posixpath.normpath(path) == path
         and path.split("/", 1)[0] != "info"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import http.client
 import logging
 import os
@@ -20,12 +19,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from condapress._disk import write_hint
-from condapress.errors import ArchiveError, ChannelError, WriteError
+from condapress._limits import CHUNK
+from condapress._paths import safe_name, stream_digest
+from condapress.errors import ArchiveError, ChannelError, WriteError, printable
 from condapress.model import DOWNLOAD_TIMEOUT
-from condapress.unpack import _conda_meta, _verdicts
+from condapress.unpack import _verdicts
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterator
 
     from condapress.model import CondaRecord
 
@@ -35,7 +36,6 @@ __all__ = [
     "DOWNLOAD_TIMEOUT",
     "cached_path",
     "fetch",
-    "file_digest",
 ]
 
 # fetch is part of the unpack stage, and callers configure logging per stage.
@@ -48,7 +48,6 @@ DOWNLOAD_BACKOFF = 0.5
 #: Seconds a connection may stay silent (connecting, or between two reads) before the try is
 #: given up, when the deadline is further away.
 _TIMEOUT = 60
-_CHUNK = 1 << 20
 _PART, _NEW = ".part", ".new"
 #: the folder of the cache that remembers which files were found to match their record.
 _VERDICTS = "verified"
@@ -96,12 +95,12 @@ def fetch(
     """
     if not record.url:
         raise ChannelError(
-            f"cannot fetch {_shown(record.dist)}: its record has no URL", package=record.dist
+            f"cannot fetch {printable(record.dist)}: its record has no URL", package=record.dist
         )
     try:
         parts = urllib.parse.urlsplit(record.url)
     except ValueError as exc:  # "Invalid IPv6 URL"
-        message = f"cannot fetch {_shown(record.dist)}: {record.url!r} is not a valid URL"
+        message = f"cannot fetch {printable(record.dist)}: {record.url!r} is not a valid URL"
         raise ChannelError(message, package=record.dist) from exc
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
@@ -109,15 +108,15 @@ def fetch(
         return _download(record, file_name, cache_dir, attempts, backoff, timeout)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
-            f"cannot fetch {_shown(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
-            f"{_shown(record.url)}",
+            f"cannot fetch {printable(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
+            f"{printable(record.url)}",
             hint="use an https://, http:// or file:// URL, or a local path",
             package=record.dist,
         )
     local = Path(urllib.request.url2pathname(parts.path) if parts.scheme else record.url)
     if not local.is_file():
         raise ChannelError(
-            f"cannot fetch {_shown(file_name)}: {_shown(str(local))} does not exist",
+            f"cannot fetch {printable(file_name)}: {printable(str(local))} does not exist",
             hint="check the local channel folder; re-index it if files were moved",
             package=record.dist,
             path=str(local),
@@ -129,13 +128,13 @@ def fetch(
 
 def _check_record(record: CondaRecord, file_name: str) -> None:
     # The file name and the sha256 name a file in the cache: nothing may lead out of it.
-    if not (file_name.endswith((".conda", ".tar.bz2")) and _conda_meta.safe_name(file_name)):
+    if not (file_name.endswith((".conda", ".tar.bz2")) and safe_name(file_name)):
         message = (
-            f"cannot fetch {_shown(record.dist)}: {file_name!r} is not a conda archive file name"
+            f"cannot fetch {printable(record.dist)}: {file_name!r} is not a conda archive file name"
         )
         raise ChannelError(message, package=record.dist)
     if record.sha256 is not None and not _HEX64.match(record.sha256):
-        message = f"cannot fetch {_shown(record.dist)}: {record.sha256!r} is not a sha256 digest"
+        message = f"cannot fetch {printable(record.dist)}: {record.sha256!r} is not a sha256 digest"
         raise ChannelError(message, package=record.dist)
 
 
@@ -157,7 +156,7 @@ def _mismatch(record: CondaRecord, file_name: str, path: Path, verdicts: Path | 
         return None
     with path.open("rb") as stream:
         before = os.fstat(stream.fileno())
-        digest, size = _hash(algorithm, iter(lambda: stream.read(_CHUNK), b""))
+        digest, size = stream_digest(stream, algorithm)
         unchanged = _verdicts.identity(before) == _verdicts.identity(os.fstat(stream.fileno()))
     if record.size is not None and size != record.size:
         return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
@@ -197,7 +196,7 @@ def _download(
     except (OSError, _WriteFailed) as exc:  # the cache's file system refused a write
         error = exc.error if isinstance(exc, _WriteFailed) else exc
         raise WriteError(
-            f"cannot write {_shown(file_name)} into the cache: {error.strerror or error}",
+            f"cannot write {printable(file_name)} into the cache: {error.strerror or error}",
             hint=write_hint(error, cache_dir, "pass --cache-dir with"),
             package=record.dist,
             path=str(cache_dir),
@@ -293,7 +292,7 @@ def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
             if sock is not None:
                 sock.settimeout(wait)
             # read1 returns what has arrived: a trickle of bytes cannot hold one read open.
-            chunk = response.read1(_CHUNK)
+            chunk = response.read1(CHUNK)
             if not chunk:
                 break
             _written(out.write, chunk)
@@ -343,7 +342,8 @@ def _remove_abandoned(folder: Path, file_name: str) -> None:
 def _deadline_error(record: CondaRecord, timeout: float, attempts: int) -> ChannelError:
     tried = f" (tried {attempts} times)" if attempts > 1 else ""
     return ChannelError(
-        f"could not download {_shown(record.url)}: no complete answer within {timeout:g} s{tried}",
+        f"could not download {printable(record.url)}: no complete answer within {timeout:g} s"
+        f"{tried}",
         hint="check your network connection and the channel URL; a slow channel or a large"
         f" archive needs a larger --timeout (now {timeout:g} s)",
         package=record.dist,
@@ -354,28 +354,8 @@ def _deadline_error(record: CondaRecord, timeout: float, attempts: int) -> Chann
 def _download_error(record: CondaRecord, reason: str, attempts: int | None) -> ChannelError:
     tried = f" (tried {attempts} times)" if attempts else ""
     return ChannelError(
-        f"could not download {_shown(record.url)}: {_shown(reason)}{tried}",
+        f"could not download {printable(record.url)}: {printable(reason)}{tried}",
         hint="check your network connection and the channel URL, then run again",
         package=record.dist,
         path=record.url,
     )
-
-
-def _shown(text: str) -> str:
-    """*text* for a message, with what is not printable escaped (a channel's data is untrusted)."""
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:
-    """The hex digest of the file at *path*, and its size."""
-    with path.open("rb") as stream:
-        return _hash(algorithm, iter(lambda: stream.read(_CHUNK), b""))
-
-
-def _hash(algorithm: str, chunks: Iterable[bytes]) -> tuple[str, int]:
-    digest = hashlib.new(algorithm)
-    size = 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size

@@ -13,23 +13,11 @@ from condapress.errors import ArchiveError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["REPACKED_HINT", "UNSAFE_HINT", "Counted", "Guard", "refuse", "unpack_limit"]
+__all__ = ["REPACKED_HINT", "Counted", "Guard"]
 
 REPACKED_HINT = "the archive was damaged when it was re-packed; download the original again"
-UNSAFE_HINT = "do not use this archive; report it to the channel it came from"
 _SPECIAL = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device"}
 _SPECIAL[tarfile.FIFOTYPE] = "FIFO"
-#: A decompression bomb (a small archive of zeros that unpacks to terabytes) is refused: an
-#: archive may unpack to MAX_RATIO times its own size, or to MIN_UNPACKED bytes if that is
-#: more. Real packages unpack to 2 to 10 times their size; zstd and bzip2 reach thousands only
-#: on data made to compress.
-MAX_RATIO = 1000
-MIN_UNPACKED = 64 << 20
-
-
-def unpack_limit(archive_size: int) -> int:
-    """How many bytes an archive of *archive_size* bytes may unpack to."""
-    return max(MIN_UNPACKED, MAX_RATIO * archive_size)
 
 
 class Counted:
@@ -70,11 +58,13 @@ class Guard:
     def check(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
         name, kind = member.name, _kind(member)
         if name.startswith("/"):
-            raise refuse(self.archive, name, "it is an absolute path")
+            raise ArchiveError.refusing(self.archive, name, "it is an absolute path")
         if ".." in name.split("/"):
-            raise refuse(self.archive, name, "it has a '..' component")
+            raise ArchiveError.refusing(self.archive, name, "it has a '..' component")
         if kind == "special":
-            raise refuse(self.archive, name, f"it is a {_SPECIAL.get(member.type, 'special file')}")
+            raise ArchiveError.refusing(
+                self.archive, name, f"it is a {_SPECIAL.get(member.type, 'special file')}"
+            )
         norm = posixpath.normpath(name)
         folders = [norm.rsplit("/", depth)[0] for depth in range(norm.count("/"), 0, -1)]
         self._check_place(name, norm, kind, folders)
@@ -90,19 +80,21 @@ class Guard:
         for folder in folders:
             if self.kinds.get(folder) == "symbolic link":
                 reason = f"it would be written through the symbolic link {folder!r}"
-                raise refuse(self.archive, name, reason)
+                raise ArchiveError.refusing(self.archive, name, reason)
             if self.kinds.get(folder) in ("file", "hard link"):
-                raise refuse(self.archive, name, f"its folder {folder!r} is a file")
+                raise ArchiveError.refusing(self.archive, name, f"its folder {folder!r} is a file")
         earlier = self.kinds.get(norm)
         if earlier == "folder" and kind != "folder":
-            raise refuse(self.archive, name, f"it would turn the folder {norm!r} into a {kind}")
+            raise ArchiveError.refusing(
+                self.archive, name, f"it would turn the folder {norm!r} into a {kind}"
+            )
         if earlier not in (None, "folder"):
-            raise refuse(self.archive, name, "it appears twice in the archive")
+            raise ArchiveError.refusing(self.archive, name, "it appears twice in the archive")
 
     def _check_symlink(self, name: str, norm: str, target: str) -> None:
         if not target:
             reason = "it is a symbolic link with an empty target"
-            raise refuse(self.archive, name, reason, REPACKED_HINT)
+            raise ArchiveError.refusing(self.archive, name, reason, REPACKED_HINT)
         # Lexically, then as the file system resolves it now; sweep_symlinks() resolves every
         # link again once all members are in place, since a later link can change the meaning.
         joined = posixpath.join(posixpath.dirname(norm), target)
@@ -112,17 +104,17 @@ class Guard:
             or not self._inside(joined)
         ):
             reason = f"it is a symbolic link to {target!r}, outside the package"
-            raise refuse(self.archive, name, reason)
+            raise ArchiveError.refusing(self.archive, name, reason)
         self.symlinks.append((name, target))
 
     def _check_hardlink(self, name: str, target: str) -> None:
         norm = posixpath.normpath(target)
         if norm.startswith("/") or norm.split("/")[0] == "..":
             reason = f"it is a hard link to {target!r}, outside the package"
-            raise refuse(self.archive, name, reason)
+            raise ArchiveError.refusing(self.archive, name, reason)
         if self.kinds.get(norm) not in ("file", "hard link"):
             reason = f"it is a hard link to {target!r}, which is not an earlier file of the archive"
-            raise refuse(self.archive, name, reason)
+            raise ArchiveError.refusing(self.archive, name, reason)
 
     def _inside(self, path: str) -> bool:
         real = os.path.realpath(Path(self.dest, path))
@@ -133,12 +125,7 @@ class Guard:
         for name, target in self.symlinks:
             if not self._inside(posixpath.normpath(name)):
                 reason = f"it is a symbolic link to {target!r}, outside the package"
-                raise refuse(self.archive, name, reason)
-
-
-def refuse(archive: str, member: str, reason: str, hint: str = UNSAFE_HINT) -> ArchiveError:
-    message = f"{archive}: refusing member {member!r}: {reason}"
-    return ArchiveError(message, hint=hint, package=archive, path=member)
+                raise ArchiveError.refusing(self.archive, name, reason)
 
 
 def _kind(member: tarfile.TarInfo) -> str:

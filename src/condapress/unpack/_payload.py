@@ -20,9 +20,9 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from condapress._paths import file_digest
 from condapress.errors import ArchiveError, printable
 from condapress.model import PathEntry, PathType
-from condapress.unpack._fetch import file_digest
 
 if TYPE_CHECKING:
     from condapress.model import PackageInfo

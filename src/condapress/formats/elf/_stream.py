@@ -1,7 +1,8 @@
 """Read an ELF file's dynamic linking facts from a stream that only goes forward, in bounded memory.
 
 A zip member can only be decompressed from its start, so :class:`ElfCollector` keeps, of the
-chunks that stream past, only the bytes :func:`~condapress._elf.parse_elf` reads: the headers and
+chunks that stream past, only the bytes :func:`~condapress.formats.elf._read.parse_elf` reads:
+the headers and
 the tables of the dynamic linker (``.dynamic``, ``.dynsym``, ``.dynstr``, ``.gnu.version_r``).
 pyelftools itself says which bytes those are: it parses a view of the file in
 which the bytes not held yet read as zeros, and every range it read that way is wanted. The ELF
@@ -20,13 +21,13 @@ from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from condapress._elf import headers, parse_elf
-from condapress.errors import ArchiveError, TooLargeError
+from condapress.errors import ArchiveError, BinaryError, TooLargeError
+from condapress.formats.elf._read import headers, parse_elf
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from condapress._elf import ElfFile
+    from condapress.model import BinaryFacts
 
 __all__ = ["MAX_ELF_TABLES", "ElfCollector"]
 
@@ -175,7 +176,7 @@ class ElfCollector:
         self._plans = 0
         #: how many times the file was streamed: 1, then one more for tables passed unknown.
         self.passes = 1
-        self._outcome: ElfFile | ArchiveError | None = None
+        self._outcome: BinaryFacts | ArchiveError | None = None
         # A small file is kept whole and parsed once; of a large one, the ELF header comes first.
         self._want(0, size if size <= min(whole, limit) else 64)
 
@@ -187,7 +188,7 @@ class ElfCollector:
         while self._fill() and self._outcome is None and self._plans < _PLANS:
             self._plan()
 
-    def read(self, reopen: Callable[[], IO[bytes]]) -> ElfFile:
+    def read(self, reopen: Callable[[], IO[bytes]]) -> BinaryFacts:
         """The facts, once the whole file has been fed.
 
         :param reopen: opens the file again at its start, for the tables that streamed past
@@ -198,7 +199,7 @@ class ElfCollector:
         while self._outcome is None and self._plan():
             if self.passes == _PASSES:
                 reason = f"its headers still point at unread bytes after {_PASSES} passes over it"
-                raise ArchiveError(f"{self.name} is not a valid ELF file: {reason}", path=self.name)
+                raise BinaryError(self.name, reason, path=self.name)
             self._again(reopen)
         if isinstance(self._outcome, ArchiveError):
             raise self._outcome
@@ -228,7 +229,7 @@ class ElfCollector:
         """Parse what is held; want what the parse lacked. False once the outcome is known."""
         self._plans += 1
         view = _View(self._held, self.size, self.limit)
-        outcome: ElfFile | ArchiveError | None = None
+        outcome: BinaryFacts | ArchiveError | None = None
         try:
             # The symbols are looked at only in the last parse, once everything is held.
             if sum(map(len, self._held.data)) < self.size:

@@ -3,7 +3,7 @@
 Everything comes from one open of the file: the ELF and program headers, ``.dynamic`` (SONAME,
 DT_NEEDED, RPATH, RUNPATH), ``.gnu.version_r`` (the symbol versions needed from each library)
 and ``.dynsym``. pyelftools locates and reads the sections; its objects never leave this module,
-callers get :class:`ElfFile`.
+callers get :class:`BinaryFacts`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from elftools.common.exceptions import ELFError
@@ -23,7 +22,8 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 from elftools.elf.sections import Section, StringTableSection
 from elftools.elf.segments import InterpSegment
 
-from condapress.errors import ArchiveError
+from condapress.errors import BinaryError
+from condapress.model import BinaryFacts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_HEADERS",
-    "ElfFile",
     "headers",
     "is_elf",
     "max_versions",
@@ -93,69 +92,35 @@ _SHN_UNDEF = 0
 _ELFCLASS32, _ELFCLASS64 = 32, 64
 
 
-@dataclass(frozen=True, slots=True)
-class ElfFile:
-    """What condapress needs to know about one ELF file."""
-
-    #: architecture, spelled as in wheel tags: x86_64, aarch64, i686, ppc64le, s390x, armv7l, ...
-    machine: str
-    #: a library or extension module: ET_DYN without PT_INTERP.
-    is_shared: bool
-    #: a program: has PT_INTERP (PIE executables are ET_DYN) or is ET_EXEC.
-    is_executable: bool
-    #: DT_SONAME, if any.
-    soname: str | None
-    #: DT_NEEDED entries, in file order.
-    needed: tuple[str, ...]
-    #: DT_RPATH entries, split on ``:``; empty entries dropped.
-    rpath: tuple[str, ...]
-    #: DT_RUNPATH entries, split on ``:``; empty entries dropped.
-    runpath: tuple[str, ...]
-    #: the program interpreter (PT_INTERP), for executables.
-    interpreter: str | None
-    #: ``(library, sorted version names)`` from ``.gnu.version_r``, sorted by library.
-    version_needs: tuple[tuple[str, tuple[str, ...]], ...]
-    #: defined (st_shndx != SHN_UNDEF), exported (visibility default or protected) STB_WEAK
-    #: .dynsym symbols in namespace std (mangled, sorted; the rule is at _STD_SYMBOL). Another
-    #: C++ runtime's definitions may be bound to these, or these to its callers: the crash of
-    #: two libstdc++ in one process.
-    exported_weak_std: tuple[str, ...]
-    #: the same for STB_GLOBAL and STB_GNU_UNIQUE (unified process-wide by the loader).
-    exported_global_std: tuple[str, ...]
-    #: any dynamic symbol uses the libstdc++ C++11 ABI (``[abi:cxx11]`` or ``std::__cxx11``).
-    uses_cxx11_abi: bool
-
-
 def is_elf(path: Path) -> bool:
     """Whether *path* starts with the ELF magic number (``OSError`` if it cannot be read)."""
     with path.open("rb") as f:
         return f.read(4) == _MAGIC
 
 
-def read_elf(path: Path) -> ElfFile:
+def read_elf(path: Path) -> BinaryFacts:
     """Read *path*'s dynamic linking facts.
 
-    :raises ArchiveError: *path* is not an ELF file, or is truncated or corrupt.
+    :raises BinaryError: *path* is not an ELF file, or is truncated or corrupt.
     """
     try:
         f = path.open("rb")
     except OSError as exc:
-        msg = f"{path.name} is not a valid ELF file: {type(exc).__name__}: {exc}"
-        raise ArchiveError(msg, path=str(path)) from exc
+        raise BinaryError(path.name, f"{type(exc).__name__}: {exc}", path=str(path)) from exc
     with f:
         return parse_elf(f, os.fstat(f.fileno()).st_size, path.name, str(path))
 
 
 def parse_elf(
     f: BinaryIO, size: int, name: str, path: str, *, scan_symbols: bool = True
-) -> ElfFile:
+) -> BinaryFacts:
     """Read the dynamic linking facts of the ELF file of *size* bytes that *f* reads.
 
     *f* needs only ``read``, ``seek`` and ``tell``; *name* and *path* go into the error. Without
     *scan_symbols* the same bytes are read, but the dynamic symbols are not looked at (the
     ``std`` fields stay empty): a C++ library's hundred thousand symbols take most of a parse.
 
-    :raises ArchiveError: it is not an ELF file, or is truncated or corrupt.
+    :raises BinaryError: it is not an ELF file, or is truncated or corrupt.
     """
     try:
         return _read(f, size, scan_symbols=scan_symbols)
@@ -163,16 +128,16 @@ def parse_elf(
         reason = str(exc)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"
-    raise ArchiveError(f"{name} is not a valid ELF file: {reason}", path=path)
+    raise BinaryError(name, reason, path=path)
 
 
-def max_versions(elf: ElfFile) -> dict[str, str]:
+def max_versions(elf: BinaryFacts) -> dict[str, str]:
     """The highest GLIBC, GLIBCXX, CXXABI and GCC version *elf* needs, per prefix.
 
     Versions compare numerically; names that are not numbers (``GLIBC_PRIVATE``,
     ``CXXABI_TM_1``) are left out.
 
-    >>> elf = ElfFile("x86_64", True, False, None, (), (), (), None,
+    >>> elf = BinaryFacts("x86_64", True, False, None, (), (), (), None,
     ...               (("libc.so.6", ("GLIBC_2.14", "GLIBC_2.2.5", "GLIBC_2.9")),), (), (), False)
     >>> max_versions(elf)
     {'GLIBC': '2.14'}
@@ -198,7 +163,7 @@ class _InvalidElfError(Exception):
     """A structural problem found by our own checks; its text is the reason shown to users."""
 
 
-def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> ElfFile:
+def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> BinaryFacts:
     elf = _open(f, size)
     interpreter = None
     dynamic: Dynamic | None = None
@@ -211,7 +176,7 @@ def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> ElfFile:
     strings = _dynamic_strings(section or dynamic)
     weak_std, global_std, cxx11 = _symbols(elf, dynsym if scan_symbols else None)
     e_type = elf["e_type"]
-    return ElfFile(
+    return BinaryFacts(
         machine=_machine(elf),
         is_shared=e_type == "ET_DYN" and interpreter is None,
         is_executable=interpreter is not None or e_type == "ET_EXEC",

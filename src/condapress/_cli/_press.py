@@ -1,0 +1,92 @@
+"""`condapress press`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from condapress._cli._options import add_solve_options, positive, solve_request
+from condapress.model import PlanOptions, PressOptions
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "press",
+        help="press SPEC's closure into wheels (the default command)",
+        description="Resolve SPEC on the channels, plan the wheels, then unpack, relocate, tag "
+        "and write them. 'condapress SPEC...' is short for 'condapress press SPEC...'. Prints "
+        "one line per wheel: path, tags, size and the conda packages inside. No wheel is "
+        "written unless every wheel of the plan could be built.",
+    )
+    add_solve_options(parser)
+    parser.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("wheelhouse"),
+        metavar="DIR",
+        help="where to write the wheels, made if needed and checked before any work "
+        "(default: ./wheelhouse)",
+    )
+    parser.add_argument(
+        "--compression-level",
+        type=int,
+        choices=range(10),
+        default=6,
+        metavar="0-9",
+        help="deflate level of the wheel's zip members; 0 stores them (default: 6)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=positive,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="threads for compression and ELF patching; the wheels are byte for byte the same "
+        f"for any N (default: the machine's cores, {os.cpu_count() or 1})",
+    )
+    parser.add_argument(
+        "--plat",
+        metavar="TAG",
+        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64 or manylinux2014): "
+        "fails, saying why, when the binaries cannot honour it (default: the most compatible "
+        "tag they honour)",
+    )
+    parser.add_argument(
+        "--no-audit",
+        dest="audit",
+        action="store_false",
+        help="write the wheels even when their audit finds errors (see 'condapress audit')",
+    )
+    parser.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="when packages merged into one wheel ship different files at the same path, keep "
+        "the file of the first package in the plan's order (with a warning) instead of failing",
+    )
+    parser.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from condapress._core import press  # noqa: PLC0415
+
+    result = press(
+        solve_request(args),
+        PressOptions(
+            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+            output_dir=args.output_dir,
+            compression_level=args.compression_level,
+            audit=args.audit,
+            plat=args.plat,
+            jobs=args.jobs,
+            allow_overlap=args.allow_overlap,
+        ),
+    )
+    for wheel in result.wheels:
+        tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
+        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
+    return 0

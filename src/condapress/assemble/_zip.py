@@ -1,0 +1,193 @@
+"""Write a wheel as a zip file whose bytes depend only on what goes in it."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import io
+import logging
+import os
+import secrets
+import stat
+import time
+import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from condapress._disk import write_hint
+from condapress._limits import CHUNK
+from condapress._paths import destination
+from condapress.assemble import _deflate
+from condapress.errors import SpecError, WheelContentsError, WriteError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+__all__ = ["DateTime", "Member", "date_time", "write_atomically"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class Member:
+    arcname: str
+    mode: int
+    size: int = 0  # of the source; decides whether the entry needs ZIP64
+    source: Path | None = dataclasses.field(default=None, compare=False)
+    data: bytes = dataclasses.field(default=b"", compare=False)
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.source is None:
+            yield self.data
+            return
+        try:
+            with self.source.open("rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    yield chunk
+        except OSError as exc:
+            raise WheelContentsError(
+                f"cannot read {self.source} (for {self.arcname!r}): {exc.strerror}",
+                hint="the staged files changed while the wheel was written; press again",
+                path=str(self.source),
+            ) from exc
+
+
+def date_time(epoch: int | None) -> DateTime:
+    if epoch is None and (env := os.environ.get("SOURCE_DATE_EPOCH", "").strip()):
+        try:
+            epoch = int(env)
+        except ValueError:
+            raise SpecError(
+                f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {env!r}",
+                hint="set it to the output of 'git log -1 --format=%ct', or unset it",
+            ) from None
+    # A zip entry holds a local time from 1980 to 2107; wheels use UTC.
+    when = min(max(_EPOCH_1980 if epoch is None else epoch, _EPOCH_1980), _EPOCH_2107)
+    return time.gmtime(when)[:6]
+
+
+def _write_zip(
+    fh: io.BufferedRandom,
+    members: Sequence[Member],
+    stem: str,
+    date_time: DateTime,
+    level: int,
+    jobs: int,
+) -> None:
+    rows: list[tuple[str, str, str]] = []
+
+    def add(member: Member) -> None:
+        zinfo = zipfile.ZipInfo(member.arcname, date_time)
+        zinfo.create_system = 3  # Unix, so that installers honour the mode bits
+        zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
+        zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
+        if level == 0:
+            zinfo.compress_type = zipfile.ZIP_STORED
+            digest, size = hashlib.sha256(), 0
+            with zf.open(zinfo, "w") as out:
+                for chunk in member.chunks():  # the source is never read whole
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        else:
+            digest, size = _add_deflated(zf, zinfo, member, level, pool, jobs)
+        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        rows.append((member.arcname, f"sha256={b64}", str(size)))
+
+    with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
+        for member in members:
+            add(member)
+        rows.append((f"{stem}.dist-info/RECORD", "", ""))
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        add(Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode()))
+
+
+def _add_deflated(
+    zf: zipfile.ZipFile,
+    zinfo: zipfile.ZipInfo,
+    member: Member,
+    level: int,
+    pool: ThreadPoolExecutor,
+    jobs: int,
+) -> tuple[hashlib._Hash, int]:
+    """Write one member deflated in parallel blocks (:mod:`condapress.assemble._deflate`).
+
+    ``ZipFile.open(..., "w")`` can only deflate on the calling thread, so the member is written
+    the way it writes one to a seekable file: the local header, the data, then the header again
+    with the CRC and sizes, and the member registered for the central directory.
+    """
+    fp = zf.fp
+    assert fp is not None  # noqa: S101 - the ZipFile is open for writing
+    zinfo.compress_type = zipfile.ZIP_DEFLATED
+    zinfo.flag_bits, zinfo.CRC, zinfo.compress_size = 0, 0, 0  # as ZipFile.open(..., "w")
+    zip64 = zinfo.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
+    zinfo.header_offset = fp.tell()
+    fp.write(zinfo.FileHeader(zip64))
+    digest, crc, size, compressed = hashlib.sha256(), 0, 0, 0
+    for block, data in _deflate.deflate(member.chunks(), level, pool, ahead=2 * jobs):
+        digest.update(block)
+        crc = zlib.crc32(block, crc)
+        size += len(block)
+        compressed += len(data)
+        fp.write(data)
+    zinfo.CRC, zinfo.file_size, zinfo.compress_size = crc, size, compressed
+    end = fp.tell()
+    fp.seek(zinfo.header_offset)
+    fp.write(zinfo.FileHeader(zip64))
+    fp.seek(end)
+    zf.filelist.append(zinfo)
+    zf.NameToInfo[zinfo.filename] = zinfo
+    zf.start_dir = end  # where the central directory will go
+    zf._didModify = True  # type: ignore[attr-defined]  # noqa: SLF001 - as ZipFile.open does
+    return digest, size
+
+
+def write_atomically(
+    final: Path,
+    members: Sequence[Member],
+    stem: str,
+    date_time: DateTime,
+    level: int,
+    jobs: int,
+) -> tuple[str, int]:
+    tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        destination(final.parent, tmp.name)  # made of validated names; checked all the same
+        # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
+        with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
+            _write_zip(fh, members, stem, date_time, level, jobs)
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.seek(0)
+            digest = hashlib.sha256()
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+            size = fh.tell()
+        tmp.replace(final)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise WriteError(
+                f"cannot write {final.name}: {exc.strerror or exc}",
+                hint=write_hint(exc, final.parent, "pass -o with"),
+                path=str(final),
+                detail=str(exc),
+            ) from exc
+        raise
+    return digest.hexdigest(), size
+
+
+_EPOCH_1980 = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can carry
+
+
+_EPOCH_2107 = 4_354_819_198  # 2107-12-31T23:59:58Z, the latest
+
+
+DateTime = tuple[int, int, int, int, int, int]
