@@ -30,6 +30,7 @@ __all__ = [
     "LeftOut",
     "Level",
     "LibraryReport",
+    "MachoSlice",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -133,6 +134,9 @@ class SolveRequest:
     subdir: str = "linux-64"
     #: glibc the target promises; packages that need a newer one are not chosen.
     glibc: str = "2.17"
+    #: macOS the target promises (``__osx``, osx-* subdirs); builds needing a newer one are
+    #: not chosen. 11.0 is the first macOS on Apple silicon.
+    macos: str = "11.0"
     cache_dir: Path | None = None
     #: seconds one download may take, all its tries included: reading the channels' repodata
     #: (and solving), and each archive (``--timeout``).
@@ -322,6 +326,21 @@ class WheelPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class MachoSlice:
+    """One architecture of a Mach-O file (a thin file has one; a universal file several)."""
+
+    #: architecture, spelled as in wheel tags: arm64, x86_64, i386, ...
+    arch: str
+    #: the oldest macOS it loads on, ``X.Y`` (LC_BUILD_VERSION's minos, or
+    #: LC_VERSION_MIN_MACOSX); None when it says nothing.
+    minos: str | None
+    #: it carries a code signature (LC_CODE_SIGNATURE).
+    signed: bool
+    #: why that signature does not verify (a page hash, the code limit); None when it does.
+    signature_problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BinaryFacts:
     """What the loader and the platform tag care about in one binary (an ELF file, for now).
 
@@ -360,6 +379,8 @@ class BinaryFacts:
     uses_cxx11_abi: bool
     #: the format that read it (:attr:`condapress.formats.BinaryFormat.name`).
     format: str = "ELF"
+    #: Mach-O: every slice, with its minimum macOS and code signature; empty for other formats.
+    slices: tuple[MachoSlice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,13 +521,16 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class BinaryEdit:
-    """Every change one ELF file needs, applied in one patchelf call."""
+    """Every change one binary needs, applied in one step (for ELF, one patchelf call)."""
 
     dest: str
     set_rpath: str | None = None
     remove_rpath: bool = False
     replace_needed: tuple[tuple[str, str], ...] = ()
     set_soname: str | None = None
+    #: Mach-O: hash its code signature again once every byte is written (its edits, and the
+    #: placeholders rewritten before them): arm64 macOS refuses a page whose hash is wrong.
+    sign: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -669,6 +693,10 @@ class LibraryReport:
     exported_global_std: int
     #: whether it uses the C++11 ABI of libstdc++ (``std::__cxx11``).
     cxx11_abi: bool
+    #: Mach-O: the oldest macOS it loads on, ``X.Y`` (its slices' highest minos).
+    minos: str | None = None
+    #: Mach-O: its code signature: ``valid``, ``none`` or why it does not verify.
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """Stage 1, resolve: turn conda match specs into the runtime closure, solved by py-rattler.
 
 The target interpreter and platform are given to the solver as *provided* packages (``python``,
-``__glibc``, ``__unix``, ``__linux``), so a solve works on channels that hold no ``python`` record
-and never picks a build for another interpreter. py-rattler's types stop here: the solution is
-converted into :class:`~condapress.model.CondaRecord` at once.
+``__glibc``, ``__unix``, ``__linux``; ``__osx`` for macOS), so a solve works on channels that
+hold no ``python`` record and never picks a build for another interpreter. py-rattler's types
+stop here: the solution is converted into :class:`~condapress.model.CondaRecord` at once.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 #: ``python 3.X.* *_cpython``, so the build must end in ``_cpython``.
 _PROVIDED_PYTHON_BUILD = "provided_cpython"
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d{1,2})(\.\d+)*$")
+_MACOS_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 #: The CPython 3 minor versions a build's ``python`` dependency is checked against when a solve
 #: fails, to tell which interpreters the channel has builds for.
 _PYTHON_MINORS = range(30)
@@ -128,6 +129,11 @@ def _validate(request: SolveRequest) -> None:
         raise SpecError(
             f"timeout {request.timeout:g} is not a number of seconds above 0",
             hint="pass the seconds a download may take, e.g. --timeout 300",
+        )
+    if not _MACOS_RE.match(request.macos):
+        raise SpecError(
+            f"macOS version '{printable(request.macos)}' is not of the form X.Y",
+            hint="pass the oldest macOS the wheels are for as major.minor, e.g. --macos 11.0",
         )
     if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
         raise SpecError(
@@ -325,7 +331,7 @@ def _provided(request: SolveRequest) -> list[rattler.GenericVirtualPackage]:
     if request.subdir.startswith("linux-"):
         provided += [pkg("__glibc", request.glibc), pkg("__unix", "0"), pkg("__linux", "5.10")]
     elif request.subdir.startswith("osx-"):
-        provided += [pkg("__osx", "11.0"), pkg("__unix", "0")]
+        provided += [pkg("__osx", request.macos), pkg("__unix", "0")]
     else:
         provided += [pkg("__win", "0")]
     return provided
