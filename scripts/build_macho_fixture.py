@@ -22,6 +22,7 @@ ARCHES = (("x86_64", "x86_64-apple-macos10.13", "10.13"), ("arm64", "arm64-apple
 
 
 def main() -> None:
+    """Compile, link and join the two slices; print the output's path."""
     with tempfile.TemporaryDirectory() as tmp:
         slices = []
         for arch, target, minos in ARCHES:

@@ -38,7 +38,7 @@ class _Context:
     files: set[str]
     #: by wheel path, the folders its ``@rpath/`` loads are searched in.
     rpaths: Mapping[str, set[str]]
-    #: by file name, the wheel paths of the binaries of that name.
+    #: by file name (theirs, or that of their install name), the wheel paths of binaries.
     by_name: Mapping[str, Sequence[str]]
     requires_dist: Sequence[str]
     fmt: BinaryFormat
@@ -57,8 +57,9 @@ def libraries(
     files = {installed(m.name) for m in members}
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
     by_name: dict[str, list[str]] = {}
-    for path in binaries:
-        by_name.setdefault(posixpath.basename(installed(path)), []).append(path)
+    for path, facts in binaries.items():  # by its file name, and by its install name's
+        for name in {posixpath.basename(path), posixpath.basename(facts.soname or path)}:
+            by_name.setdefault(name, []).append(path)
     context = _Context(files, _rpath_folders(binaries, files), by_name, requires_dist, fmt)
     reports = []
     for path in sorted(binaries):

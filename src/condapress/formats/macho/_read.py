@@ -209,12 +209,15 @@ def _bounds(f: IO[bytes], size: int) -> list[tuple[int, int]]:
 
 
 def _slice(f: IO[bytes], base: int, size: int) -> _Slice:
-    head = _read_at(f, base, min(size, 32))
-    magic = struct.unpack_from("<I", head)[0] if len(head) >= 4 else 0  # noqa: PLR2004
+    magic = struct.unpack("<I", _read_at(f, base, 4))[0] if size >= 4 else 0  # noqa: PLR2004
     if magic not in {_MH_MAGIC, _MH_MAGIC_64}:
         msg = f"its slice at offset {base} does not start with a Mach-O magic number"
         raise _InvalidMachoError(msg)
     header = 32 if magic == _MH_MAGIC_64 else 28
+    if size < header:
+        msg = f"it is truncated ({size} bytes, shorter than a Mach-O header)"
+        raise _InvalidMachoError(msg)
+    head = _read_at(f, base, header)
     cpu, subtype, filetype, count, commands_size = struct.unpack_from("<iiIII", head, 4)
     if commands_size > MAX_LOAD_COMMANDS:
         msg = f"its load commands claim {commands_size} bytes, more than {MAX_LOAD_COMMANDS}"
