@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 _PROVIDED_PYTHON_BUILD = "provided_cpython"
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d{1,2})(\.\d+)*$")
 _MACOS_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
+#: How the solver says that a build needs a later macOS than the one provided.
+_OSX_NEEDED = re.compile(r"__osx >=(\d+(?:\.\d+)*)")
 #: The CPython 3 minor versions a build's ``python`` dependency is checked against when a solve
 #: fails, to tell which interpreters the channel has builds for.
 _PYTHON_MINORS = range(30)
@@ -224,12 +226,24 @@ class _RattlerSolver:
             raise _python_mismatch(request, found, text) or SolveError(
                 f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
                 f"{request.python} on {request.subdir}: {_summary(text)}",
-                hint="relax the spec, pick another --python, or run with -v for the solver's "
+                hint=_macos_hint(request, text)
+                or "relax the spec, pick another --python, or run with -v for the solver's "
                 "full explanation",
                 detail=text,
             ) from exc
         except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
             raise _channel_error(exc, where, request.timeout) from exc
+
+
+def _macos_hint(request: SolveRequest, explanation: str) -> str | None:
+    """The hint for builds that need a later macOS than ``--macos``; None for other failures."""
+    needs = _OSX_NEEDED.findall(explanation)
+    if not request.subdir.startswith("osx-") or not needs:
+        return None
+    return (
+        f"its builds need macOS {needs[0]} or later, more than --macos {request.macos}: pass "
+        f"--macos {needs[0]} (the wheels' tags follow their binaries either way)"
+    )
 
 
 def _summary(explanation: str) -> str:
