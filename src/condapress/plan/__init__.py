@@ -48,6 +48,7 @@ class _Tables:
     names: frozenset[str]
     prefixes: tuple[str, ...]
     runtime: frozenset[str]
+    runtime_osx: frozenset[str]
     pypi: Mapping[str, str]
 
 
@@ -60,13 +61,18 @@ def _tables() -> _Tables:
         names=frozenset(system["names"]),
         prefixes=tuple(system["prefixes"]),
         runtime=frozenset(system["runtime"]),
+        runtime_osx=frozenset(system["runtime_osx"]),
         pypi=dict(pypi["names"]),
     )
 
 
-def is_compiler_runtime(name: str) -> bool:
-    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...)."""
-    return name in _tables().runtime
+def is_compiler_runtime(name: str, subdir: str = "") -> bool:
+    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...).
+
+    For a macOS *subdir* (``osx-*``), libc++ (``libcxx``) and ``llvm-openmp`` are too.
+    """
+    tables = _tables()
+    return name in tables.runtime or (subdir.startswith("osx-") and name in tables.runtime_osx)
 
 
 def build_graph(closure: Closure) -> nx.DiGraph[str]:
@@ -127,6 +133,10 @@ def _classify(
     tables = _tables()
     if rec.name in tables.names or rec.name.startswith(tables.prefixes):
         return NodeClass.SYSTEM, "provided by the target interpreter or platform"
+    if rec.subdir.startswith("osx-") and rec.name in tables.runtime_osx:
+        # Conda's macOS builds load it by @rpath (conda-forge's libc++ is newer than the one
+        # in /usr/lib, and its builds rely on that): no macOS has it, whatever --runtime says.
+        return NodeClass.NATIVE, "compiler runtime of macOS builds: bundled where a binary needs it"
     if rec.name in tables.runtime:
         if options.runtime == "system":
             return (
@@ -177,7 +187,11 @@ def plan(
     wheel_of = {root: _wheel_name(root, graph, facts, classes, options) for root in roots}
     # Under --runtime bundle the compiler runtime is grafted into each wheel whose binaries
     # need it, never a wheel of its own: such a wheel would hold only what its users need.
-    runtime = {n for n in graph if is_compiler_runtime(n) and _is_native(n, classes, roots)}
+    runtime = {
+        n
+        for n in graph
+        if is_compiler_runtime(n, graph.nodes[n]["record"].subdir) and _is_native(n, classes, roots)
+    }
     if not options.fat:
         for members in bundled.values():
             for native in members[1:]:
@@ -362,7 +376,7 @@ def _decide(
             notes=tuple(p for wheel in owners[rec.name] for p in requirements[wheel].problems),
         )
     if rec.name in owners:
-        grafted = not options.fat and is_compiler_runtime(rec.name)
+        grafted = not options.fat and is_compiler_runtime(rec.name, rec.subdir)
         becomes = Becomes.MERGED if options.fat or grafted else Becomes.WHEEL
         return PackageDecision(
             record=rec,
