@@ -46,8 +46,8 @@ _HASH_NAMES = {1: "SHA-1", 2: "SHA-256", 3: "SHA-256/20", 4: "SHA-384"}
 # An empty CMS wrapper (magic and length): what an ad hoc signature carries.
 _EMPTY_WRAPPER = 8
 _CD_HEADER = struct.Struct(">IIIIIIIIIBBBB")
-# Pages hashed per read: large reads, bounded memory.
-_PAGES_PER_READ = 256
+# The most bytes of code read at once, whatever a (forged) page size says.
+_BLOCK = 1 << 20
 
 
 class SignatureError(ValueError):
@@ -130,16 +130,26 @@ def rehash(data: bytearray, base: int, offset: int, size: int) -> None:
 
 
 def _wrong_pages(read: Callable[[int, int], bytes], blob: bytes, directory: _Directory) -> int:
-    wrong, size = 0, directory.page_size
-    for first in range(0, directory.pages, _PAGES_PER_READ):
-        start = first * size
-        chunk = read(start, min(_PAGES_PER_READ * size, directory.code_limit - start))
-        if len(chunk) < min(_PAGES_PER_READ * size, directory.code_limit - start):
+    """How many page hashes of *directory* are wrong; all of them if the code is cut short.
+
+    The code is read in blocks of at most :data:`_BLOCK` bytes, whatever the page size says.
+    """
+    new = _HASHES[directory.hash_type]
+    wrong, at, page, hasher = 0, 0, 0, new(b"")
+    while at < directory.code_limit:
+        chunk = read(at, min(_BLOCK, directory.code_limit - at))
+        if not chunk:
             return directory.pages  # the file ends before the code the signature covers
-        for index in range(first, min(first + _PAGES_PER_READ, directory.pages)):
-            page = chunk[(index - first) * size : (index - first + 1) * size]
-            slot_start, slot_end = directory.slot(index)
-            wrong += blob[slot_start:slot_end] != directory.digest(page)
+        view = memoryview(chunk)
+        while view:
+            page_end = min((page + 1) * directory.page_size, directory.code_limit)
+            take = min(len(view), page_end - at)
+            hasher.update(view[:take])
+            view, at = view[take:], at + take
+            if at == page_end:
+                start, end = directory.slot(page)
+                wrong += blob[start:end] != hasher.digest()[: directory.hash_size]
+                page, hasher = page + 1, new(b"")
     return wrong
 
 
