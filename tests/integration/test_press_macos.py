@@ -171,6 +171,19 @@ def test_the_wheels_and_their_tags(pressed: Pressed) -> None:
         assert tags == [wheel.name.removesuffix(".whl").split("-", 2)[2]]
 
 
+def test_licenses_and_provenance_of_every_member(pressed: Pressed) -> None:
+    for wheel in pressed.wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            names = zf.namelist()
+            [record] = [n for n in names if n.endswith(".dist-info/conda-packages.json")]
+            members = [p["name"] for p in json.loads(zf.read(record))["packages"]]
+            metadata = zf.read(record.replace("conda-packages.json", "METADATA")).decode()
+        dist_info = record.rpartition("/")[0]
+        for member in members:
+            assert any(n.startswith(f"{dist_info}/licenses/{member}/") for n in names), member
+            assert f"License-File: {member}/" in metadata
+
+
 def test_every_install_name_and_load_command_read_back_by_lief(pressed: Pressed) -> None:
     assert len(pressed.binaries) == len(pressed.case.loads)
     for path, file in pressed.binaries.items():

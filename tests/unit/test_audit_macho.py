@@ -225,3 +225,20 @@ def test_a_broken_mach_o_file_is_named_as_such(binaries: dict[str, Path], tmp_pa
     finding = only(audit_wheel(make_wheel(tmp_path, {LIB: data}, tags=ARM)), "bad-macho")
     assert finding.message.startswith(f"{LIB} is not a valid Mach-O file: its load commands (")
     assert finding.hint == "rebuild the wheel: dyld cannot use a truncated or corrupt binary"
+
+
+def test_a_later_tag_is_explained_by_the_wheels_it_loads_from(
+    pressed: dict[str, bytes], tmp_path: Path
+) -> None:
+    later = ("cp312-cp312-macosx_12_0_arm64",)
+    # all its libraries in the wheel: requiring another wheel explains nothing
+    fat = audit_wheel(make_wheel(tmp_path, pressed, tags=later, requires=("pycparser",)))
+    assert only(fat, "underclaimed-tag").message == (
+        "claims macosx_12_0_arm64 but its binaries allow macosx_11_0_arm64"
+    )
+    # its library in the wheel it requires (split mode), which may be tagged later
+    split = audit_wheel(make_wheel(tmp_path, {EXT: pressed[EXT]}, tags=later, requires=("y==1",)))
+    assert only(split, "tag-from-required-wheels").message == (
+        "claims macosx_12_0_arm64, less than its own binaries allow (macosx_11_0_arm64): it "
+        f"loads {LOADS_LIB} from the wheels it requires (y==1), whose tags bound its own"
+    )

@@ -37,7 +37,7 @@ def binary_findings(
     if not binaries:
         return _PURE, (), findings
     fmt = formats.for_facts(binaries[min(binaries)])
-    verdict = _verdict(binaries, facts, findings, fmt)
+    verdict = _verdict(binaries, members, facts, findings, fmt)
     check = _macho.libraries if fmt.name == "Mach-O" else _libraries
     libraries = check(binaries, members, verdict, facts.requires_dist, findings, fmt)
     return verdict, libraries, findings
@@ -52,13 +52,19 @@ _PLATFORM = re.compile(
 
 
 def _verdict(
-    elfs: Mapping[str, BinaryFacts], facts: WheelFacts, findings: list[Finding], fmt: BinaryFormat
+    elfs: Mapping[str, BinaryFacts],
+    members: Sequence[Member],
+    facts: WheelFacts,
+    findings: list[Finding],
+    fmt: BinaryFormat,
 ) -> PlatformVerdict:
     """The platform tag the binaries allow; append what is wrong with the claimed ones."""
     platforms = sorted({tag.rpartition("-")[2] for tag in facts.claimed_tags})
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
     expected: set[str] = set()
-    if facts.requires_dist:
+    if facts.requires_dist and fmt.name == "Mach-O":
+        expected = _macho.elsewhere(elfs, members, fmt)
+    elif facts.requires_dist:
         # A library on no whitelist is expected from a required wheel (reported as such), which
         # answers for it: the press tags a wheel that relies on another's libraries the same way.
         arch = elfs[min(elfs)].machine

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from condapress.formats import BinaryFormat
     from condapress.model import BinaryFacts, Finding, PlatformVerdict
 
-__all__ = ["libraries"]
+__all__ = ["elsewhere", "libraries"]
 
 _RPATH, _LOADER = "@rpath/", "@loader_path/"
 
@@ -54,13 +54,9 @@ def libraries(
 ) -> tuple[LibraryReport, ...]:
     """One report per Mach-O file; append the problems of its loads, LC_RPATH and signature."""
     del verdict  # every macOS has the same system libraries
-    files = {installed(m.name) for m in members}
+    context = _context(binaries, members, requires_dist, fmt)
+    files = context.files
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
-    by_name: dict[str, list[str]] = {}
-    for path, facts in binaries.items():  # by its file name, and by its install name's
-        for name in {posixpath.basename(path), posixpath.basename(facts.soname or path)}:
-            by_name.setdefault(name, []).append(path)
-    context = _Context(files, _rpath_folders(binaries, files), by_name, requires_dist, fmt)
     reports = []
     for path in sorted(binaries):
         facts = binaries[path]
@@ -89,6 +85,33 @@ def libraries(
             )
         )
     return tuple(reports)
+
+
+def elsewhere(
+    binaries: Mapping[str, BinaryFacts], members: Sequence[Member], fmt: BinaryFormat
+) -> set[str]:
+    """The install names the binaries load that are neither the system's nor in the wheel."""
+    context = _context(binaries, members, (), fmt)
+    return {
+        name
+        for path, facts in binaries.items()
+        for name in facts.needed
+        if _where(path, name, context)[0] == "missing"
+    }
+
+
+def _context(
+    binaries: Mapping[str, BinaryFacts],
+    members: Sequence[Member],
+    requires_dist: Sequence[str],
+    fmt: BinaryFormat,
+) -> _Context:
+    files = {installed(m.name) for m in members}
+    by_name: dict[str, list[str]] = {}
+    for path, facts in binaries.items():  # by its file name, and by its install name's
+        for name in {posixpath.basename(path), posixpath.basename(facts.soname or path)}:
+            by_name.setdefault(name, []).append(path)
+    return _Context(files, _rpath_folders(binaries, files), by_name, requires_dist, fmt)
 
 
 def _state(signed: bool, problem: str | None) -> str:  # noqa: FBT001
