@@ -342,7 +342,7 @@ class MachoSlice:
 
 @dataclass(frozen=True, slots=True)
 class BinaryFacts:
-    """What the loader and the platform tag care about in one binary (an ELF file, for now).
+    """What the loader and the platform tag care about in one binary (ELF or Mach-O).
 
     Read by a :class:`~condapress.formats.BinaryFormat`, never by running the file. The fields
     are named after ELF; a Mach-O or PE reader fills in its own counterparts (the install name
@@ -676,7 +676,7 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class LibraryReport:
-    """What one ELF file of a wheel needs, and where the loader would find it."""
+    """What one binary of a wheel needs, and where the loader would find it."""
 
     #: its path inside the wheel.
     path: str
@@ -709,7 +709,7 @@ class AuditReport:
     claimed_tags: tuple[str, ...]
     #: the most compatible platform tag its binaries allow; tag ``any`` without binaries.
     verdict: PlatformVerdict
-    #: one report per ELF file, by path.
+    #: one report per binary, by path.
     libraries: tuple[LibraryReport, ...]
     #: errors first, then warnings, then notes.
     findings: tuple[Finding, ...]
