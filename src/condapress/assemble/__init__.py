@@ -26,7 +26,7 @@ from condapress.assemble._metadata import (
     spdx_or_none,
 )
 from condapress.assemble._zip import Member, date_time, write_atomically
-from condapress.errors import SpecError, WheelContentsError
+from condapress.errors import SpecError, WheelContentsError, listing
 from condapress.model import BuiltWheel, CoreMetadata, DataPaths, WheelContents
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ __all__ = ["assemble", "build_wheel", "dist_info_name", "wheel_filename"]
 
 logger = logging.getLogger(__name__)
 
-
-_MAX_LISTED = 10
 _DATA_SCHEMES = ("scripts", "data", "headers", "purelib", "platlib")
 #: Fields ``CoreMetadata.extra`` may carry; the others have fields of their own or are the plan's.
 _EXTRA_FIELDS = {key.lower(): key for key in (*(f for _, f in KEPT_FIELDS), "Download-URL")}
@@ -182,10 +180,10 @@ def _version(version: str) -> str:
 
 
 def _problems(stem: str, what: str, problems: list[str]) -> WheelContentsError:
-    more = f"; ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-    listed = "; ".join(problems[:_MAX_LISTED]) + more
     return WheelContentsError(
-        f"cannot assemble {stem}: {what}: {listed}", package=stem, detail="\n".join(problems)
+        f"cannot assemble {stem}: {what}: {listing(problems, '; ')}",
+        package=stem,
+        detail="\n".join(problems),
     )
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
-from condapress.audit._integrity import finding, listing
+from condapress.audit._integrity import finding
+from condapress.errors import listing
 from condapress.model import FileMode
 
 if TYPE_CHECKING:
