@@ -18,7 +18,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from condapress._disk import write_hint
+from condapress._folders import write_hint
 from condapress._limits import CHUNK
 from condapress._paths import destination
 from condapress.assemble import _deflate

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
     from pathlib import Path
 
-    from condapress.model import BinaryEdit, BinaryFacts, PlatformVerdict
+    from condapress.model import BinaryFacts, PlatformVerdict
 
 __all__ = ["ELF", "ElfFormat"]
 
@@ -50,17 +50,9 @@ class ElfFormat:
             return facts.soname
         return posixpath.basename(path) if path.count("/") == 1 else None
 
-    def plan_edit(  # noqa: D102
-        self,
-        dest: str,
-        facts: BinaryFacts,
-        link_name: str | None,
-        providers: Mapping[str, tuple[str, str]],
-    ) -> BinaryEdit:
-        return _edit.plan_edit(dest, facts, link_name, providers)
-
-    def apply_edit(self, source: Path, edit: BinaryEdit, output: Path | None) -> None:  # noqa: D102
-        _edit.apply_edit(source, edit, output)
+    # The edits are _edit's functions as they stand: no state of the format's is involved.
+    plan_edit = staticmethod(_edit.plan_edit)
+    apply_edit = staticmethod(_edit.apply_edit)
 
     def platform(  # noqa: D102
         self, binaries: Mapping[str, BinaryFacts], wheel_libs: Collection[str]
