@@ -1,4 +1,13 @@
-"""Stage 5: write a staged tree and its metadata into one reproducible ``.whl`` file."""
+"""Stage 7, assemble: write a staged tree and its metadata into one reproducible ``.whl`` file.
+
+:func:`assemble` gathers what the wheel says about itself (METADATA from the package's own
+``*.dist-info`` or from conda's metadata, entry points, licenses, provenance, the data-paths
+record: :mod:`condapress.assemble._metadata`) into a :class:`~condapress.model.WheelContents`;
+:func:`build_wheel` checks every name, tag, path and field of it, collecting every problem into
+one error, before it writes a byte. The zip (:mod:`condapress.assemble._zip`) holds the payload
+sorted by path, then the ``.dist-info`` files, RECORD last, with one time stamp and normalized
+modes: the same contents make the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -173,6 +182,7 @@ def build_wheel(
 
 
 def _version(version: str) -> str:
+    """*version* in its normal PEP 440 spelling (``1.0.0-rc1`` -> ``1.0.0rc1``)."""
     try:
         return str(Version(version))
     except InvalidVersion as exc:
@@ -180,6 +190,7 @@ def _version(version: str) -> str:
 
 
 def _problems(stem: str, what: str, problems: list[str]) -> WheelContentsError:
+    """One error for every problem found: ``cannot assemble <stem>: <what>: <problems>``."""
     return WheelContentsError(
         f"cannot assemble {stem}: {what}: {listing(problems, '; ')}",
         package=stem,
@@ -188,6 +199,7 @@ def _problems(stem: str, what: str, problems: list[str]) -> WheelContentsError:
 
 
 def _metadata_text(md: CoreMetadata, problems: list[str]) -> str:
+    """METADATA (core metadata 2.4) for *md*; what packaging finds wrong goes to *problems*."""
     fields = [
         ("Metadata-Version", "2.4"),
         ("Name", md.name),
@@ -234,6 +246,13 @@ def _metadata_text(md: CoreMetadata, problems: list[str]) -> str:
 
 
 def _entry_points_text(entry_points: Sequence[tuple[str, str, str]], problems: list[str]) -> str:
+    """``entry_points.txt``, groups and names sorted; names it could not write go to *problems*.
+
+    >>> print(_entry_points_text([("console_scripts", "salute", "greet:main")], []))
+    [console_scripts]
+    salute = greet:main
+    <BLANKLINE>
+    """
     groups: dict[str, dict[str, str]] = {}
     for group, name, value in entry_points:
         # What configparser and importlib.metadata would misread: brackets, delimiters, comments.
@@ -256,6 +275,7 @@ def _entry_points_text(entry_points: Sequence[tuple[str, str, str]], problems: l
 
 
 def _dist_info_files(contents: WheelContents, stem: str) -> list[Member]:
+    """The files condapress writes into ``<stem>.dist-info`` (RECORD aside, written last)."""
     problems: list[str] = []
     texts = {"METADATA": _metadata_text(contents.metadata, problems)}
     texts["WHEEL"] = (
@@ -311,6 +331,7 @@ def _checked_files(contents: WheelContents, stem: str) -> tuple[list[Member], li
     problems: list[str] = []
 
     def check(entries: Sequence[tuple[str, Path]], label: str, prefix: str) -> list[Member]:
+        """The members for *entries* (under *prefix*); their problems, named with *label*."""
         members: list[Member] = []
         seen: dict[str, str] = {}  # NFC form -> path: installers on macOS collapse the two
         for path, source in entries:

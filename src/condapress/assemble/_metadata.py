@@ -321,6 +321,11 @@ def _valid_or_dropped(field: str, value: str | None, valid: Callable[[str], bool
 
 
 def clean(value: str) -> str | None:
+    r"""*value* on one line, white space folded; None when that leaves nothing, or ``UNKNOWN``.
+
+    >>> clean("  A   summary\n  over two lines "), clean("UNKNOWN")
+    ('A summary over two lines', None)
+    """
     value = " ".join(value.split())
     return None if value in ("", "UNKNOWN") else value  # distutils wrote UNKNOWN for unset fields
 

@@ -53,6 +53,7 @@ class Verdict(enum.Enum):
 class Judgement:
     """The verdict on one path, with what explains it."""
 
+    #: what the path's data-path finding is, or that it is covered.
     verdict: Verdict
     #: the variable, the table's path or the site's own path that the verdict rests on.
     key: str

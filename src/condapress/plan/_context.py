@@ -32,6 +32,7 @@ class PlanContext:
     facts: Mapping[str, PackageFacts]
     #: the requested packages, in the order asked.
     roots: tuple[str, ...]
+    #: fat or split, the compiler-runtime policy and the name of a native's wheel.
     options: PlanOptions
     #: the compiler runtime under ``--runtime bundle``: grafted into each wheel whose binaries
     #: need it, never a wheel of its own (such a wheel would hold only what its users need).

@@ -33,7 +33,12 @@ _PYTHON_RE = re.compile(r"^(\d+)\.(\d{1,2})(\.\d+)*$")
 class _Solver(Protocol):
     """What :func:`resolve` needs from a solver backend (py-rattler, or a fake in tests)."""
 
-    def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]: ...
+    def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]:
+        """The records of one solution of *request* (its specs, for its python and subdir).
+
+        :raises SolveError: the specs have no solution on the channels.
+        :raises ChannelError: a channel cannot be read.
+        """
 
 
 def resolve(
@@ -72,6 +77,10 @@ def resolve(
 
 
 def _validate(request: SolveRequest) -> None:
+    """Refuse a request no solver should see: no specs, a python not ``3.Y``, a bad subdir.
+
+    :raises SpecError: with a hint that gives a value that would do.
+    """
     if not request.specs:
         raise SpecError("no package to press", hint="name at least one conda spec, e.g. 'pyyaml'")
     python = _PYTHON_RE.match(request.python)
