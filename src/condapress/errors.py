@@ -8,6 +8,11 @@ also inherit from :class:`ValueError`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "UNSAFE_HINT",
     "ArchiveError",
@@ -28,6 +33,7 @@ __all__ = [
     "UnresolvedLibraryError",
     "WheelContentsError",
     "WriteError",
+    "listing",
     "printable",
 ]
 
@@ -43,6 +49,21 @@ def printable(text: str) -> str:
     'pkg\\x1b[2J'
     """
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def listing(items: Sequence[str], separator: str = ", ", limit: int = 10) -> str:
+    """*items* joined by *separator* for a message: the first *limit* only, then ``... and N more``.
+
+    A message names what went wrong without growing without bound; the whole list belongs in
+    the error's ``detail``.
+
+    >>> listing(["a", "b", "c"], limit=2)
+    'a, b, ... and 1 more'
+    >>> listing(["too short", "no name"], "; ")
+    'too short; no name'
+    """
+    more = f"{separator}... and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
 
 
 class CondapressError(Exception):

@@ -35,6 +35,7 @@ from condapress.assemble import build_wheel
 from condapress.assemble._metadata import core_metadata_from_dist_info
 from condapress.errors import CondapressError, MetadataError
 from condapress.model import CondaRecord, CoreMetadata, PackageInfo, SolveRequest, WheelContents
+from condapress.solve._rattler import spec_name
 from condapress.unpack import _conda_meta, extract, read_info
 from condapress.unpack._fetch import fetch
 
@@ -100,7 +101,7 @@ constraint = st.lists(
 @example(text="numpy 1.26.*|>=2,<3")
 def test_match_specs(text: str) -> None:
     # Printable messages: see test_a_match_spec_error_is_one_printable_line.
-    result = outcome(lambda: solve._spec_name(text), printable=False)  # noqa: SLF001
+    result = outcome(lambda: spec_name(text), printable=False)
     if isinstance(result, str):
         # The name of a spec becomes part of a file name and a Requires-Dist line.
         assert result
@@ -110,7 +111,7 @@ def test_match_specs(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["\n", "pkg\x1b[2J >=1"])
 def test_a_match_spec_error_is_one_printable_line(text: str) -> None:
-    outcome(lambda: solve._spec_name(text))  # noqa: SLF001
+    outcome(lambda: spec_name(text))
 
 
 @FUZZ

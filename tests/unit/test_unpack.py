@@ -572,6 +572,20 @@ def test_several_problems_make_one_error(tmp_path: Path, fmt: str) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_more_than_ten_problems_name_ten_and_count_the_rest(tmp_path: Path) -> None:
+    paths = Package().computed_paths()
+    paths += [{**paths[0], "_path": f"lib/odd{i:02}", "path_type": "weird"} for i in range(12)]
+    archive = build(Package(paths=paths), tmp_path, "conda")
+    with pytest.raises(MetadataError) as exc:
+        extract(archive, tmp_path / "out")
+    problems = [
+        f"info/paths.json: 'lib/odd{i:02}': path_type 'weird' is not known" for i in range(12)
+    ]
+    message = f"{archive.name} has invalid metadata: {'; '.join(problems[:10])}; ... and 2 more"
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+    assert exc.value.detail == "\n".join(problems)
+
+
 def test_a_path_with_a_control_character_is_refused(tmp_path: Path, fmt: str) -> None:
     paths = Package().computed_paths()
     paths[1] = {**paths[1], "_path": "lib/evil\x1b[2Jname"}

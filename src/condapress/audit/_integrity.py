@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from condapress._datapaths import PLACEHOLDERS
 from condapress._distinfo import PROVENANCE_FILE
 from condapress.audit._scan import MAX_DIST_INFO_FILE, record_rows
+from condapress.errors import listing
 from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from condapress.model import BinaryFacts
 
 
-_MAX_LISTED = 10
 _REQUIRED_FIELDS = ("Metadata-Version", "Name", "Version")
 # libstdc++ under its own name, or mangled by a repair tool (libstdc++-1a2b3c4d.so.6.0.32).
 _LIBSTDCXX = re.compile(r"libstdc\+\+(?:-[0-9a-f]+)*\.so(?:\.[0-9.]+)?")
@@ -130,12 +130,6 @@ def finding(code: str, message: str, path: str | None = None, **fields: str) -> 
     """A finding of *code*, with the level and hint ``CODES`` gives it."""
     level, hint = CODES[code]
     return Finding(level, code, message, hint.format(**fields) if fields else hint, path)
-
-
-def listing(items: Sequence[str], separator: str = ", ") -> str:
-    """*items* joined, the first ten only, then ``... and N more``."""
-    more = f"{separator}... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return separator.join(items[:_MAX_LISTED]) + more
 
 
 def _count(count: int, noun: str) -> str:
