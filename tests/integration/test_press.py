@@ -400,3 +400,16 @@ def test_launchers_work_for_target_and_user_installs(scheme: str, tmp_path: Path
     assert run(bin_dir / "salute", "Ada") == "Greetings, Ada.\n"
     code = "import pygreet; print(pygreet.greet('Ada'))"
     assert run(python, "-c", code) == GREETING.format(name="Ada", version="1.0.0") + "\n"
+
+
+def test_every_file_left_out_is_logged_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="condapress.relocate")
+    press(tmp_path / "out", tmp_path / "cache", "pygreet", "--python", "3.11", "--fat")
+    left = [r.getMessage() for r in caplog.records if " left out: " in r.getMessage()]
+    assert "pygreet: include/greet.h of libgreet left out: header (development file)" in left
+    assert (
+        "pygreet: lib/libgreet.so of libgreet left out: symbolic link (the wheel keeps one file "
+        "per library, under its soname)"
+    ) in left
