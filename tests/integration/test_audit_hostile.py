@@ -1,9 +1,9 @@
 """condapress audit on wheels made to hurt it: bombs, oversized files, names that forge lines.
 
-Each wheel is built here (tests/hostile_wheels.py: gigabytes of zeros deflated without being
-held) and audited through the command line, in this process and, with the address space and the
-size of written files limited, in a real one: a regression that reads a bomb into memory dies of
-MemoryError, one that copies a member to a temporary file dies of SIGXFSZ.
+Each wheel is built here (tests/support/hostile_wheels.py: gigabytes of zeros deflated without
+being held) and audited through the command line, in this process and, with the address space and
+the size of written files limited, in a real one: a regression that reads a bomb into memory dies
+of MemoryError, one that copies a member to a temporary file dies of SIGXFSZ.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pytest
 from condapress._cli import main
 from condapress.audit._scan import MAX_DIST_INFO_FILE, MAX_MEMBERS
 from condapress.formats.elf._stream import MAX_ELF_TABLES
-from hostile_wheels import MIB, Inflating, declare_size, many_members, write_wheel
+from support.hostile_wheels import MIB, Inflating, declare_size, many_members, write_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -31,9 +31,10 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 from rattler.exceptions import SolverError
 
-ROOT = Path(__file__).resolve().parents[2]
-CHANNEL = ROOT / "channels_fixture"
-BUILDER = ROOT / "scripts" / "build_fixture_channel.py"
+from support import FIXTURE_CHANNEL, REPO
+
+CHANNEL = FIXTURE_CHANNEL
+BUILDER = REPO / "scripts" / "build_fixture_channel.py"
 SUBDIRS = ("linux-64", "noarch")
 
 EXPECTED_ARCHIVES = {

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conda_archives import M, Package, index
 from condapress._cli import main
 from condapress.audit import audit_wheel
-from conftest import REALWORLD, cpython, make_venv
+from support import REALWORLD
+from support.conda_archives import M, Package, index
+from support.venvs import cpython, make_venv
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import condapress
-from conftest import FIXTURE_CHANNEL
+from support import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,7 +21,7 @@ from condapress.errors import ArchiveError, TooLargeError
 from condapress.formats.elf._read import is_elf, read_elf
 from condapress.formats.elf._stream import MAX_ELF_TABLES, ElfCollector
 from condapress.unpack import extract
-from conftest import REALWORLD
+from support import REALWORLD
 
 if TYPE_CHECKING:
     from condapress.model import BinaryFacts

@@ -37,12 +37,12 @@ from condapress.errors import CondapressError, MetadataError
 from condapress.model import CondaRecord, CoreMetadata, PackageInfo, SolveRequest, WheelContents
 from condapress.unpack import _conda_meta, extract, read_info
 from condapress.unpack._fetch import fetch
+from support import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 T = TypeVar("T")
-FIXTURE = Path(__file__).resolve().parents[2] / "channels_fixture"
 #: Shared by every example of a test; nothing in them depends on what an earlier one left.
 SCALE = int(os.environ.get("CONDAPRESS_FUZZ_SCALE", "1"))
 FUZZ = settings(
@@ -504,8 +504,8 @@ def test_an_invalid_field_of_a_package_metadata_is_dropped(tmp_path: Path) -> No
 # -- archives ----------------------------------------------------------------------------------
 
 ARCHIVES = [
-    FIXTURE / "linux-64" / "libgreetpp-1.0.0-h6712182_0.conda",
-    FIXTURE / "linux-64" / "libgreet-1.0.0-hd590300_0.tar.bz2",
+    FIXTURE_CHANNEL / "linux-64" / "libgreetpp-1.0.0-h6712182_0.conda",
+    FIXTURE_CHANNEL / "linux-64" / "libgreet-1.0.0-hd590300_0.tar.bz2",
 ]
 
 

@@ -17,7 +17,10 @@ from typing import IO, TYPE_CHECKING, ClassVar
 import pytest
 import zstandard
 
-from conda_archives import (
+from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
+from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
+from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
+from support.conda_archives import (
     DIST,
     LIB,
     METADATA,
@@ -28,9 +31,6 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
-from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
-from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
-from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
