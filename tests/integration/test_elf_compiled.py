@@ -1,4 +1,4 @@
-"""_elf: ELF facts read with pyelftools, checked on binaries compiled here and against readelf."""
+"""formats.elf._read: ELF facts read with pyelftools from binaries compiled here; readelf agrees."""
 
 from __future__ import annotations
 
@@ -14,47 +14,10 @@ import pytest
 
 from condapress.errors import ArchiveError
 from condapress.formats.elf._read import _STD_SYMBOL, is_elf, max_versions, read_elf
-from condapress.model import BinaryFacts
+from support.native import GREET_C, MAIN_C, ONCE_CPP, compile_source
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-GREET_C = """
-#include <math.h>
-#include <string.h>
-double greet_norm(double x, double y) { return sqrt(x * x + y * y); }
-char *greet_copy(char *dst, const char *src) { return strcpy(dst, src); }
-"""
-
-# call_once in an inline function that the library exports (built with -O0, so it is emitted as
-# a weak definition): the std::once_flag and lambda machinery it instantiates become weak,
-# exported std:: symbols of this library.
-ONCE_CPP = """
-#include <mutex>
-#include <string>
-inline int init_once() {
-    static std::once_flag flag;
-    static int value = 0;
-    std::call_once(flag, [] { value = 42; });
-    return value;
-}
-std::string greet(const std::string& who) { return who + std::to_string(init_once()); }
-"""
-
-MAIN_C = """
-#include <stdio.h>
-int main(void) { puts("hello"); return 0; }
-"""
-
-
-def _compile(compiler: str, source: str, out: Path, *args: str) -> Path:
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed: the ELF tests compile their own binaries")
-    suffix = ".cpp" if compiler == "g++" else ".c"
-    src = out.with_name(out.name + suffix)
-    src.write_text(source)
-    subprocess.run([compiler, "-o", str(out), str(src), *args], check=True)
-    return out
 
 
 def _readelf_version_needs(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -82,7 +45,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def c_lib(build: Path) -> Path:
-    return _compile(
+    return compile_source(
         "gcc",
         GREET_C,
         build / "libgreet.so",
@@ -96,7 +59,7 @@ def c_lib(build: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cxx_lib(build: Path) -> Path:
-    return _compile(
+    return compile_source(
         "g++",
         ONCE_CPP,
         build / "libonce.so",
@@ -146,35 +109,6 @@ def test_max_versions_compares_numerically(cxx_lib: Path) -> None:
     assert {"GLIBC", "GLIBCXX"} <= set(expected)
 
 
-def test_max_versions_skips_names_that_are_not_numbers() -> None:
-    needs = (
-        ("libc.so.6", ("GLIBC_2.17", "GLIBC_2.2.5", "GLIBC_2.9", "GLIBC_PRIVATE")),
-        ("libgcc_s.so.1", ("GCC_3.0", "GCC_4.2.0")),
-        ("libstdc++.so.6", ("CXXABI_1.3.9", "CXXABI_TM_1", "GLIBCXX_3.4.30", "GLIBCXX_3.4.9")),
-        ("libz.so.1", ("ZLIB_1.2.9",)),
-    )
-    elf = BinaryFacts(
-        machine="x86_64",
-        is_shared=True,
-        is_executable=False,
-        soname=None,
-        needed=(),
-        rpath=(),
-        runpath=(),
-        interpreter=None,
-        version_needs=needs,
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-    )
-    assert max_versions(elf) == {
-        "CXXABI": "1.3.9",
-        "GCC": "4.2.0",
-        "GLIBC": "2.17",
-        "GLIBCXX": "3.4.30",
-    }
-
-
 def test_cxx_library_exports_weak_std_symbols(cxx_lib: Path) -> None:
     elf = read_elf(cxx_lib)
     assert elf.runpath == ("$ORIGIN",)
@@ -190,7 +124,7 @@ def test_cxx_library_exports_weak_std_symbols(cxx_lib: Path) -> None:
 
 
 def test_old_cxx_abi_is_told_apart(build: Path) -> None:
-    path = _compile(
+    path = compile_source(
         "g++",
         ONCE_CPP,
         build / "libonce-old-abi.so",
@@ -206,7 +140,7 @@ def test_std_symbols_kept_local_are_not_exported(build: Path) -> None:
     # hide these; a version script does.
     script = build / "greet.map"
     script.write_text("{ global: _Z5greet*; local: *; };\n")
-    path = _compile(
+    path = compile_source(
         "g++",
         ONCE_CPP,
         build / "libonce-local.so",
@@ -229,71 +163,20 @@ def test_visibility_and_binding_of_std_symbols(build: Path) -> None:
     }
     extern "C" __attribute__((weak)) int weak_c = 4;
     """
-    elf = read_elf(_compile("g++", source, build / "libvis.so", "-shared", "-fPIC"))
+    elf = read_elf(compile_source("g++", source, build / "libvis.so", "-shared", "-fPIC"))
     assert elf.exported_weak_std == ("_ZSt14weak_protected",)
     assert elf.exported_global_std == ("_ZSt14strong_default",)
 
 
 @pytest.mark.parametrize("pie", ["-pie", "-no-pie"])
 def test_executables(build: Path, pie: str) -> None:
-    path = _compile("gcc", MAIN_C, build / f"hello{pie}", pie)
+    path = compile_source("gcc", MAIN_C, build / f"hello{pie}", pie)
     elf = read_elf(path)
     assert (elf.is_shared, elf.is_executable) == (False, True)
     assert elf.interpreter is not None
     assert elf.interpreter.startswith("/")
     assert elf.soname is None
     assert "libc.so.6" in elf.needed
-
-
-@pytest.mark.parametrize(
-    ("name", "in_std"),
-    [
-        ("_ZSt4cout", True),
-        ("_ZSt9terminatev", True),
-        ("_ZNSt6thread6detachEv", True),
-        ("_ZNKSt9type_info4nameEv", True),
-        ("_ZNKRSt7__cxx1115basic_stringbufIcSt11char_traitsIcESaIcEE3strEv", True),
-        ("_ZNSt3__14coutE", True),
-        ("_ZNSs4_Rep20_S_empty_rep_storageE", True),
-        ("_ZNSaIcEC1Ev", True),
-        ("_ZNSoD0Ev", True),
-        ("_ZTVSt9exception", True),
-        ("_ZTINSt6thread6_StateE", True),
-        ("_ZTSSo", True),
-        ("_ZTCSt14basic_ifstreamIcSt11char_traitsIcEE0_Si", True),
-        ("_ZThn16_NSdD1Ev", True),
-        ("_ZTv0_n24_NSoD1Ev", True),
-        ("_ZTWSt11__once_call", True),
-        ("_ZGVNSt7collateIcE2idE", True),
-        ("_ZGTtNKSt9exception4whatEv", True),
-        ("_ZZNSt8__detail18__to_chars_10_implIjEEvPcjT_E8__digits", True),
-        ("_ZGVZNSt8ios_base4InitC4EvE4once", True),
-        ("_Z3fooSt6vectorIiSaIiEE", False),
-        ("_Z5greetRKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE", False),
-        ("_ZN9__gnu_cxx18stdio_sync_filebufIcSt11char_traitsIcEE4syncEv", False),
-        ("_ZZ9init_oncevE4flag", False),
-        ("_ZTIPKc", False),
-        ("_ZTI3Foo", False),
-        ("_ZdlPv", False),
-        ("__cxa_throw", False),
-        ("greet", False),
-    ],
-)
-def test_std_symbol_rule(name: str, *, in_std: bool) -> None:
-    assert bool(_STD_SYMBOL.match(name.encode())) is in_std
-
-
-def test_not_an_elf_file(tmp_path: Path) -> None:
-    path = tmp_path / "libfake.so"
-    path.write_text("INPUT(-lfake_real)\n")  # a linker script, as some packages ship
-    assert is_elf(path) is False
-    with pytest.raises(ArchiveError) as info:
-        read_elf(path)
-    assert info.value.message == (
-        "libfake.so is not a valid ELF file: it does not start with the ELF magic number"
-    )
-    assert info.value.path == str(path)
-    assert info.value.code == "bad-binary"
 
 
 def test_truncated_elf_file(c_lib: Path, tmp_path: Path) -> None:
@@ -355,7 +238,7 @@ def test_32_bit_library(build: Path) -> None:
     """
     out = build / "libthirtytwo.so"
     try:
-        _compile(
+        compile_source(
             "gcc", source, out, "-m32", "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,lib32.so"
         )
     except subprocess.CalledProcessError:
