@@ -35,10 +35,11 @@ from condapress._versions import pep440_version, translate_version_spec
 from condapress.assemble import build_wheel
 from condapress.assemble._metadata import core_metadata_from_dist_info
 from condapress.errors import CondapressError, MetadataError, SpecError
-from condapress.model import CondaRecord, CoreMetadata, PackageInfo, SolveRequest, WheelContents
+from condapress.model import CoreMetadata, PackageInfo, SolveRequest, WheelContents
 from condapress.unpack import _conda_meta, extract, read_info
 from condapress.unpack._fetch import fetch
 from support import FIXTURE_CHANNEL
+from support.factories import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -277,12 +278,9 @@ def test_records_to_fetch(
 ) -> None:
     # Schemes that reach the network are left out: test_reliability covers them on loopback.
     assume(not url.lower().lstrip().startswith(("http:", "https:")))
-    record = CondaRecord(
-        name, "1", "0", 0, "linux-64", (), sha256=sha256, md5=md5, size=size, url=url,
-        file_name=file_name,
-    )  # fmt: skip
+    listed = record(name, "1", "0", sha256=sha256, md5=md5, size=size, url=url, file_name=file_name)
     cache = tmp_path_factory.mktemp("cache")
-    found = outcome(lambda: fetch(record, cache))
+    found = outcome(lambda: fetch(listed, cache))
     assert not list(cache.iterdir())  # a local file is used in place; nothing enters the cache
     if isinstance(found, Path):
         assert found.is_file()
@@ -313,9 +311,9 @@ def test_records_to_fetch(
 def test_fetch_escapes_what_the_channel_wrote(
     changes: dict[str, str], message: str, tmp_path: Path
 ) -> None:
-    fields = {"url": "", "file_name": "", **changes}
-    record = CondaRecord("demo", "1.0", "h\x1b[2J", 0, "linux-64", (), **fields)  # type: ignore[arg-type]
-    error = outcome(lambda: fetch(record, tmp_path))
+    url, file_name = changes.get("url", ""), changes.get("file_name", "")
+    listed = record("demo", "1.0", "h\x1b[2J", url=url, file_name=file_name)
+    error = outcome(lambda: fetch(listed, tmp_path))
     assert isinstance(error, CondapressError)
     assert error.message == message
 

@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 import zipfile
-from typing import IO, TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import zstandard
@@ -31,6 +31,7 @@ from support.conda_archives import (
     tar_bytes,
     write_conda,
 )
+from support.factories import record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -885,27 +886,15 @@ def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
 
 
 def record_for(archive: Path, location: str, **changes: object) -> CondaRecord:
+    """The record a channel lists for *archive* at *location*; *changes* spoil it."""
     data = archive.read_bytes()
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "sha256": sha(data),
         "size": len(data),
         "url": location,
         "file_name": archive.name,
-        **changes,
     }
-    return CondaRecord(
-        "demo",
-        "1.0",
-        "h0_0",
-        0,
-        "linux-64",
-        (),
-        sha256=fields["sha256"],  # type: ignore[arg-type]
-        md5=fields.get("md5"),  # type: ignore[arg-type]
-        size=fields["size"],  # type: ignore[arg-type]
-        url=str(fields["url"]),
-        file_name=str(fields["file_name"]),
-    )
+    return record("demo", **(fields | changes))
 
 
 def test_fetch_a_local_file_in_place(tmp_path: Path) -> None:
