@@ -122,7 +122,8 @@ class ChannelHandler(http.server.BaseHTTPRequestHandler):
 def serving(channel: Path) -> Iterator[ChannelServer]:
     """*channel* served on a thread of this process until the block ends."""
     httpd = ChannelServer(channel)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: a short one ends each test sooner
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield httpd

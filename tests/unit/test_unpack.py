@@ -1065,7 +1065,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     _Handler.requests = 0
     _Handler.pause = 0.0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: a short one ends each test sooner
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
