@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,7 +16,23 @@ from support.presses import Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+UNIT = Path(__file__).parent / "unit"
+
+
+class _NoProcess(subprocess.Popen[bytes]):
+    def __init__(self, args: object, *_: object, **__: object) -> None:
+        message = f"a unit test started {args!r}: programs are for tests/integration"
+        raise AssertionError(message)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_program(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/unit is pure: gcc, patchelf, pip, venvs and condapress itself run in integration."""
+    if request.node.path.is_relative_to(UNIT):
+        monkeypatch.setattr(subprocess, "Popen", _NoProcess)
 
 
 @pytest.fixture
