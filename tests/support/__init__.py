@@ -1,5 +1,13 @@
 """Helpers shared by both test tiers: paths, archive and wheel writers, model factories, fakes.
 
+- ``tests/unit``: one stage at a time, in this process, on objects from :mod:`.factories`,
+  archives and wheels written by :mod:`.conda_archives` and :mod:`.wheels`, and the
+  :class:`.fake_solver.FakeSolver`. No program runs there (``conftest.py`` makes
+  ``subprocess.Popen`` fail).
+- ``tests/integration``: the real tools: gcc/g++ and patchelf (:mod:`.native`), pip in fresh
+  venvs (:mod:`.venvs`), py-rattler's solver, twine, auditwheel, and condapress on the command
+  line (:mod:`.presses`, :mod:`.archive_edits`, :mod:`.channel_server`).
+
 ``pyproject.toml`` puts ``tests/`` on the import path, so a test imports ``support`` (and its
 modules) by name; ``conftest.py`` holds only pytest fixtures.
 """
