@@ -5,8 +5,8 @@
   :class:`.fake_solver.FakeSolver`. No program runs there (``conftest.py`` makes
   ``subprocess.Popen`` fail).
 - ``tests/integration``: the real tools: gcc/g++ and patchelf (:mod:`.native`), pip in fresh
-  venvs (:mod:`.venvs`), py-rattler's solver, twine, auditwheel, and condapress on the command
-  line (:mod:`.presses`, :mod:`.archive_edits`, :mod:`.channel_server`).
+  venvs (:mod:`.venvs`), twine, auditwheel, and whole presses through the command line
+  (:mod:`.presses`, :mod:`.archive_edits`, :mod:`.channel_server`).
 
 ``pyproject.toml`` puts ``tests/`` on the import path, so a test imports ``support`` (and its
 modules) by name; ``conftest.py`` holds only pytest fixtures.
