@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from condapress._cli import main
-from conftest import FIXTURE_CHANNEL, Venv, cpython, make_venv
+from support import FIXTURE_CHANNEL
+from support.venvs import Venv, cpython, make_venv
 
 PLACEHOLDER = b"_h_env_placehold_placehold"
 GREETING = "Hello, {name}! (from share/libgreet/greeting.txt of libgreet {version})"
@@ -298,7 +299,7 @@ def test_two_fat_wheels_with_different_libgreet_majors_in_one_process(
 
 def _leaky_package(folder: Path) -> Path:
     """A package with a build prefix that paths.json does not declare: relocation leaves it."""
-    from conda_archives import M, Package, index
+    from support.conda_archives import M, Package, index
 
     source = b"PREFIX = '/home/conda/feedstock_root/build_artifacts/leaky_1/_h_env_placehold_pl'\n"
     package = Package(

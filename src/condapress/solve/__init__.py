@@ -102,6 +102,6 @@ def _validate(request: SolveRequest) -> None:
         )
     if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
         raise SpecError(
-            f"unknown subdir '{request.subdir}'",
+            f"unknown subdir '{printable(request.subdir)}'",
             hint="use one of: " + ", ".join(s for s in KNOWN_SUBDIRS if s != "noarch"),
         )
