@@ -60,8 +60,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         )
         # 6. retag: python/abi tags from the extension modules, platform from the binaries
         tagged = retag.tag(staged, fmt, plat=options.plat)
-        # 7. assemble, then 8. audit, in a hidden folder of the output folder: a failure
-        # anywhere lands no wheel
+        # 7. assemble, then 8. audit and 9. check, in a hidden folder of the output folder: a
+        # failure anywhere lands no wheel
         with _folders.pending_folder(options.output_dir) as pending:
             built = [
                 assemble.assemble(
@@ -77,6 +77,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             ]
             if options.audit:
                 audit.gate(built)
+            # 9. check: what PyPI would refuse on upload
+            if options.check:
+                audit.check_gate(built, max_file_size=options.max_file_size)
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
     wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
     return PressResult(plan=the_plan, wheels=wheels)

@@ -18,6 +18,7 @@ __all__ = [
     "BinaryEdit",
     "BinaryFacts",
     "BuiltWheel",
+    "CheckReport",
     "Closure",
     "CondaRecord",
     "CoreMetadata",
@@ -467,6 +468,11 @@ class PressOptions:
     #: when two merged packages ship different files at one wheel path, keep the first
     #: package's (in the plan's member order) with a warning, instead of refusing.
     allow_overlap: bool = False
+    #: check every wheel against PyPI's upload rules before it lands, and refuse one that
+    #: PyPI would refuse (``condapress check``).
+    check: bool = True
+    #: the most bytes PyPI takes in one file of the project; None: PyPI's default (100 MiB).
+    max_file_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -692,3 +698,22 @@ class AuditReport:
     def ok(self) -> bool:
         """Whether no finding is an error."""
         return all(f.level is not Level.ERROR for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What PyPI's upload rules say about one wheel (``condapress check``)."""
+
+    #: the wheel's file name.
+    wheel: str
+    #: its size in bytes.
+    size: int
+    #: the most bytes PyPI takes in one file of the project, as checked.
+    max_file_size: int
+    #: errors (PyPI refuses the upload), then warnings (``twine check --strict`` fails).
+    findings: tuple[Finding, ...]
+
+    def ok(self, *, strict: bool = False) -> bool:
+        """Whether PyPI takes the wheel; with *strict*, also whether nothing warns."""
+        refused = (Level.ERROR, Level.WARNING) if strict else (Level.ERROR,)
+        return all(f.level not in refused for f in self.findings)

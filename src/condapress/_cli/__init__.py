@@ -1,7 +1,8 @@
 """The ``condapress`` command: parses arguments, prints results, turns errors into exit codes.
 
 This package is the only place that prints or exits. Each subcommand is a module with a
-``configure_parser`` / ``execute`` pair (:mod:`condapress._cli._press`, ``_plan``, ``_audit``);
+``configure_parser`` / ``execute`` pair (:mod:`condapress._cli._press`, ``_plan``, ``_audit``,
+``_check``, ...);
 heavy imports stay inside ``execute`` so that ``--help`` is fast. :func:`main` holds the one
 error handler.
 """
@@ -18,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _plan, _press
+from condapress._cli import _audit, _check, _plan, _press
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ examples:
   condapress plan pygreet -c channels_fixture --fat --json
   condapress plan pygreet -c channels_fixture --graph plan.dot
   condapress audit wheelhouse/*.whl
+  condapress check wheelhouse/*.whl
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -58,7 +60,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (_press, _plan, _audit):
+    for command in (_press, _plan, _audit, _check):
         command.configure_parser(subparsers)
     for subparser in subparsers.choices.values():
         # also after the command: counted apart, since a subcommand's value would replace
@@ -81,7 +83,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
     )
 
 
-_COMMANDS = ("press", "plan", "audit")
+_COMMANDS = ("press", "plan", "audit", "check")
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
 
 

@@ -100,14 +100,32 @@ def add_solve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_file_size(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-file-size",
+        type=mebibytes,
+        metavar="MIB",
+        help="the most MiB PyPI takes in one file of the project: pass the limit PyPI raised "
+        "it to (default: PyPI's default, 100)",
+    )
+
+
+def mebibytes(text: str) -> int:
+    return int(_above_zero(text, "MiB") * (1 << 20))
+
+
 def seconds(text: str) -> float:
+    return _above_zero(text, "seconds")
+
+
+def _above_zero(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        msg = f"not a number of seconds: {text!r}"
+        msg = f"not a number of {unit}: {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
     if not 0 < value < float("inf"):
-        msg = f"must be more than 0 seconds, not {text}"
+        msg = f"must be more than 0 {unit}, not {text}"
         raise argparse.ArgumentTypeError(msg)
     return value
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, positive, solve_request
+from condapress._cli._options import add_max_file_size, add_solve_options, positive, solve_request
 from condapress.model import PlanOptions, PressOptions
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="write the wheels even when their audit finds errors (see 'condapress audit')",
     )
     parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="write the wheels even when PyPI would refuse them (see 'condapress check')",
+    )
+    add_max_file_size(parser)
+    parser.add_argument(
         "--allow-overlap",
         action="store_true",
         help="when packages merged into one wheel ship different files at the same path, keep "
@@ -84,6 +91,8 @@ def execute(args: argparse.Namespace) -> int:
             plat=args.plat,
             jobs=args.jobs,
             allow_overlap=args.allow_overlap,
+            check=args.check,
+            max_file_size=args.max_file_size,
         ),
     )
     for wheel in result.wheels:
