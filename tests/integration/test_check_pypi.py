@@ -28,9 +28,9 @@ def test_press_refuses_what_pypi_refuses(
     assert _press(out, cache, *argv) == 1
     assert capsys.readouterr().err.splitlines() == [
         (
-            "error: PyPI would refuse tally_conda-0.3.0-py3-none-linux_x86_64.whl: the platform tag "
-            "linux_x86_64 is not one PyPI takes: it says nothing about the distributions the wheel "
-            "runs on"
+            "error: PyPI would refuse tally_conda-0.3.0-py3-none-linux_x86_64.whl: the "
+            "platform tag linux_x86_64 is not one PyPI takes: it says nothing about the "
+            "distributions the wheel runs on"
         ),
         (
             "hint: tag it for a platform PyPI knows (manylinux_X_Y, musllinux_X_Y, macosx, win); a "
