@@ -21,6 +21,7 @@ __all__ = [
     "OverlapError",
     "PolicyViolation",
     "RelocationError",
+    "SmokeError",
     "SolveError",
     "SpecError",
     "TooLargeError",
@@ -197,6 +198,13 @@ class PolicyViolation(CondapressError):
 
     code = "policy-violation"
     default_hint = "ask for a newer tag with --plat, or pass --runtime bundle"
+
+
+class SmokeError(CondapressError):
+    """The smoke test failed: the wheels do not install, import or run in a fresh environment."""
+
+    code = "smoke-failed"
+    default_hint = "no wheel was written; run with -v for the output"
 
 
 class ToolError(CondapressError):

@@ -47,6 +47,7 @@ __all__ = [
     "PressResult",
     "Provenance",
     "Runtime",
+    "SmokeOptions",
     "SolveRequest",
     "StagedWheel",
     "UnpackedPackage",
@@ -453,6 +454,16 @@ class BuiltWheel:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokeOptions:
+    """The smoke test of a press (``--smoke``): install, ``pip check``, import, run *code*."""
+
+    #: Python code run in the fresh environment after the imports; empty: none.
+    code: str = ""
+    #: the interpreter to make the environment with; None: CPython X.Y found on PATH or pyenv.
+    python: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PressOptions:
     """How to press, beyond what to solve: plan options, output folder, compression."""
 
@@ -473,6 +484,9 @@ class PressOptions:
     check: bool = True
     #: the most bytes PyPI takes in one file of the project; None: PyPI's default (100 MiB).
     max_file_size: int | None = None
+    #: install the wheels into a fresh environment of the target CPython, ``pip check``,
+    #: import them and run code, before they land; None: no smoke test.
+    smoke: SmokeOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ _EPILOG = """\
 examples:
   condapress pygreet -c channels_fixture --python 3.11 --fat
   condapress pyarrow=0.14 --fat -o dist/
+  condapress pygreet salutation-python -c channels_fixture --smoke "import pygreet"
   condapress plan pyyaml -c conda-forge --python 3.11
   condapress plan pygreet -c channels_fixture --fat --json
   condapress plan pygreet -c channels_fixture --graph plan.dot
