@@ -23,6 +23,7 @@ __all__ = [
     "make_venv",
     "parse_patchelf_version",
     "parse_pip_version",
+    "parse_twine_error",
     "patchelf",
     "pip",
     "pip_command",
@@ -30,6 +31,7 @@ __all__ = [
     "python_identity",
     "run",
     "run_python",
+    "twine_upload",
 ]
 
 logger = logging.getLogger(__name__)
@@ -205,3 +207,56 @@ def run_python(python: Path, *args: str, cwd: Path | None = None) -> str:
     ``-I``: no PYTHON* variables, no user site-packages, no current folder on sys.path.
     """
     return run([str(python), "-I", *args], cwd=cwd)
+
+
+# A line of twine's log ("ERROR    HTTPError: 403 Forbidden from URL"), continued by indented lines.
+_TWINE_ERROR = re.compile(r"^ERROR +(.*(?:\n {2,}\S.*)*)", re.MULTILINE)
+# The last line of a traceback: "requests.exceptions.ConnectionError: ..."
+_EXCEPTION = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception|Warning)\b.*)$")
+
+
+def parse_twine_error(output: str) -> str:
+    r"""What went wrong, from twine's output: its ``ERROR`` lines, else a traceback's last line.
+
+    >>> parse_twine_error("Uploading x.whl\nERROR    HTTPError: 403 Forbidden from http://h/\n"
+    ...                   "         Forbidden   \n")
+    'HTTPError: 403 Forbidden from http://h/ Forbidden'
+    >>> parse_twine_error("Traceback ...\nrequests.exceptions.ConnectionError: refused\n")
+    'ConnectionError: refused'
+    """
+    found = _TWINE_ERROR.findall(output)
+    if found:
+        return " ".join(found[-1].split())
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    match = _EXCEPTION.match(lines[-1])
+    return match.group(1) if match else lines[-1]
+
+
+def twine_upload(files: Sequence[Path], *, repository_url: str | None, username: str | None) -> str:
+    """Upload *files* with twine (``python -m twine upload``); its output.
+
+    twine reads the password (an API token) from ``TWINE_PASSWORD``, or mints one by trusted
+    publishing, and never asks: it runs ``--non-interactive``.
+
+    :raises ToolError: twine is not installed, or the upload failed; the message says why in
+        twine's words, the detail holds its whole output.
+    """
+    argv = [sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive"]
+    argv += ["--disable-progress-bar", "--verbose"]  # --verbose: the index's answer, for errors
+    if repository_url is not None:
+        argv += ["--repository-url", repository_url]
+    if username is not None:
+        argv += ["--username", username]
+    try:
+        return run([*argv, *map(str, files)])
+    except ToolError as exc:
+        output = exc.detail or ""
+        if "No module named twine" in output:
+            raise ToolError(
+                "twine is not installed in condapress's environment",
+                hint="pip install twine (condapress depends on it; reinstall condapress)",
+                detail=output,
+            ) from exc
+        raise ToolError(f"twine upload failed: {parse_twine_error(output)}", detail=output) from exc

@@ -27,6 +27,7 @@ __all__ = [
     "TooLargeError",
     "ToolError",
     "UnresolvedLibraryError",
+    "UploadError",
     "WheelContentsError",
     "WriteError",
     "printable",
@@ -212,6 +213,13 @@ class ToolError(CondapressError):
 
     code = "tool-failed"
     default_hint = "reinstall condapress's dependencies: pip install --force-reinstall condapress"
+
+
+class UploadError(CondapressError):
+    """The index refused the upload, could not be reached, or the files to upload are wrong."""
+
+    code = "upload-failed"
+    default_hint = "run with -v for twine's output"
 
 
 class WheelContentsError(CondapressError, ValueError):

@@ -51,6 +51,7 @@ __all__ = [
     "SolveRequest",
     "StagedWheel",
     "UnpackedPackage",
+    "Uploaded",
     "WheelContents",
     "WheelPlan",
     "WheelSpec",
@@ -731,3 +732,13 @@ class CheckReport:
         """Whether PyPI takes the wheel; with *strict*, also whether nothing warns."""
         refused = (Level.ERROR, Level.WARNING) if strict else (Level.ERROR,)
         return all(f.level not in refused for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """What ``condapress upload`` did."""
+
+    #: the index's upload URL.
+    url: str
+    #: the file names uploaded, in order.
+    wheels: tuple[str, ...]

@@ -19,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _check, _plan, _press
+from condapress._cli import _audit, _check, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ examples:
   condapress plan pygreet -c channels_fixture --graph plan.dot
   condapress audit wheelhouse/*.whl
   condapress check wheelhouse/*.whl
+  TWINE_PASSWORD=pypi-... condapress upload wheelhouse/*.whl
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -61,7 +62,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (_press, _plan, _audit, _check):
+    for command in (_press, _plan, _audit, _check, _upload):
         command.configure_parser(subparsers)
     for subparser in subparsers.choices.values():
         # also after the command: counted apart, since a subcommand's value would replace
@@ -84,7 +85,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
     )
 
 
-_COMMANDS = ("press", "plan", "audit", "check")
+_COMMANDS = ("press", "plan", "audit", "check", "upload")
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
 
 
