@@ -14,6 +14,7 @@ __all__ = [
     "BinaryError",
     "ChannelError",
     "CondapressError",
+    "IndexConflictError",
     "MetadataError",
     "MixedArchitecturesError",
     "MixedPythonsError",
@@ -172,6 +173,13 @@ class MixedPythonsError(CondapressError, ValueError):
 
     code = "mixed-pythons"
     default_hint = "press one conda build per Python version: a wheel serves one interpreter"
+
+
+class IndexConflictError(CondapressError, ValueError):
+    """Two wheels of one name with different bytes would go into one index."""
+
+    code = "index-conflict"
+    default_hint = "an index never replaces a file: press a new version"
 
 
 class UnresolvedLibraryError(CondapressError):

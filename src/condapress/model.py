@@ -26,6 +26,7 @@ __all__ = [
     "EnvSetting",
     "FileMode",
     "Finding",
+    "IndexResult",
     "Launcher",
     "Layout",
     "LeftOut",
@@ -742,3 +743,17 @@ class Uploaded:
     url: str
     #: the file names uploaded, in order.
     wheels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    """What ``condapress index`` did to a simple index."""
+
+    #: the index's ``simple/`` folder, the URL pip is given.
+    simple: Path
+    #: the wheels added, where they now are.
+    added: tuple[Path, ...]
+    #: the file names of wheels pressed that the index already had, byte for byte.
+    unchanged: tuple[str, ...]
+    #: every project of the index, PEP 503 normalized.
+    projects: tuple[str, ...]

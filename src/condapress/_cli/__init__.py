@@ -19,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _check, _plan, _press, _upload
+from condapress._cli import _audit, _check, _index, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ examples:
   condapress audit wheelhouse/*.whl
   condapress check wheelhouse/*.whl
   TWINE_PASSWORD=pypi-... condapress upload wheelhouse/*.whl
+  condapress index pygreet pyshout -c channels_fixture --python 3.11 --python 3.12 -o index/
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -62,7 +63,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (_press, _plan, _audit, _check, _upload):
+    for command in (_press, _plan, _audit, _check, _upload, _index):
         command.configure_parser(subparsers)
     for subparser in subparsers.choices.values():
         # also after the command: counted apart, since a subcommand's value would replace
@@ -85,7 +86,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
     )
 
 
-_COMMANDS = ("press", "plan", "audit", "check", "upload")
+_COMMANDS = ("press", "plan", "audit", "check", "upload", "index")
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
 
 

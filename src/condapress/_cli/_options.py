@@ -30,7 +30,8 @@ def host_subdir() -> str:
     return f"{system}-{arch}"
 
 
-def add_solve_options(parser: argparse.ArgumentParser) -> None:
+def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False) -> None:
+    """The options of every command that solves; with *pythons*, ``--python`` may repeat."""
     parser.add_argument(
         "specs",
         nargs="+",
@@ -49,12 +50,22 @@ def add_solve_options(parser: argparse.ArgumentParser) -> None:
         "several, first has priority (default: conda-forge)",
     )
     host = f"{sys.version_info.major}.{sys.version_info.minor}"
-    parser.add_argument(
-        "--python",
-        default=host,
-        metavar="X.Y",
-        help=f"target CPython version, given to the solver as a provided package (default: {host})",
-    )
+    if pythons:
+        parser.add_argument(
+            "--python",
+            action="append",
+            metavar="X.Y",
+            help="target CPython version, given to the solver as a provided package; repeat "
+            f"for several, each pressed in turn (default: {host})",
+        )
+    else:
+        parser.add_argument(
+            "--python",
+            default=host,
+            metavar="X.Y",
+            help="target CPython version, given to the solver as a provided package (default: "
+            f"{host})",
+        )
     parser.add_argument(
         "--subdir",
         default=host_subdir(),
