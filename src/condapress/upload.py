@@ -69,7 +69,7 @@ def upload(
     except ToolError as exc:
         raise _refused(url, exc) from exc
     logger.info("%s", output.rstrip())
-    return Uploaded(url=url, wheels=tuple(_UPLOADING.findall(output)))
+    return Uploaded(url=url, wheels=tuple(wheel.name for wheel in wheels))
 
 
 def _check(wheels: Sequence[Path]) -> None:

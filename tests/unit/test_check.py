@@ -380,3 +380,11 @@ def test_text_escapes_names(tmp_path: Path) -> None:
     text = check_text(check_wheel(path))
     assert "\x1b" not in text
     assert "linux_\\x1b[2J" in text
+
+
+def test_a_file_that_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "demo-1.0-py3-none-any.whl")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: no such file: {tmp_path}/demo-1.0-py3-none-any.whl",
+        "hint: check the path of the wheel",
+    ]

@@ -48,6 +48,20 @@ def pypi_findings(path: Path, *, max_file_size: int) -> list[Finding]:
     :raises ArchiveError: *path* is not a readable zip archive.
     """
     filename = path.name
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError as exc:
+        raise ArchiveError(
+            f"no such file: {printable(str(path))}",
+            hint="check the path of the wheel",
+            path=str(path),
+        ) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(
+            f"cannot check {printable(filename)}: it is not a readable zip archive ({exc})",
+            hint="download or press the wheel again; a wheel is a zip file",
+            path=str(path),
+        ) from exc
     findings: list[Finding] = []
     size = path.stat().st_size
     if size > max_file_size:
@@ -70,14 +84,6 @@ def pypi_findings(path: Path, *, max_file_size: int) -> list[Finding]:
             {tag.platform for tag in tags if not pypi_rules().platform_ok(tag.platform)}
         )
         findings += [_platform_finding(platform) for platform in refused]
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveError(
-            f"cannot check {filename}: it is not a readable zip archive ({exc})",
-            hint="download or press the wheel again; a wheel is a zip file",
-            path=str(path),
-        ) from exc
     with zf:
         findings += _zip_findings(zf, size)
         if filename.count("-") >= 2:  # noqa: PLR2004 - else the name is reported above
