@@ -34,6 +34,7 @@ __all__ = [
     "default_cache_dir",
     "is_refused_write",
     "land",
+    "land_at",
     "on_the_file_system_of",
     "pending_folder",
     "work_folder",
@@ -210,18 +211,25 @@ def reclaim(parent: Path, prefix: str) -> None:
 
 
 def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ...]:
-    """Move *files* into *output_dir*: all of them, or none.
+    """Move *files* into *output_dir*: all of them, or none (see :func:`land_at`).
+
+    :returns: the new paths, in the order of *files*.
+    """
+    return land_at([(file, output_dir / file.name) for file in files], spare)
+
+
+def land_at(moves: Sequence[tuple[Path, Path]], spare: Path) -> tuple[Path, ...]:
+    """Move each file to its destination (``(file, destination)`` pairs): all, or none.
 
     Every destination is checked before any file moves: a folder of the same name stops the
     landing. A file already there is replaced; it waits in *spare* (a folder on the same file
     system, deleted afterwards by the caller) and is put back if a later move fails.
 
-    :returns: the new paths, in the order of *files*.
+    :returns: the destinations, in the order of *moves*.
     :raises OutputError: ``cannot write <path>: a folder of that name is in the way``,
         ``cannot move <file> into <folder>: <reason>``.
     """
-    finals = tuple(output_dir / file.name for file in files)
-    for final in finals:
+    for _, final in moves:
         if final.is_dir() and not final.is_symlink():
             raise OutputError(
                 f"cannot write {printable(str(final))}: a folder of that name is in the way",
@@ -229,7 +237,7 @@ def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ..
                 path=str(final),
             )
     landed: list[tuple[Path, Path | None]] = []  # (new file, the file it replaced, kept aside)
-    for index, (file, final) in enumerate(zip(files, finals, strict=True)):
+    for index, (file, final) in enumerate(moves):
         kept = spare / f"replaced-{index}" if os.path.lexists(final) else None
         try:
             if kept is not None:
@@ -243,13 +251,13 @@ def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ..
         except OSError as exc:
             _take_back(landed)
             raise OutputError(
-                f"cannot move {printable(file.name)} into {printable(str(output_dir))}: "
+                f"cannot move {printable(file.name)} into {printable(str(final.parent))}: "
                 f"{(exc.strerror or str(exc)).lower()}; no wheel was written",
                 hint="check the output folder and run again",
                 path=str(final),
             ) from exc
         landed.append((final, kept))
-    return finals
+    return tuple(final for _, final in moves)
 
 
 def _take_back(landed: Sequence[tuple[Path, Path | None]]) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "BinaryError",
     "ChannelError",
     "CondapressError",
+    "IndexConflictError",
     "MetadataError",
     "MixedArchitecturesError",
     "MixedPythonsError",
@@ -26,11 +27,13 @@ __all__ = [
     "OverlapError",
     "PolicyViolation",
     "RelocationError",
+    "SmokeError",
     "SolveError",
     "SpecError",
     "TooLargeError",
     "ToolError",
     "UnresolvedLibraryError",
+    "UploadError",
     "WheelContentsError",
     "WriteError",
     "listing",
@@ -193,6 +196,13 @@ class MixedPythonsError(CondapressError, ValueError):
     default_hint = "press one conda build per Python version: a wheel serves one interpreter"
 
 
+class IndexConflictError(CondapressError, ValueError):
+    """Two wheels of one name with different bytes would go into one index."""
+
+    code = "index-conflict"
+    default_hint = "an index never replaces a file: press a new version"
+
+
 class UnresolvedLibraryError(CondapressError):
     """A shared library needed by a binary is neither in the closure nor on the target system."""
 
@@ -220,11 +230,25 @@ class PolicyViolation(CondapressError):
     default_hint = "ask for a newer tag with --plat, or pass --runtime bundle"
 
 
+class SmokeError(CondapressError):
+    """The smoke test failed: the wheels do not install, import or run in a fresh environment."""
+
+    code = "smoke-failed"
+    default_hint = "no wheel was written; run with -v for the output"
+
+
 class ToolError(CondapressError):
     """An external tool is missing, too old, or failed."""
 
     code = "tool-failed"
     default_hint = "reinstall condapress's dependencies: pip install --force-reinstall condapress"
+
+
+class UploadError(CondapressError):
+    """The index refused the upload, could not be reached, or the files to upload are wrong."""
+
+    code = "upload-failed"
+    default_hint = "run with -v for twine's output"
 
 
 class WheelContentsError(CondapressError, ValueError):

@@ -18,6 +18,7 @@ __all__ = [
     "BinaryEdit",
     "BinaryFacts",
     "BuiltWheel",
+    "CheckReport",
     "Closure",
     "CondaRecord",
     "CoreMetadata",
@@ -25,6 +26,7 @@ __all__ = [
     "EnvSetting",
     "FileMode",
     "Finding",
+    "IndexResult",
     "Launcher",
     "Layout",
     "LeftOut",
@@ -46,9 +48,11 @@ __all__ = [
     "PressResult",
     "Provenance",
     "Runtime",
+    "SmokeOptions",
     "SolveRequest",
     "StagedWheel",
     "UnpackedPackage",
+    "Uploaded",
     "WheelContents",
     "WheelPlan",
     "WheelSpec",
@@ -524,6 +528,16 @@ class BuiltWheel:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokeOptions:
+    """The smoke test of a press (``--smoke``): install, ``pip check``, import, run *code*."""
+
+    #: Python code run in the fresh environment after the imports; empty: none.
+    code: str = ""
+    #: the interpreter to make the environment with; None: CPython X.Y found on PATH or pyenv.
+    python: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PressOptions:
     """How to press, beyond what to solve: plan options, output folder, compression."""
 
@@ -542,6 +556,14 @@ class PressOptions:
     #: when two merged packages ship different files at one wheel path, keep the first
     #: package's (in the plan's member order) with a warning, instead of refusing.
     allow_overlap: bool = False
+    #: check every wheel against PyPI's upload rules before it lands, and refuse one that
+    #: PyPI would refuse (``condapress check``).
+    check: bool = True
+    #: the most bytes PyPI takes in one file of the project; None: PyPI's default (100 MiB).
+    max_file_size: int | None = None
+    #: install the wheels into a fresh environment of the target CPython, ``pip check``,
+    #: import them and run code, before they land; None: no smoke test.
+    smoke: SmokeOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -792,3 +814,46 @@ class AuditReport:
     def ok(self) -> bool:
         """Whether no finding is an error."""
         return all(f.level is not Level.ERROR for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What PyPI's upload rules say about one wheel (``condapress check``)."""
+
+    #: the wheel's file name.
+    wheel: str
+    #: its size in bytes.
+    size: int
+    #: the most bytes PyPI takes in one file of the project, as checked.
+    max_file_size: int
+    #: errors (PyPI refuses the upload), then warnings (``twine check --strict`` fails).
+    findings: tuple[Finding, ...]
+
+    def ok(self, *, strict: bool = False) -> bool:
+        """Whether PyPI takes the wheel; with *strict*, also whether nothing warns."""
+        refused = (Level.ERROR, Level.WARNING) if strict else (Level.ERROR,)
+        return all(f.level not in refused for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """What ``condapress upload`` did."""
+
+    #: the index's upload URL.
+    url: str
+    #: the file names uploaded, in order.
+    wheels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    """What ``condapress index`` did to a simple index."""
+
+    #: the index's ``simple/`` folder, the URL pip is given.
+    simple: Path
+    #: the wheels added, where they now are.
+    added: tuple[Path, ...]
+    #: the file names of wheels pressed that the index already had, byte for byte.
+    unchanged: tuple[str, ...]
+    #: every project of the index, PEP 503 normalized.
+    projects: tuple[str, ...]

@@ -27,7 +27,7 @@ from condapress.errors import listing
 from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from condapress.audit._scan import Member, WheelScan
     from condapress.model import BinaryFacts
@@ -126,9 +126,16 @@ CODES: dict[str, tuple[Level, str]] = {
 }
 
 
-def finding(code: str, message: str, path: str | None = None, **fields: str) -> Finding:
-    """A finding of *code*, with the level and hint ``CODES`` gives it."""
-    level, hint = CODES[code]
+def finding(
+    code: str,
+    message: str,
+    path: str | None = None,
+    *,
+    codes: Mapping[str, tuple[Level, str]] = CODES,
+    **fields: str,
+) -> Finding:
+    """A finding of *code*, with the level and hint *codes* (the audit's ``CODES``) give it."""
+    level, hint = codes[code]
     return Finding(level, code, message, hint.format(**fields) if fields else hint, path)
 
 
@@ -183,7 +190,7 @@ def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     requires: tuple[str, ...] = ()
     if "METADATA" not in unread:
         metadata = scan.text("METADATA")
-        requires = _metadata_findings(dist_info, metadata, file_name, file_version, findings)
+        requires = metadata_findings(dist_info, metadata, file_name, file_version, findings)
     claimed = tuple(file_tags or ())
     if "WHEEL" not in unread:
         claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
@@ -252,7 +259,7 @@ def _record_findings(dist_info: str, text: str | None, members: Sequence[Member]
     return findings
 
 
-def _metadata_findings(
+def metadata_findings(
     dist_info: str,
     text: str | None,
     file_name: str | None,
