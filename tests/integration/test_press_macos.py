@@ -26,17 +26,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import test_reliability as rel
 from packaging.tags import mac_platforms
-from test_hostile_names import conda_archive
 
-from conda_archives import M
 from condapress._cli import main
 from condapress._datapaths import PLACEHOLDERS
 from condapress.formats.macho import MACHO
 from condapress.model import BinaryEdit
-from conftest import REPO
-from macho_oracle import code_signature_states, extract_binaries, lief_slices, wheel_binaries
+from support import REPO
+from support.conda_archives import M, conda_archive
+from support.macho_oracle import (
+    code_signature_states,
+    extract_binaries,
+    lief_slices,
+    wheel_binaries,
+)
+from support.presses import UNSAFE_HINT, Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -360,12 +364,9 @@ def test_builds_for_a_later_macos_than_asked_are_not_chosen(tmp_path: Path) -> N
     ]
 
 
-channel, workspace = rel.channel, rel.workspace
-
-
 @pytest.mark.parametrize("install_name", ["@rpath/..", "@rpath/lib\x1bevil.dylib"])
 def test_an_install_name_whose_file_name_is_not_plain_is_refused(
-    install_name: str, tmp_path: Path, workspace: rel.Workspace
+    install_name: str, tmp_path: Path, workspace: Workspace
 ) -> None:
     library = extract_binaries(tmp_path / "binaries")["libyaml"]
     edit = BinaryEdit("x", set_soname=install_name, sign=True)
@@ -382,6 +383,6 @@ def test_an_install_name_whose_file_name_is_not_plain_is_refused(
         f"error: {archive.name}: {member} has the install name (LC_ID_DYLIB) {install_name!r}, "
         f"whose file name {file_name!r} is not a plain file name (empty, or contains '\\', '..' or "
         "a control character)",
-        rel.UNSAFE_HINT,
+        UNSAFE_HINT,
         argv=(str(archive), "--subdir", "osx-arm64", "--python", "3.12", "--fat"),
     )

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
-from test_audit import make_wheel, only
 
 from condapress._datapaths import NOWHERE, replace_placeholder
 from condapress.audit import audit_document, audit_text, audit_wheel
 from condapress.formats.macho import MACHO
 from condapress.model import BinaryEdit, FileMode, Level
-from macho_oracle import extract_binaries, lief_binary
+from support.macho_oracle import extract_binaries, lief_binary
+from support.wheels import make_wheel, only
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,7 +32,8 @@ from condapress.formats.macho._policy import platform_tag
 from condapress.model import BinaryEdit, BinaryFacts, MachoSlice, WheelSpec
 from condapress.relocate._layout import mangle, plan_layout
 from condapress.retag import python_tags
-from macho_oracle import (
+from support.factories import hardlink, record, softlink, unpacked
+from support.macho_oracle import (
     TEST_BINARIES,
     code_signature_states,
     extract_binaries,
@@ -40,7 +42,7 @@ from macho_oracle import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from condapress.model import PathEntry, UnpackedPackage
 
 SIGNED_BY_OTHERS = ["_yaml", "libyaml", "_cffi_arm64", "libffi_arm64", "libhello", "libwebpdemux"]
 
@@ -395,13 +397,16 @@ def dylib(soname: str | None, *needed: str, rpath: tuple[str, ...] = ()) -> Bina
     return facts_of(soname, needed, rpath, "arm64", (MachoSlice("arm64", "11.0", signed=True),))
 
 
+def package(name: str, sha: str, *entries: PathEntry) -> UnpackedPackage:
+    return unpacked(record(name, sha256=sha), *entries, root=Path("/nonexistent") / name)
+
+
+hard, soft = hardlink, softlink
 SITE = "lib/python3.12/site-packages"
 SYSTEM = "/usr/lib/libSystem.B.dylib"
 
 
 def test_the_layout_of_an_extension_and_its_library() -> None:
-    from test_relocate import hard, package, soft
-
     packages = {
         "pyyaml": package("pyyaml", "b" * 64, hard(f"{SITE}/yaml/_yaml.cpython-312-darwin.so")),
         "yaml": package("yaml", "a" * 64, hard("lib/libyaml-0.2.dylib"), soft("lib/libyaml.dylib")),
@@ -440,8 +445,6 @@ def test_the_layout_of_an_extension_and_its_library() -> None:
 
 
 def test_a_library_in_site_packages_stays_beside_its_module_under_its_own_name() -> None:
-    from test_relocate import hard, package
-
     module, inner = f"{SITE}/pkg/_ext.cpython-312-darwin.so", f"{SITE}/pkg/libinner.1.0.dylib"
     packages = {"pkg": package("pkg", "c" * 64, hard(module), hard(inner))}
     facts = {
@@ -461,8 +464,6 @@ def test_a_library_in_site_packages_stays_beside_its_module_under_its_own_name()
 
 
 def test_a_load_that_nothing_provides_stops_the_layout() -> None:
-    from test_relocate import hard, package
-
     module = f"{SITE}/pkg/_ext.cpython-312-darwin.so"
     packages = {"pkg": package("pkg", "c" * 64, hard(module))}
     facts = {"pkg": {module: dylib(None, "@rpath/libgone.dylib", SYSTEM)}}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
-from condapress.audit._integrity import finding, listing
+from condapress.audit._integrity import finding
+from condapress.errors import listing
 from condapress.model import FileMode
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Verdict(enum.Enum):
 class Judgement:
     """The verdict on one path, with what explains it."""
 
+    #: what the path's data-path finding is, or that it is covered.
     verdict: Verdict
     #: the variable, the table's path or the site's own path that the verdict rests on.
     key: str

@@ -23,16 +23,16 @@ from packaging.version import InvalidVersion, Version
 from condapress._datapaths import PLACEHOLDERS
 from condapress._distinfo import PROVENANCE_FILE
 from condapress.audit._scan import MAX_DIST_INFO_FILE, record_rows
+from condapress.errors import listing
 from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from condapress.audit._scan import Member, WheelScan
     from condapress.model import BinaryFacts
 
 
-_MAX_LISTED = 10
 _REQUIRED_FIELDS = ("Metadata-Version", "Name", "Version")
 # libstdc++ under its own name, or mangled by a repair tool (libstdc++-1a2b3c4d.so.6.0.32).
 _LIBSTDCXX = re.compile(r"libstdc\+\+(?:-[0-9a-f]+)*\.so(?:\.[0-9.]+)?")
@@ -143,16 +143,17 @@ CODES: dict[str, tuple[Level, str]] = {
 }
 
 
-def finding(code: str, message: str, path: str | None = None, **fields: str) -> Finding:
-    """A finding of *code*, with the level and hint ``CODES`` gives it."""
-    level, hint = CODES[code]
+def finding(
+    code: str,
+    message: str,
+    path: str | None = None,
+    *,
+    codes: Mapping[str, tuple[Level, str]] = CODES,
+    **fields: str,
+) -> Finding:
+    """A finding of *code*, with the level and hint *codes* (the audit's ``CODES``) give it."""
+    level, hint = codes[code]
     return Finding(level, code, message, hint.format(**fields) if fields else hint, path)
-
-
-def listing(items: Sequence[str], separator: str = ", ") -> str:
-    """*items* joined, the first ten only, then ``... and N more``."""
-    more = f"{separator}... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return separator.join(items[:_MAX_LISTED]) + more
 
 
 def _count(count: int, noun: str) -> str:
@@ -206,7 +207,7 @@ def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     requires: tuple[str, ...] = ()
     if "METADATA" not in unread:
         metadata = scan.text("METADATA")
-        requires = _metadata_findings(dist_info, metadata, file_name, file_version, findings)
+        requires = metadata_findings(dist_info, metadata, file_name, file_version, findings)
     claimed = tuple(file_tags or ())
     if "WHEEL" not in unread:
         claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
@@ -275,7 +276,7 @@ def _record_findings(dist_info: str, text: str | None, members: Sequence[Member]
     return findings
 
 
-def _metadata_findings(
+def metadata_findings(
     dist_info: str,
     text: str | None,
     file_name: str | None,

@@ -70,12 +70,15 @@ _UNSAFE_WHEEL = "do not install this wheel: no real wheel is made like this"
 class Member:
     """What one pass over an archive member found."""
 
+    #: its name in the archive.
     name: str
+    #: how many bytes it unpacked to.
     size: int
     #: ``(algorithm, urlsafe base64 digest without padding)`` for every algorithm RECORD uses.
     digests: tuple[tuple[str, str], ...]
     #: the build-prefix strings it contains.
     prefixes: tuple[str, ...]
+    #: what it says about linking, when it is a binary condapress reads.
     elf: BinaryFacts | None
     #: ``(finding code, message)``: it could not be read, or is a broken or oversized ELF file.
     problem: tuple[str, str] | None
@@ -85,7 +88,9 @@ class Member:
 class WheelScan:
     """Every member of a wheel and the texts of its ``.dist-info`` files."""
 
+    #: the wheel's file name.
     filename: str
+    #: every member that is not a folder, in the archive's order.
     members: tuple[Member, ...]
     #: the top-level ``.dist-info`` folders (a valid wheel has exactly one).
     dist_infos: tuple[str, ...]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from condapress import _datapaths
 from condapress._paths import destination, safe_name
-from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError
+from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, printable
 from condapress.model import PathType, StagedWheel
 from condapress.relocate import _apply, _hook
 from condapress.relocate._layout import libs_dir, plan_layout, provided_sonames
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from condapress.model import (
         BinaryFacts,
         Layout,
+        LeftOut,
         UnpackedPackage,
         WheelPlan,
         WheelSpec,
@@ -87,6 +88,9 @@ def relocate(
         )
         for wheel in the_plan.wheels
     }
+    for layout in layouts.values():
+        for left in layout.left_out:
+            logger.debug("%s: %s of %s left out: %s", layout.distribution, *_left_out_text(left))
     staged = []
     for wheel in the_plan.wheels:
         layout = _with_environment(wheel, the_plan.wheels, layouts, packages)
@@ -106,6 +110,11 @@ def relocate(
             )
         )
     return tuple(staged)
+
+
+def _left_out_text(left: LeftOut) -> tuple[str, str, str]:
+    """(path, package, reason) of a file left out, escaped for a log line."""
+    return printable(left.path), left.package, printable(left.reason)
 
 
 def _files(layout: Layout) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import conda_package_handling.api
 import lief
 
-from conftest import REPO
+from support import REPO
 
 if TYPE_CHECKING:
     from pathlib import Path
