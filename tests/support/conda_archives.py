@@ -170,3 +170,13 @@ def write_conda(
         zf.writestr(f"info-{stem}.tar.zst", compressor.compress(info))
         zf.writestr(f"pkg-{stem}.tar.zst", raw_pkg or compressor.compress(pkg))
     return path
+
+
+def conda_archive(folder: Path, name: str, payload: list[M], **changes: object) -> Path:
+    """A real ``.conda`` of package *name* 1.0 (build h0_0) that depends on nothing."""
+    package = Package(payload=payload, index=index(name=name, depends=[], **changes))
+    stem = f"{name}-1.0-h0_0"
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_conda(
+        folder / f"{stem}.conda", tar_bytes(package.info()), tar_bytes(payload), stem=stem
+    )

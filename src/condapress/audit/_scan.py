@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress.formats import Collector
+    from condapress.formats import BinaryFormat, Collector
     from condapress.model import BinaryFacts
 
 __all__ = [
@@ -172,6 +172,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
     found: set[bytes] = set()
     tail, size = b"", 0
     collector: Collector | None = None
+    fmt: BinaryFormat | None = None
     elf: BinaryFacts | None = None
     problem: tuple[str, str] | None = None
     try:
@@ -194,8 +195,9 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
             elf = collector.read(lambda: zf.open(info))
     except TooLargeError as exc:
         problem = ("file-too-large", exc.message)
-    except ArchiveError as exc:
-        problem = ("bad-elf", exc.message)
+    except ArchiveError as exc:  # "bad-elf", "bad-macho": named after the format that read it
+        kind = fmt.name.lower().replace("-", "") if fmt is not None else "elf"
+        problem = (f"bad-{kind}", exc.message)
     except _CORRUPT as exc:
         message = f"{name} cannot be read from the archive: {exc}"
         return Member(name, size, (), (), None, ("unreadable-member", message))

@@ -34,9 +34,16 @@ if TYPE_CHECKING:
 __all__ = ["build_graph", "facts_wanted", "is_compiler_runtime", "plan", "pypi_name"]
 
 
-def is_compiler_runtime(name: str) -> bool:
-    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...)."""
-    return name in system_packages().runtime
+def is_compiler_runtime(name: str, subdir: str = "") -> bool:
+    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...).
+
+    For a macOS *subdir* (``osx-*``), libc++ (``libcxx``) and ``llvm-openmp`` are too.
+
+    >>> is_compiler_runtime("libcxx"), is_compiler_runtime("libcxx", "osx-arm64")
+    (False, True)
+    """
+    tables = system_packages()
+    return name in tables.runtime or (subdir.startswith("osx-") and name in tables.runtime_osx)
 
 
 def build_graph(closure: Closure) -> nx.DiGraph[str]:
@@ -130,6 +137,6 @@ def _context(
         facts=facts,
         roots=roots,
         options=options,
-        runtime=frozenset(name for name in natives if is_compiler_runtime(name)),
+        runtime=frozenset(name for name in natives if is_compiler_runtime(name, closure.subdir)),
         environment=target_environment(closure.python, closure.subdir),
     )

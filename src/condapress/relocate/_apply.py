@@ -139,7 +139,9 @@ class _ByteBudget:
 
 
 def _changes(edit: BinaryEdit) -> bool:
-    return bool(edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname)
+    return bool(
+        edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname or edit.sign
+    )
 
 
 __all__ = [

@@ -34,6 +34,8 @@ __all__ = ["libs_dir", "mangle", "plan_layout", "provided_sonames"]
 
 logger = logging.getLogger(__name__)
 
+_DYLIB = ".dylib"
+
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
 _LEFT_OUT = (
     (re.compile(r"^include/"), "header (development file)"),
@@ -55,14 +57,20 @@ def libs_dir(distribution: str) -> str:
 def mangle(soname: str, package_sha256: str) -> str:
     """``libzstd.so.1`` -> ``libzstd-1a2b3c4d.so.1``, the hash taken from the conda package.
 
-    Every wheel that links the library computes the same name from the same package.
+    Every wheel that links the library computes the same name from the same package. A Mach-O
+    install name is a path: its file name is mangled before ``.dylib``.
 
     >>> mangle("libgreet.so.1", "0" * 64)
     'libgreet-562049fa.so.1'
+    >>> mangle("@rpath/libzstd.1.dylib", "0" * 64)
+    'libzstd.1-afd636f4.dylib'
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
-    stem, dot, rest = soname.partition(".so")
-    return f"{stem}-{digest}{dot}{rest}" if dot else f"{soname}-{digest}"
+    name = posixpath.basename(soname)
+    if name.endswith(_DYLIB):
+        return f"{name.removesuffix(_DYLIB)}-{digest}{_DYLIB}"
+    stem, dot, rest = name.partition(".so")
+    return f"{stem}-{digest}{dot}{rest}" if dot else f"{name}-{digest}"
 
 
 def _package_sha256(package: UnpackedPackage) -> str:
@@ -122,7 +130,7 @@ def plan_layout(
         wheel=wheel,
         folder=folder,
         own=own,
-        providers={**(others or {}), **own, **_site_providers(site_libs)},
+        providers={**(others or {}), **own, **_site_providers(site_libs, elfs)},
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
@@ -237,9 +245,11 @@ class _LayoutBuilder:
 
 
 def _loader_strings(elf: BinaryFacts | None) -> tuple[str, ...]:
+    """The file's RPATH and RUNPATH strings: ELF joins its entries, Mach-O keeps one a command."""
     if elf is None:
         return ()
-    return tuple(text for text in (":".join(elf.rpath), ":".join(elf.runpath)) if text)
+    joined = (":".join(elf.rpath), ":".join(elf.runpath))
+    return tuple(dict.fromkeys(text for text in (*joined, *elf.rpath, *elf.runpath) if text))
 
 
 def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -> None:
@@ -261,22 +271,32 @@ def _site_libraries(
     """(package, path) -> wheel path of every shared library inside site-packages.
 
     Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
-    file under their soname, the way PyPI's own wheels ship them; their users get an $ORIGIN
-    entry to their folder.
+    file under their soname (the file name of a Mach-O install name), the way PyPI's own wheels
+    ship them; their users get an $ORIGIN entry to their folder.
     """
     return {
-        (name, path): f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
+        (
+            name,
+            path,
+        ): f"{posixpath.dirname(site_dest(path))}/{posixpath.basename(elf.soname)}".lstrip("/")
         for name in wheel.members
         for path, elf in elfs.get(name, {}).items()
         if elf.is_shared and elf.soname and SITE_PACKAGES.match(path)
     }
 
 
-def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple[str, str]]:
+def _site_providers(
+    site_libs: Mapping[tuple[str, str], str], elfs: Mapping[str, Mapping[str, BinaryFacts]]
+) -> dict[str, tuple[str, str]]:
+    """Soname -> (folder, file name) of the libraries kept in site-packages."""
     return {
-        posixpath.basename(dest): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
-        for dest in site_libs.values()
+        str(elfs[name][path].soname): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+        for (name, path), dest in site_libs.items()
     }
+
+
+#: The systems whose libraries a binary may need, by format, in messages.
+_SYSTEMS = {"ELF": "a manylinux system", "Mach-O": "macOS"}
 
 
 def _check_resolved(
@@ -288,9 +308,10 @@ def _check_resolved(
 ) -> None:
     for soname in elf.needed:
         if soname not in providers and not fmt.is_system_library(soname, elf.machine):
+            system = _SYSTEMS.get(fmt.name, "the target system")
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "
-                "closure provides and a manylinux system does not have",
+                f"closure provides and {system} does not have",
                 package=package.info.record.dist,
                 path=path,
             )
