@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from condapress import formats
 from condapress._datapaths import PLACEHOLDERS
+from condapress.audit._dlls import dll_findings
 from condapress.audit._integrity import cxx_findings, finding, missing_library
 from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
 from condapress.formats.elf._read import max_versions
@@ -31,11 +32,13 @@ def binary_findings(
 
     :param facts: what the wheel's ``.dist-info`` says (its tags, its requirements).
     """
-    binaries = {m.name: m.elf for m in members if m.elf is not None}
+    binaries = _judged({m.name: m.elf for m in members if m.elf is not None}, facts.claimed_tags)
     findings: list[Finding] = []
     if not binaries:
         return _PURE, (), findings
     fmt = formats.for_facts(binaries[min(binaries)])
+    if fmt.name == "PE":
+        return dll_findings(binaries, members, facts, fmt)
     verdict = _verdict(binaries, facts, findings, fmt)
     libraries = _libraries(binaries, members, verdict, facts.requires_dist, findings, fmt)
     return verdict, libraries, findings
@@ -43,6 +46,25 @@ def binary_findings(
 
 #: The verdict of a wheel without binaries.
 _PURE = PlatformVerdict("any", (), "any", ())
+#: The binary format of the wheels that claim a platform tag starting so; ELF for the others.
+_TAG_FORMATS = (("win", "PE"),)
+
+
+def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict[str, BinaryFacts]:
+    """The binaries of the format the wheel's platform loads; the others are data to it.
+
+    A wheel for Linux (or a pure one) may carry Windows programs as data, which it never runs
+    (setuptools' and pip's launcher templates, ``cli-64.exe``, ``t64.exe``): PE files are
+    judged only in a wheel that claims a Windows tag.
+    """
+    platforms = {tag.rpartition("-")[2] for tag in claimed}
+    wanted = next(
+        (name for prefix, name in _TAG_FORMATS if any(p.startswith(prefix) for p in platforms)),
+        "ELF",
+    )
+    return {path: facts for path, facts in binaries.items() if facts.format == wanted}
+
+
 _PLATFORM = re.compile(
     r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux)_(?P<arch>.+)"
 )

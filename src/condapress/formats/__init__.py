@@ -3,9 +3,10 @@
 No stage reads, edits or judges a binary itself. The relocate stage asks the
 :class:`BinaryFormat` of the target subdir (:func:`for_subdir`) what a file says and which
 edit it needs, and has it apply the edits; the retag stage asks it for the platform tag; the
-audit asks the format of each member it meets (:func:`for_head`). ELF, for ``linux-*``, is the
-one format implemented (:mod:`condapress.formats.elf`). Mach-O and PE are siblings to come: a
-module that answers the same questions and one line in :data:`_BY_PLATFORM`.
+audit asks the format of each member it meets (:func:`for_head`). ELF, for ``linux-*``
+(:mod:`condapress.formats.elf`), and PE, for ``win-*`` (:mod:`condapress.formats.pe`), are
+implemented; another format is a module that answers the same questions and one line in
+:data:`_BY_PLATFORM`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from condapress.errors import SpecError
 from condapress.formats.elf import ELF
+from condapress.formats.pe import PE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -103,14 +105,14 @@ class BinaryFormat(Protocol):
 
 
 #: The format of each platform, by the first part of a conda subdir.
-_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF}
+_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "win": PE}
 
 
 def for_subdir(subdir: str) -> BinaryFormat:
     """The binary format of packages built for *subdir* (``linux-64`` -> ELF).
 
-    >>> for_subdir("linux-aarch64").name
-    'ELF'
+    >>> for_subdir("linux-aarch64").name, for_subdir("win-64").name
+    ('ELF', 'PE')
 
     :raises SpecError: condapress cannot press wheels for *subdir* yet.
     """
@@ -119,7 +121,7 @@ def for_subdir(subdir: str) -> BinaryFormat:
         implemented = ", ".join(f"{name}-*" for name in _BY_PLATFORM)
         raise SpecError(
             f"condapress cannot press wheels for {subdir} yet: only {implemented} are implemented",
-            hint="press on a Linux subdir (--subdir linux-64, linux-aarch64, ...)",
+            hint=f"press for a subdir it implements ({implemented})",
         )
     return found
 

@@ -21,6 +21,7 @@ from condapress import _datapaths
 from condapress._paths import SITE_PACKAGES, Claim, Claims, file_digest
 from condapress.errors import RelocationError, UnresolvedLibraryError
 from condapress.model import FileMode, Launcher, Layout, LeftOut, PathType, Placement
+from condapress.relocate import _windows
 from condapress.relocate._links import expanded, links_to_site_lib, site_dest
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
 __all__ = ["libs_dir", "mangle", "plan_layout", "provided_sonames"]
 
 logger = logging.getLogger(__name__)
+
+#: The binary format whose layout rules differ: DLLs, programs beside them, no shebangs.
+_WINDOWS = "PE"
+#: What provides the libraries no package of the closure does, by binary format.
+_SYSTEMS = {_WINDOWS: "Windows"}
 
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
 _LEFT_OUT = (
@@ -55,12 +61,15 @@ def libs_dir(distribution: str) -> str:
 def mangle(soname: str, package_sha256: str) -> str:
     """``libzstd.so.1`` -> ``libzstd-1a2b3c4d.so.1``, the hash taken from the conda package.
 
-    Every wheel that links the library computes the same name from the same package.
+    Every wheel that links the library computes the same name from the same package. A DLL's
+    hash goes before ``.dll``, as delvewheel puts it.
 
-    >>> mangle("libgreet.so.1", "0" * 64)
-    'libgreet-562049fa.so.1'
+    >>> mangle("libgreet.so.1", "0" * 64), mangle("yaml.dll", "0" * 64)
+    ('libgreet-562049fa.so.1', 'yaml-195beb2e.dll')
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
+    if soname.lower().endswith(".dll"):
+        return f"{soname[:-4]}-{digest}{soname[-4:]}"
     stem, dot, rest = soname.partition(".so")
     return f"{stem}-{digest}{dot}{rest}" if dot else f"{soname}-{digest}"
 
@@ -117,12 +126,12 @@ def plan_layout(
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs, fmt)
-    site_libs = _site_libraries(wheel, elfs)
+    site_libs = _site_libraries(wheel, elfs, fmt)
     builder = _LayoutBuilder(
         wheel=wheel,
         folder=folder,
         own=own,
-        providers={**(others or {}), **own, **_site_providers(site_libs)},
+        providers={**(others or {}), **own, **_site_providers(site_libs, fmt)},
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
@@ -140,6 +149,7 @@ def plan_layout(
         binary_edits=tuple(builder.edits),
         launchers=tuple(builder.launchers),
         left_out=tuple(builder.left_out),
+        dll_directories=tuple(sorted(builder.dll_directories)),
     )
 
 
@@ -160,6 +170,8 @@ class _LayoutBuilder:
     launchers: list[Launcher] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     data_links: dict[str, dict[str, PathEntry]] = field(default_factory=dict)
+    #: the folders of the DLLs the binaries import (Windows: the import hook adds them).
+    dll_directories: set[str] = field(default_factory=set)
 
     @property
     def data_scripts(self) -> str:
@@ -192,7 +204,8 @@ class _LayoutBuilder:
         elif links_to_site_lib(package, entry, name, self.site_libs):
             dest, why = None, "symbolic link to a library kept under its soname"
         elf = elfs.get(entry.path)
-        shebang = elf is None and path.startswith("bin/")
+        windows = self.fmt.name == _WINDOWS
+        shebang = elf is None and path.startswith("bin/") and not windows
         if dest is not None and shebang:
             dest = f"{self.data_scripts}/{posixpath.basename(path)}"
         source, dist = package.root / entry.path, package.info.record.dist
@@ -200,7 +213,7 @@ class _LayoutBuilder:
         if dest is None or taken:
             self.left_out.append(LeftOut(name, entry.path, taken or why or ""))
             return
-        if path.startswith("bin/") and elf is not None:
+        if elf is not None and (elf.is_executable if windows else path.startswith("bin/")):
             self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
@@ -221,12 +234,17 @@ class _LayoutBuilder:
         )
         if elf is not None:
             _check_resolved(package, entry.path, elf, self.providers, self.fmt)
+            if windows:  # Windows searches a DLL's own folder for its DLLs already
+                found = {self.providers[n][0] for n in elf.needed if n in self.providers}
+                self.dll_directories.update(found - {posixpath.dirname(dest)})
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
 
     def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
         script = posixpath.basename(target)
+        if self.fmt.name == _WINDOWS:  # the command of zstd.exe is zstd
+            script = script.removesuffix(".exe").removesuffix(".EXE")
         launcher = Launcher(script, f"{self.data_scripts}/{script}", target)
         claim = Claim(dist, f"the launcher of {path}", lambda: f"launcher of {target}")
         taken = self.claims.claim(launcher.dest, claim)
@@ -256,25 +274,34 @@ def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -
 
 
 def _site_libraries(
-    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]]
+    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]], fmt: BinaryFormat
 ) -> dict[tuple[str, str], str]:
     """(package, path) -> wheel path of every shared library inside site-packages.
 
     Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
     file under their soname, the way PyPI's own wheels ship them; their users get an $ORIGIN
-    entry to their folder.
+    entry to their folder. A DLL (not an extension module) keeps its file name, by which
+    Windows finds it.
     """
-    return {
-        (name, path): f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
-        for name in wheel.members
-        for path, elf in elfs.get(name, {}).items()
-        if elf.is_shared and elf.soname and SITE_PACKAGES.match(path)
-    }
+    found = {}
+    for name in wheel.members:
+        for path, elf in elfs.get(name, {}).items():
+            if not elf.is_shared or not SITE_PACKAGES.match(path):
+                continue
+            if fmt.name == _WINDOWS and path.lower().endswith(".dll"):
+                found[name, path] = site_dest(path)
+            elif fmt.name != _WINDOWS and elf.soname:
+                found[name, path] = f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
+    return found
 
 
-def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple[str, str]]:
+def _site_providers(
+    site_libs: Mapping[tuple[str, str], str], fmt: BinaryFormat
+) -> dict[str, tuple[str, str]]:
+    # Windows compares DLL names without case; the PE reader gives them in lower case.
+    key = str.lower if fmt.name == _WINDOWS else str
     return {
-        posixpath.basename(dest): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+        key(posixpath.basename(dest)): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
         for dest in site_libs.values()
     }
 
@@ -290,7 +317,8 @@ def _check_resolved(
         if soname not in providers and not fmt.is_system_library(soname, elf.machine):
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "
-                "closure provides and a manylinux system does not have",
+                f"closure provides and {_SYSTEMS.get(fmt.name, 'a manylinux system')} does not "
+                "have",
                 package=package.info.record.dist,
                 path=path,
             )
@@ -358,11 +386,15 @@ def _prefix_destination(
 ) -> tuple[str | None, str | None]:
     """Where a file outside site-packages goes: libraries by soname, the rest under .libs."""
     path = entry.path
+    if fmt.name == _WINDOWS and (why := _windows.left_out(entry, package)):
+        return None, why
     if elf is None and re.match(r"^lib/[^/]+\.so$", path):
         return None, "linker script for a library's link-time name (development file)"
     soname = fmt.link_name(path, elf) if elf is not None else None
     if soname is not None:
         return f"{folder}/{own[soname][1]}", None
+    if fmt.name == _WINDOWS and elf is not None and elf.is_executable:
+        return _windows.program_destination(path, folder), None
     if path.startswith("bin/"):
         if elf is not None:
             return f"{folder}/bin/{path[4:]}", None

@@ -1,0 +1,121 @@
+"""The Windows rules of a wheel's layout: what a ``win-*`` package leaves out, and its commands.
+
+A conda environment on Windows keeps its DLLs and programs in ``Library/bin`` (and the other
+folders conda puts on PATH), development files under ``Library/include`` and ``Library/lib``,
+and conda's own launchers of entry points in ``Scripts``. In a wheel the DLLs go to
+``<dist>.libs`` under mangled names and the programs beside them, where the Windows loader finds
+their DLLs (it searches the program's own folder first); pip, which runs no file of
+``.data/scripts`` as a command on Windows, makes each program a command through a
+``console_scripts`` entry point whose function the import hook module holds.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from condapress.model import ConsoleScript, LeftOut
+from condapress.relocate._hook import HOOK_MODULE
+
+if TYPE_CHECKING:
+    from condapress.model import Layout, PathEntry, UnpackedPackage
+
+__all__ = ["console_scripts", "left_out", "program_destination"]
+
+# Outside site-packages: development files, debug symbols, and what only conda runs.
+_LEFT_OUT = (
+    (re.compile(r"^Library/include/"), "header (development file)"),
+    (
+        re.compile(r"^Library/((lib|share)/)?(pkgconfig|cmake)/"),
+        "build-system file (development file)",
+    ),
+    (
+        re.compile(r"^Library/lib/.*\.lib$", re.IGNORECASE),
+        "import or static library (development file)",
+    ),
+    (re.compile(r"\.pdb$", re.IGNORECASE), "debug symbols (development file)"),
+    (re.compile(r"^Library/share/(man|doc|info|aclocal|gtk-doc|licenses)/"), "documentation"),
+    (re.compile(r"^Menu/"), "start-menu shortcut of a conda environment (menuinst)"),
+    (
+        re.compile(r"\.(bat|cmd|ps1)$", re.IGNORECASE),
+        "batch script: it runs programs by their place in a conda environment",
+    ),
+)
+_CONDA_SCRIPT = re.compile(r"^Scripts/(?P<name>[^/]+)-script\.pyw?$")
+_CONDA_LAUNCHER = re.compile(r"^Scripts/(?P<name>[^/]+)\.exe$", re.IGNORECASE)
+
+
+def left_out(entry: PathEntry, package: UnpackedPackage) -> str | None:
+    """Why the file *entry* of a Windows package, outside site-packages, is left out; or None."""
+    path = entry.path
+    for pattern, why in _LEFT_OUT:
+        if pattern.search(path):
+            return why
+    paths = {other.path for other in package.info.paths}
+    if "/" not in path and path.lower().endswith(".dll") and f"Library/bin/{path}" in paths:
+        return f"copy of Library/bin/{path} at the prefix root, where conda's python.exe finds it"
+    script = _CONDA_SCRIPT.match(path)
+    launcher = _CONDA_LAUNCHER.match(path)
+    name = script["name"] if script else launcher["name"] if launcher else None
+    if name is not None and {f"Scripts/{name}-script.py", f"Scripts/{name}-script.pyw"} & paths:
+        return (
+            f"conda's launcher of the entry point {name}: pip writes its own from the "
+            "entry points of the wheel"
+        )
+    return None
+
+
+def console_scripts(layout: Layout) -> Layout:
+    """*layout* with its launchers turned into console scripts of its import hook module.
+
+    The function of each goes into the hook module of the first top-level package (by name);
+    a wheel without a package has no module to hold them, so its executables stay in the wheel
+    without a command, each with the reason among the files left out.
+    """
+    if not layout.launchers:
+        return layout
+    if not layout.hooks:
+        package = {p.dest: p.package for p in layout.placements}
+        why = (
+            "a command on Windows is a console_scripts entry point, whose function needs a "
+            "python package of the wheel, and this wheel has none"
+        )
+        left = tuple(
+            LeftOut(package[launcher.target], f"the command {launcher.name}", why)
+            for launcher in layout.launchers
+        )
+        return replace(layout, launchers=(), left_out=layout.left_out + left)
+    module = f"{layout.hooks[0].split('/')[0]}.{HOOK_MODULE}"
+    taken: set[str] = set()
+    scripts = []
+    for launcher in layout.launchers:
+        function = _function_name(launcher.name, taken)
+        scripts.append(ConsoleScript(launcher.name, module, function, launcher.target))
+    return replace(layout, launchers=(), console_scripts=tuple(scripts))
+
+
+def _function_name(command: str, taken: set[str]) -> str:
+    """A Python name for the function of *command*, unique among *taken* (which it joins).
+
+    >>> taken = set()
+    >>> [_function_name(command, taken) for command in ("zstd", "xz-dec", "xz_dec")]
+    ['_run_zstd', '_run_xz_dec', '_run_xz_dec_2']
+    """
+    base = "_run_" + re.sub(r"\W", "_", command, flags=re.ASCII)
+    name, count = base, 1
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    taken.add(name)
+    return name
+
+
+def program_destination(path: str, folder: str) -> str:
+    """Where a program of a Windows package goes: beside the DLLs, in ``<dist>.libs``.
+
+    >>> program_destination("Library/bin/zstd.exe", "zstandard.libs")
+    'zstandard.libs/zstd.exe'
+    """
+    return f"{folder}/{posixpath.basename(path)}"
