@@ -55,14 +55,19 @@ def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict
 
     A wheel for Linux (or a pure one) may carry Windows programs as data, which it never runs
     (setuptools' and pip's launcher templates, ``cli-64.exe``, ``t64.exe``): PE files are
-    judged only in a wheel that claims a Windows tag.
+    judged only in a wheel that claims a Windows tag, or that claims a platform and has no
+    binary of its own format.
     """
     platforms = {tag.rpartition("-")[2] for tag in claimed}
     wanted = next(
         (name for prefix, name in _TAG_FORMATS if any(p.startswith(prefix) for p in platforms)),
         "ELF",
     )
-    return {path: facts for path, facts in binaries.items() if facts.format == wanted}
+    judged = {path: facts for path, facts in binaries.items() if facts.format == wanted}
+    if judged or platforms <= {"any"}:
+        return judged
+    # A wheel for one platform whose binaries are all another's: judged, and found wanting.
+    return dict(binaries)
 
 
 _PLATFORM = re.compile(
