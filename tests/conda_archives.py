@@ -170,3 +170,19 @@ def write_conda(
         zf.writestr(f"info-{stem}.tar.zst", compressor.compress(info))
         zf.writestr(f"pkg-{stem}.tar.zst", raw_pkg or compressor.compress(pkg))
     return path
+
+
+def archive_member(archive: Path, path: str) -> bytes:
+    """The file *path* of the payload of the conda *archive* (.conda or .tar.bz2)."""
+    if archive.name.endswith(".tar.bz2"):
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(path)
+            assert member is not None, path
+            return member.read()
+    with zipfile.ZipFile(archive) as zf:
+        pkg = next(name for name in zf.namelist() if name.startswith("pkg-"))
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(zf.read(pkg))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.extractfile(path)
+        assert member is not None, path
+        return member.read()

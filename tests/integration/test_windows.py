@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,9 +23,11 @@ from typing import TYPE_CHECKING
 import pefile
 import pytest
 
-from conda_archives import M, Package, index
+from conda_archives import M, Package, archive_member, index
 from condapress._cli import main
 from condapress.formats.pe._edit import rename_imports
+from condapress.model import ConsoleScript, EnvSetting
+from condapress.relocate import _hook
 from conftest import REPO, cpython
 from hostile_wheels import write_wheel
 
@@ -61,22 +62,7 @@ def mangled(wheel: Path, dll: str) -> str:
 
 
 def conda_file(channel: Path, file_name: str, path: str) -> bytes:
-    """The file *path* of the conda archive *file_name* in *channel*, as conda would install it."""
-    archive = channel / "win-64" / file_name
-    if file_name.endswith(".tar.bz2"):
-        with tarfile.open(archive) as tar:
-            member = tar.extractfile(path)
-            assert member is not None
-            return member.read()
-    with zipfile.ZipFile(archive) as zf:
-        pkg = next(n for n in zf.namelist() if n.startswith("pkg-"))
-        import zstandard
-
-        data = zstandard.ZstdDecompressor().decompressobj().decompress(zf.read(pkg))
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = tar.extractfile(path)
-        assert member is not None
-        return member.read()
+    return archive_member(channel / "win-64" / file_name, path)
 
 
 def imports(data: bytes) -> list[str]:
@@ -339,6 +325,29 @@ def test_zstandard_bundles_zstd_and_runs_its_programs_through_console_scripts(
     assert "cffi" in files["zstandard-0.23.0.dist-info/METADATA"].decode()
 
 
+def test_a_console_script_runs_its_program_with_the_wheel_s_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The launcher's logic, run here on a stand-in program (a shell script named tool.exe).
+    (tmp_path / "demo.libs" / "share").mkdir(parents=True)
+    program = tmp_path / "demo.libs" / "tool.exe"
+    program.write_text('#!/bin/sh\necho "$DEMO_DATA" "$@"\nexit 3\n')
+    program.chmod(0o755)
+    data = EnvSetting("DEMO_DATA", "demo.libs/share", "share", "demo", "demo.libs", at_import=False)
+    settings = [data]
+    script = ConsoleScript("tool", "demo._condapress_env", "_run_tool", "demo.libs/tool.exe")
+    source = _hook.hook_source(settings, (), (script,))
+    monkeypatch.delenv("DEMO_DATA", raising=False)
+    namespace: dict[str, object] = {"__file__": str(tmp_path / "demo" / "_condapress_env.py")}
+    exec(compile(source, "_condapress_env.py", "exec"), namespace)  # noqa: S102 - our own output
+    assert "DEMO_DATA" not in os.environ  # at_import false: only the programs get it
+    monkeypatch.setattr(sys, "argv", ["tool", "--version"])
+    run = namespace["_run_tool"]
+    assert callable(run)
+    assert run() == 3
+    assert capfd.readouterr().out == f"{tmp_path / 'demo.libs' / 'share'} --version\n"
+
+
 # --- the audit of Windows wheels built by hand from the pressed one
 
 
@@ -560,7 +569,7 @@ def test_windows_loads_the_extension_module_from_the_folder_the_hook_adds(
 ) -> None:
     site = tmp_path / "site"
     with zipfile.ZipFile(pyyaml.wheel) as zf:
-        zf.extractall(site)  # noqa: S202 - our own wheel, audited
+        zf.extractall(site)
     # A stand-in for python39.dll (none can be had here): it exports what the module imports.
     pe = pefile.PE(str(site / PYD))
     names = [
@@ -606,7 +615,7 @@ def test_windows_runs_the_programs_beside_their_mangled_dlls(
     wine: dict[str, str], zstandard_wheel: Pressed, tmp_path: Path
 ) -> None:
     with zipfile.ZipFile(zstandard_wheel.wheel) as zf:
-        zf.extractall(tmp_path)  # noqa: S202 - our own wheel, audited
+        zf.extractall(tmp_path)
     zstd = wine_run(wine, tmp_path / "zstandard.libs" / "zstd.exe", "--version")
     assert re.match(r"\*\*\* Zstandard CLI \(64-bit\) v1\.5\.6", zstd.stdout), (
         zstd.stdout + zstd.stderr

@@ -63,13 +63,18 @@ def read_pe(path: Path) -> BinaryFacts:
 def parse_pe(data: bytes, name: str) -> BinaryFacts:
     """The facts of the PE file whose bytes are *data* (*name* is used in messages).
 
-    :raises BinaryError: *data* is no valid PE image, or its import table is unreadable.
+    :raises BinaryError: *data* is no valid PE image, is truncated, or names no DLL where an
+        import should.
     """
     try:
         pe = pefile.PE(data=data, fast_load=True)
     except pefile.PEFormatError as exc:
         raise BinaryError(name, str(exc.value), kind="PE", path=name) from exc
     with pe:
+        end = max((s.PointerToRawData + s.SizeOfRawData for s in pe.sections), default=0)
+        if len(data) < end:
+            reason = f"it is truncated: its sections end at byte {end:,}, the file at {len(data):,}"
+            raise BinaryError(name, reason, kind="PE", path=name)
         pe.parse_data_directories(directories=_DIRECTORIES, import_dllnames_only=True)
         machine = pe.FILE_HEADER.Machine
         characteristics = pe.FILE_HEADER.Characteristics
