@@ -24,9 +24,10 @@ __all__ = ["MACHINES", "MAX_PE_FILE", "PeCollector", "is_pe", "parse_pe", "read_
 #: ``IMAGE_FILE_HEADER.Machine`` -> the architecture, spelled as in the wheel tag ``win_<arch>``
 #: (``x86`` is ``win32``).
 MACHINES = {0x8664: "amd64", 0xAA64: "arm64", 0x14C: "x86"}
-#: The largest PE file the audit reads (it holds the file in memory to parse it). conda's DLLs
-#: are a few MiB; CUDA's largest reach some hundreds.
-MAX_PE_FILE = 1 << 30
+#: The largest PE file the audit reads: it holds the whole file in memory to parse it, so the
+#: bound is the ELF reader's (MAX_ELF_TABLES). conda's DLLs take a few MiB; the largest CUDA
+#: DLLs in PyPI's Windows wheels are larger, and are reported as too large to read.
+MAX_PE_FILE = 256 << 20
 
 _IMAGE_FILE_DLL = 0x2000
 _IMAGE_FILE_EXECUTABLE_IMAGE = 0x0002
