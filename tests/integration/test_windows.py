@@ -285,6 +285,28 @@ def test_the_msvc_runtime_is_the_system_s_never_a_requirement() -> None:
     assert pyyaml["requires_dist"] == ["yaml-conda==0.2.5"]
 
 
+def test_split_wheels_agree_on_the_dll_name_and_the_hook_adds_the_other_wheel_s_folder(
+    tmp_path: Path,
+) -> None:
+    status, out, err = run(
+        "pyyaml", "--subdir", "win-64", "--python", "3.9", "-c", CONDA_FORGE,
+        "--cache-dir", tmp_path / "cache", "-o", tmp_path,
+    )  # fmt: skip
+    assert status == 0, err
+    assert [line.split()[1] for line in out.splitlines()] == [
+        "cp39-cp39-win_amd64",
+        "py3-none-win_amd64",
+    ]
+    native = tmp_path / "yaml_conda-0.2.5-py3-none-win_amd64.whl"
+    files = members(tmp_path / "pyyaml-5.4.1-cp39-cp39-win_amd64.whl")
+    dll = mangled(native, "yaml.dll")
+    assert imports(files[PYD])[0] == dll
+    assert (
+        "\n_DLL_DIRECTORIES = ('yaml_conda.libs',)\n" in files["yaml/_condapress_env.py"].decode()
+    )
+    assert "Requires-Dist: yaml-conda==0.2.5\n" in files["pyyaml-5.4.1.dist-info/METADATA"].decode()
+
+
 def test_zstandard_bundles_zstd_and_runs_its_programs_through_console_scripts(
     zstandard_wheel: Pressed,
 ) -> None:
