@@ -3,8 +3,8 @@
 delvewheel (MIT, github.com/adang1345/delvewheel) keeps, per architecture, the DLLs found in
 System32 (SysWOW64 for x86) of every Windows release from 7 SP1 to 11: what a wheel may import
 without bundling. condapress reads the same facts as package data, so a new delvewheel release
-is taken in by running this script (delvewheel is in the test dependency group) and committing
-the file; the tests compare the two.
+is taken in by raising its pin in the test dependency group (pyproject.toml), running this
+script and committing the file; the tests compare the two.
 
     python scripts/update_windows_dlls.py
 """
