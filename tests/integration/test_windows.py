@@ -307,6 +307,34 @@ def test_split_wheels_agree_on_the_dll_name_and_the_hook_adds_the_other_wheel_s_
     assert "Requires-Dist: yaml-conda==0.2.5\n" in files["pyyaml-5.4.1.dist-info/METADATA"].decode()
 
 
+def test_a_top_level_module_finds_its_dlls_beside_it(tmp_path: Path) -> None:
+    # No __init__.py runs before a module at the top of site-packages: its DLLs go beside it,
+    # at the root of the wheel, as delvewheel puts them (brotli-python's _brotli.pyd is such).
+    pyd = conda_file(CONDA_FORGE, "pyyaml-5.4.1-py39hb82d6ee_1.tar.bz2", f"Lib/site-packages/{PYD}")
+    package = Package(
+        payload=[M("Lib/site-packages/_yaml.cp39-win_amd64.pyd", pyd)],
+        index=index(subdir="win-64", depends=["yaml >=0.2.5"]),
+    )
+    status, _, err = run(
+        package.conda(tmp_path), "--subdir", "win-64", "--python", "3.9", "-c", CONDA_FORGE,
+        "--fat", "--cache-dir", tmp_path / "cache", "-o", tmp_path / "out",
+    )  # fmt: skip
+    assert status == 0, err
+    [wheel] = (tmp_path / "out").glob("*.whl")
+    files = members(wheel)
+    [dll] = [name for name in files if name.endswith(".dll")]
+    assert re.fullmatch(r"yaml-[0-9a-f]{8}\.dll", dll)
+    assert imports(files["_yaml.cp39-win_amd64.pyd"])[0] == dll
+    assert not [name for name in files if name.endswith("_condapress_env.py")]
+    shown = delvewheel_show(wheel)
+    assert shown["The following DLLs are already in the wheel and will not be copied."] == [
+        f"{dll} ({wheel.name}/{dll})"
+    ]
+    status, out, _ = run("audit", wheel)
+    assert status == 0
+    assert f"\n{wheel.name}: ok (0 errors, 0 warnings, 0 notes)\n" in out
+
+
 def test_zstandard_bundles_zstd_and_runs_its_programs_through_console_scripts(
     zstandard_wheel: Pressed,
 ) -> None:

@@ -156,7 +156,7 @@ def _added_folders(members: Sequence[Member], files: set[str]) -> dict[str, set[
     A package adds a folder when its ``__init__.py`` (or condapress's hook module, which it
     imports) calls ``os.add_dll_directory`` and names the folder in a string: delvewheel's
     ``os.path.join(os.path.dirname(__file__), os.pardir, 'x.libs')``, condapress's
-    ``_DLL_DIRECTORIES = ('x.libs',)``.
+    ``_DLL_DIRECTORIES = ('x.libs',)`` (``'.'`` for the root of the wheel).
     """
     texts = {_installed(m.name): m.source for m in members if m.source is not None}
     folders = {posixpath.dirname(f) for f in files} - {""}
@@ -169,13 +169,9 @@ def _added_folders(members: Sequence[Member], files: set[str]) -> dict[str, set[
         hook = texts.get(f"{top}/_condapress_env.py")
         if hook is not None and re.search(r"^from \. import _condapress_env\b", text, re.MULTILINE):
             sources.append(hook)
-        added[top] = {
-            folder
-            for source in sources
-            if "add_dll_directory" in source
-            for folder in _strings(source)
-            if folder in folders
-        }
+        named = {s for source in sources if "add_dll_directory" in source for s in _strings(source)}
+        # '.' is the root of the wheel, site-packages itself
+        added[top] = (named & folders) | ({""} if "." in named else set())
     return added
 
 

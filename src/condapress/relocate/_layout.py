@@ -86,7 +86,12 @@ def provided_sonames(
     elfs: Mapping[str, Mapping[str, BinaryFacts]],
     fmt: BinaryFormat,
 ) -> dict[str, tuple[str, str]]:
-    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry."""
+    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry.
+
+    The folder is ``<dist>.libs``; on Windows, when a top-level extension module imports one of
+    them, the root of the wheel (``.``): no ``__init__.py`` runs before such a module to add a
+    folder to the DLL search path, and Windows searches the module's own folder.
+    """
     folder = libs_dir(wheel.distribution)
     provided: dict[str, tuple[str, str]] = {}
     for name in wheel.members:
@@ -95,6 +100,8 @@ def provided_sonames(
             if soname is not None:
                 mangled = mangle(soname, _package_sha256(packages[name]))
                 provided.setdefault(soname, (folder, mangled))
+    if fmt.name == _WINDOWS and _windows.top_level_users(wheel.members, elfs, provided):
+        return {soname: (".", mangled) for soname, (_, mangled) in provided.items()}
     return provided
 
 
@@ -236,7 +243,7 @@ class _LayoutBuilder:
             _check_resolved(package, entry.path, elf, self.providers, self.fmt)
             if windows:  # Windows searches a DLL's own folder for its DLLs already
                 found = {self.providers[n][0] for n in elf.needed if n in self.providers}
-                self.dll_directories.update(found - {posixpath.dirname(dest)})
+                self.dll_directories.update(found - {posixpath.dirname(dest) or "."})
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
@@ -392,9 +399,11 @@ def _prefix_destination(
         return None, "linker script for a library's link-time name (development file)"
     soname = fmt.link_name(path, elf) if elf is not None else None
     if soname is not None:
-        return f"{folder}/{own[soname][1]}", None
+        return _windows.joined(*own[soname]), None
     if fmt.name == _WINDOWS and elf is not None and elf.is_executable:
-        return _windows.program_destination(path, folder), None
+        # beside the DLLs, where Windows finds a program's DLLs
+        dlls = next(iter(own.values()), (folder, ""))[0]
+        return _windows.joined(dlls, posixpath.basename(path)), None
     if path.startswith("bin/"):
         if elf is not None:
             return f"{folder}/bin/{path[4:]}", None

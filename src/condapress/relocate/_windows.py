@@ -11,18 +11,21 @@ their DLLs (it searches the program's own folder first); pip, which runs no file
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from condapress._paths import SITE_PACKAGES
 from condapress.model import ConsoleScript, LeftOut
 from condapress.relocate._hook import HOOK_MODULE
+from condapress.relocate._links import site_dest
 
 if TYPE_CHECKING:
-    from condapress.model import Layout, PathEntry, UnpackedPackage
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["console_scripts", "left_out", "program_destination"]
+    from condapress.model import BinaryFacts, Layout, PathEntry, UnpackedPackage
+
+__all__ = ["console_scripts", "joined", "left_out", "top_level_users"]
 
 # Outside site-packages: development files, debug symbols, and what only conda runs.
 _LEFT_OUT = (
@@ -112,10 +115,25 @@ def _function_name(command: str, taken: set[str]) -> str:
     return name
 
 
-def program_destination(path: str, folder: str) -> str:
-    """Where a program of a Windows package goes: beside the DLLs, in ``<dist>.libs``.
+def joined(folder: str, name: str) -> str:
+    """The wheel path of *name* in *folder* (``.`` is the root of the wheel).
 
-    >>> program_destination("Library/bin/zstd.exe", "zstandard.libs")
-    'zstandard.libs/zstd.exe'
+    >>> joined("zstandard.libs", "zstd.exe"), joined(".", "yaml-1a2b3c4d.dll")
+    ('zstandard.libs/zstd.exe', 'yaml-1a2b3c4d.dll')
     """
-    return f"{folder}/{posixpath.basename(path)}"
+    return name if folder == "." else f"{folder}/{name}"
+
+
+def top_level_users(
+    members: Sequence[str],
+    binaries: Mapping[str, Mapping[str, BinaryFacts]],
+    provided: Mapping[str, tuple[str, str]],
+) -> bool:
+    """Whether an extension module at the top of site-packages imports a DLL of *provided*."""
+    return any(
+        SITE_PACKAGES.match(path)
+        and "/" not in site_dest(path)
+        and set(facts.needed) & provided.keys()
+        for name in members
+        for path, facts in binaries.get(name, {}).items()
+    )
