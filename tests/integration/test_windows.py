@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -26,10 +27,11 @@ import pytest
 from conda_archives import M, Package, archive_member, index
 from condapress._cli import main
 from condapress.formats.pe._edit import rename_imports
+from condapress.formats.pe._read import MAX_PE_FILE
 from condapress.model import ConsoleScript, EnvSetting
 from condapress.relocate import _hook
 from conftest import REPO, cpython
-from hostile_wheels import write_wheel
+from hostile_wheels import Inflating, write_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -532,6 +534,31 @@ def test_windows_programs_in_a_pure_wheel_are_data(
     status, out, _ = run("audit", wheel)
     assert status == 0
     assert "binaries allow: any (no binary files)\n" in out
+
+
+def test_a_pe_file_beyond_what_the_audit_reads_is_refused_unread(
+    pyyaml: Pressed, tmp_path: Path
+) -> None:
+    pyd = members(pyyaml.wheel)[PYD]
+    big = Inflating(pyd, MAX_PE_FILE)  # a real module, then zeros: deflated, never held
+    noise = random.Random(13).randbytes(400 * 1024)  # noqa: S311 - keeps the ratio real
+    wheel = write_wheel(
+        tmp_path / "demo-1.0-cp39-cp39-win_amd64.whl",
+        {"demo/__init__.py": b"", "demo/big.dll": big, "demo/noise.bin": noise},
+        dist_info={
+            "WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp39-cp39-win_amd64\n"
+        },
+    )
+    assert findings(wheel) == [
+        (
+            "error",
+            "file-too-large",
+            (
+                f"demo/big.dll is a PE file of {big.size:,} bytes, more than the "
+                f"{MAX_PE_FILE:,} condapress reads"
+            ),
+        )
+    ]
 
 
 def test_a_dll_no_package_provides_is_refused_naming_windows(
