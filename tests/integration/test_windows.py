@@ -337,6 +337,40 @@ def test_a_top_level_module_finds_its_dlls_beside_it(tmp_path: Path) -> None:
     assert f"\n{wheel.name}: ok (0 errors, 0 warnings, 0 notes)\n" in out
 
 
+def test_programs_on_conda_s_path_become_commands_and_a_package_s_own_stay_data(
+    tmp_path: Path,
+) -> None:
+    xz = conda_file(ANACONDA, "xz-5.4.6-h8cc25b3_1.conda", "Library/bin/xz.exe")
+    package = Package(
+        payload=[
+            M("Lib/site-packages/demo/__init__.py", b""),
+            M("Lib/site-packages/demo/cli-64.exe", xz),  # as setuptools carries its launchers
+            M("Library/bin/xz.exe", xz),
+            M("Scripts/demo.exe", xz),  # conda's launcher of an entry point, and its script
+            M("Scripts/demo-script.py", b"import demo\n"),
+            M("Library/bin/demo-env.bat", b"@set DEMO=%~dp0\n"),
+        ],
+        index=index(subdir="win-64", depends=[]),
+    )
+    status, _, err = run(
+        package.conda(tmp_path), "--subdir", "win-64", "--python", "3.9",
+        "--cache-dir", tmp_path / "cache", "-o", tmp_path / "out",
+    )  # fmt: skip
+    assert status == 0, err
+    [wheel] = (tmp_path / "out").glob("*.whl")
+    files = members(wheel)
+    assert sorted(f for f in files if ".dist-info/" not in f) == [
+        "demo.libs/xz.exe",
+        "demo/__init__.py",
+        "demo/_condapress_env.py",
+        "demo/cli-64.exe",
+    ]
+    assert files["demo/cli-64.exe"] == xz
+    assert files["demo-1.0.dist-info/entry_points.txt"].decode() == (
+        "[console_scripts]\nxz = demo._condapress_env:_run_xz\n"
+    )
+
+
 def test_zstandard_bundles_zstd_and_runs_its_programs_through_console_scripts(
     zstandard_wheel: Pressed,
 ) -> None:

@@ -220,7 +220,9 @@ class _LayoutBuilder:
         if dest is None or taken:
             self.left_out.append(LeftOut(name, entry.path, taken or why or ""))
             return
-        if elf is not None and (elf.is_executable if windows else path.startswith("bin/")):
+        if elf is not None and (
+            _windows.is_program(path, elf) if windows else path.startswith("bin/")
+        ):
             self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
@@ -400,7 +402,7 @@ def _prefix_destination(
     soname = fmt.link_name(path, elf) if elf is not None else None
     if soname is not None:
         return _windows.joined(*own[soname]), None
-    if fmt.name == _WINDOWS and elf is not None and elf.is_executable:
+    if fmt.name == _WINDOWS and elf is not None and _windows.is_program(path, elf):
         # beside the DLLs, where Windows finds a program's DLLs
         dlls = next(iter(own.values()), (folder, ""))[0]
         return _windows.joined(dlls, posixpath.basename(path)), None

@@ -11,11 +11,13 @@ their DLLs (it searches the program's own folder first); pip, which runs no file
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from condapress._paths import SITE_PACKAGES
+from condapress.formats.pe import DLL_FOLDERS
 from condapress.model import ConsoleScript, LeftOut
 from condapress.relocate._hook import HOOK_MODULE
 from condapress.relocate._links import site_dest
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from condapress.model import BinaryFacts, Layout, PathEntry, UnpackedPackage
 
-__all__ = ["console_scripts", "joined", "left_out", "top_level_users"]
+__all__ = ["console_scripts", "is_program", "joined", "left_out", "top_level_users"]
 
 # Outside site-packages: development files, debug symbols, and what only conda runs.
 _LEFT_OUT = (
@@ -113,6 +115,19 @@ def _function_name(command: str, taken: set[str]) -> str:
         name = f"{base}_{count}"
     taken.add(name)
     return name
+
+
+def is_program(path: str, facts: BinaryFacts) -> bool:
+    """Whether the PE file at *path* (in a conda prefix) is a program conda puts on PATH.
+
+    A program elsewhere (in site-packages, say setuptools' ``cli-64.exe``) is a package's data.
+
+    >>> from condapress.model import BinaryFacts
+    >>> exe = BinaryFacts("amd64", False, True, None, (), (), (), None, (), (), (), False, "PE")
+    >>> is_program("Library/bin/zstd.exe", exe), is_program("Lib/site-packages/p/cli.exe", exe)
+    (True, False)
+    """
+    return facts.is_executable and posixpath.dirname(path) in DLL_FOLDERS
 
 
 def joined(folder: str, name: str) -> str:
