@@ -119,6 +119,14 @@ def test_a_program_is_an_executable_and_a_dll_calls_itself_what_it_likes() -> No
     assert PE.link_name("Library/bin/libzstd.dll", library) == "libzstd.dll"
 
 
+def test_an_export_name_that_is_no_file_name_is_not_kept(pyd: bytes) -> None:
+    # The export directory's name is only reported: an odd one is dropped, not a reason to fail.
+    assert pyd.count(b"_yaml.cp39-win_amd64.pyd\0") == 1
+    odd = pyd.replace(b"_yaml.cp39-win_amd64.pyd\0", b"../ym.cp39-win_amd64.pyd\0")
+    facts = parse_pe(odd, "x.pyd")
+    assert (facts.soname, facts.needed) == (None, parse_pe(pyd, "x.pyd").needed)
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

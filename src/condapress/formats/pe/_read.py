@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 import pefile
 
+from condapress._paths import safe_name
 from condapress.errors import BinaryError, TooLargeError
 from condapress.model import BinaryFacts
 
@@ -110,6 +111,7 @@ def parse_pe(data: bytes, name: str) -> BinaryFacts:
 
 
 def _export_name(pe: pefile.PE) -> str | None:
+    """The name in the export directory, when it is one plain file name (it is only reported)."""
     export = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
     if export is None or not export.struct.Name:
         return None
@@ -117,7 +119,8 @@ def _export_name(pe: pefile.PE) -> str | None:
         raw = pe.get_string_at_rva(export.struct.Name)
     except pefile.PEFormatError:
         return None
-    return raw.decode("ascii", "backslashreplace") if raw else None
+    name = raw.decode("ascii", "backslashreplace") if raw else ""
+    return name if safe_name(name) else None
 
 
 class PeCollector:
