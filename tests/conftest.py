@@ -1,18 +1,38 @@
-"""Shared paths and markers for the whole suite."""
+"""Fixtures for the whole suite; shared helpers live in the ``support`` package."""
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
-import sys
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE_CHANNEL = REPO / "channels_fixture"
-REALWORLD = REPO.parent / "shared" / "realworld"
+from support import FIXTURE_CHANNEL, REALWORLD
+from support.channel_server import PROXY_VARIABLES, ChannelServer, serving
+from support.presses import Workspace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+UNIT = Path(__file__).parent / "unit"
+
+
+class _NoProcess(subprocess.Popen[bytes]):
+    def __init__(self, args: object, *_: object, **__: object) -> None:
+        message = f"a unit test started {args!r}: programs are for tests/integration"
+        raise AssertionError(message)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_program(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/unit is pure: gcc, patchelf, pip, venvs and condapress itself run in integration."""
+    if request.node.path.is_relative_to(UNIT):
+        monkeypatch.setattr(subprocess, "Popen", _NoProcess)
 
 
 @pytest.fixture
@@ -29,43 +49,31 @@ def fixture_channel() -> Path:
     return FIXTURE_CHANNEL
 
 
-def cpython(version: str) -> Path:
-    """The interpreter of CPython *version* (``X.Y``) from pyenv; skips the test when absent."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    found = sorted(root.glob(f"{version}.*/bin/python{version}"))
-    if not found:
-        pytest.skip(f"CPython {version} is not installed under {root} (pyenv install {version})")
-    return found[-1]
+@pytest.fixture
+def channel(tmp_path: Path) -> Path:
+    """A copy of the fixture channel, without the recipes."""
+    copy = tmp_path / "channel"
+    for subdir in ("linux-64", "noarch"):
+        shutil.copytree(FIXTURE_CHANNEL / subdir, copy / subdir)
+    return copy
 
 
-@dataclass(frozen=True)
-class Venv:
-    """A fresh virtual environment made with the stdlib venv module, used with real pip."""
-
-    path: Path
-
-    @property
-    def python(self) -> Path:
-        return self.path / "bin" / "python"
-
-    def run(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        result = subprocess.run(
-            [str(a) for a in argv], capture_output=True, text=True, check=False, env=env
-        )
-        if check and result.returncode != 0:
-            pytest.fail(f"{argv} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def pip(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        # The suite's own pip, pointed at this environment: real pip, without paying for
-        # ensurepip in every venv. --isolated ignores the machine's pip configuration.
-        pip = [sys.executable, "-m", "pip", "--isolated", "--python", str(self.python)]
-        return self.run(*pip, *argv, check=check)
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """Presses from *tmp_path*, with temporary files in ``tmp`` and ``outside/secret`` to aim at."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("keep me")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return Workspace(tmp_path)
 
 
-def make_venv(version: str, where: Path) -> Venv:
-    """A fresh venv of CPython *version* at *where*, without pip of its own."""
-    subprocess.run([str(cpython(version)), "-m", "venv", "--without-pip", str(where)], check=True)
-    return Venv(where)
+@pytest.fixture
+def server(channel: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
+    """The channel copy, served on 127.0.0.1, which this process talks to without a proxy."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
+    with serving(channel) as httpd:
+        yield httpd

@@ -28,7 +28,7 @@ def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
 
 
 def press(request: SolveRequest, options: PressOptions) -> PressResult:
-    """Resolve, plan, unpack, relocate, retag, assemble and audit: write the wheels of *request*.
+    """Resolve, plan, unpack, relocate, retag, assemble, audit, check, smoke: press *request*.
 
     The wheels land in ``options.output_dir`` all together or not at all.
 
@@ -37,7 +37,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     """
     # The press stages load pyelftools, auditwheel and zlib machinery that 'condapress plan'
     # does without.
-    from condapress import assemble, audit, formats, relocate, retag  # noqa: PLC0415
+    from condapress import assemble, audit, formats, relocate, retag, smoke  # noqa: PLC0415
     from condapress.model import PressResult  # noqa: PLC0415
 
     # 0. the output folder first: a press whose wheels could not land does no work
@@ -60,8 +60,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         )
         # 6. retag: python/abi tags from the extension modules, platform from the binaries
         tagged = retag.tag(staged, fmt, plat=options.plat)
-        # 7. assemble, then 8. audit, in a hidden folder of the output folder: a failure
-        # anywhere lands no wheel
+        # 7. assemble into a hidden folder of the output folder: the wheels land only once
+        # every gate below passed, so a failure anywhere lands no wheel
         with _folders.pending_folder(options.output_dir) as pending:
             built = [
                 assemble.assemble(
@@ -75,8 +75,20 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 )
                 for wheel in tagged
             ]
+            # 8. audit: what installers and loaders would trip on
             if options.audit:
                 audit.gate(built)
+            # 9. check: what PyPI would refuse on upload
+            if options.check:
+                audit.check_gate(built, max_file_size=options.max_file_size)
+            # 10. smoke: install the wheels into a fresh venv, import them, run the code
+            if options.smoke is not None:
+                smoke.smoke(
+                    [wheel.path for wheel in built],
+                    options.smoke,
+                    python=the_plan.closure.python,
+                    work=work / "smoke",
+                )
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
     wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
     return PressResult(plan=the_plan, wheels=wheels)

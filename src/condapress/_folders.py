@@ -1,4 +1,4 @@
-"""The folders condapress writes into: checked before any work, filled all or nothing, reclaimed.
+"""Where condapress writes, and what it says when the file system refuses a write.
 
 The output folder (or ``plan --graph``'s file) is checked before any work; wheels land in it all
 or none. A work folder (in the temporary folder, or hidden in the output folder) holds a marker
@@ -6,6 +6,9 @@ file that the run keeps locked with ``flock`` for as long as it works there. The
 lock when the process ends, however it ends (SIGKILL too), so a later run deletes a folder only
 when it holds that marker, belongs to the user and its lock can be taken: never a live run's
 folder, and never a folder that condapress did not make.
+
+A write the file system refuses (no space, a quota or file size limit, no permission) is not a
+damaged archive: :func:`write_hint` says what to free or which folder to choose.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._disk import write_hint
 from condapress.errors import OutputError, WriteError, printable
 
 if TYPE_CHECKING:
@@ -30,9 +32,13 @@ __all__ = [
     "check_output_dir",
     "check_output_file",
     "default_cache_dir",
+    "is_refused_write",
     "land",
+    "land_at",
+    "on_the_file_system_of",
     "pending_folder",
     "work_folder",
+    "write_hint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +49,10 @@ _MARKER_TEXT = b"condapress work folder: deleted when no process holds a lock on
 #: Name prefixes of the work folders: in the temporary folder, and hidden in the output folder.
 WORK_PREFIX, PENDING_PREFIX = "condapress-", ".condapress-"
 _OUTPUT_HINT = "choose another output folder with -o"
+_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_DENIED = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+#: What the file system answers a write it refuses (EFBIG: a file size limit, ``ulimit -f``).
+_REFUSED = _SPACE | _DENIED | {errno.EFBIG}
 
 
 def check_output_dir(path: Path) -> None:
@@ -201,18 +211,25 @@ def reclaim(parent: Path, prefix: str) -> None:
 
 
 def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ...]:
-    """Move *files* into *output_dir*: all of them, or none.
+    """Move *files* into *output_dir*: all of them, or none (see :func:`land_at`).
+
+    :returns: the new paths, in the order of *files*.
+    """
+    return land_at([(file, output_dir / file.name) for file in files], spare)
+
+
+def land_at(moves: Sequence[tuple[Path, Path]], spare: Path) -> tuple[Path, ...]:
+    """Move each file to its destination (``(file, destination)`` pairs): all, or none.
 
     Every destination is checked before any file moves: a folder of the same name stops the
     landing. A file already there is replaced; it waits in *spare* (a folder on the same file
     system, deleted afterwards by the caller) and is put back if a later move fails.
 
-    :returns: the new paths, in the order of *files*.
+    :returns: the destinations, in the order of *moves*.
     :raises OutputError: ``cannot write <path>: a folder of that name is in the way``,
         ``cannot move <file> into <folder>: <reason>``.
     """
-    finals = tuple(output_dir / file.name for file in files)
-    for final in finals:
+    for _, final in moves:
         if final.is_dir() and not final.is_symlink():
             raise OutputError(
                 f"cannot write {printable(str(final))}: a folder of that name is in the way",
@@ -220,7 +237,7 @@ def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ..
                 path=str(final),
             )
     landed: list[tuple[Path, Path | None]] = []  # (new file, the file it replaced, kept aside)
-    for index, (file, final) in enumerate(zip(files, finals, strict=True)):
+    for index, (file, final) in enumerate(moves):
         kept = spare / f"replaced-{index}" if os.path.lexists(final) else None
         try:
             if kept is not None:
@@ -234,13 +251,13 @@ def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ..
         except OSError as exc:
             _take_back(landed)
             raise OutputError(
-                f"cannot move {printable(file.name)} into {printable(str(output_dir))}: "
+                f"cannot move {printable(file.name)} into {printable(str(final.parent))}: "
                 f"{(exc.strerror or str(exc)).lower()}; no wheel was written",
                 hint="check the output folder and run again",
                 path=str(final),
             ) from exc
         landed.append((final, kept))
-    return finals
+    return tuple(final for _, final in moves)
 
 
 def _take_back(landed: Sequence[tuple[Path, Path | None]]) -> None:
@@ -264,3 +281,37 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_path  # noqa: PLC0415 - only needed when no dir is given
 
     return user_cache_path("condapress", appauthor=False)
+
+
+def is_refused_write(exc: BaseException) -> bool:
+    """Whether *exc* is the file system refusing to store something (not damaged input)."""
+    return isinstance(exc, OSError) and exc.errno in _REFUSED
+
+
+def write_hint(exc: OSError, folder: Path, elsewhere: str) -> str:
+    """The hint for *exc*, raised while writing into *folder*.
+
+    :param elsewhere: how to choose another folder, completed by "a folder ...": for example
+        ``set TMPDIR to`` or ``pass --cache-dir with``.
+    """
+    if exc.errno in _SPACE:
+        return f"free some space in {folder}, or {elsewhere} a folder on a larger file system"
+    if exc.errno == errno.EFBIG:
+        return (
+            f"raise the file size limit (ulimit -f), or {elsewhere} a folder on a file system"
+            " that takes larger files"
+        )
+    if exc.errno in _DENIED:
+        return f"{folder} cannot be written to; {elsewhere} a folder you can write to"
+    return f"check {folder} and the disk it is on, or {elsewhere} another folder"
+
+
+def on_the_file_system_of(path: Path, folder: Path) -> bool:
+    """Whether *path*, or its nearest existing parent, is on the file system of *folder*."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return existing.stat().st_dev == folder.stat().st_dev
+    except OSError:
+        return False

@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from packaging.utils import InvalidName, canonicalize_name
+
 from condapress._limits import CHUNK
 from condapress.errors import OverlapError, WheelContentsError
 
@@ -34,6 +36,7 @@ __all__ = [
     "dist_info_file",
     "file_digest",
     "has_control",
+    "is_valid_name",
     "path_problem",
     "safe_name",
     "stream_digest",
@@ -50,6 +53,19 @@ SITE_PACKAGES = re.compile(
 #: A ``*.dist-info`` folder in site-packages: a python package's own metadata.
 DIST_INFO = re.compile(SITE_PACKAGES.pattern + r"[^/]+\.dist-info/")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_valid_name(text: str) -> bool:
+    """Whether *text* is a valid distribution or extra name (PEP 508, as packaging checks it).
+
+    >>> is_valid_name("ruamel.yaml"), is_valid_name("-pkg"), is_valid_name("a b")
+    (True, False, False)
+    """
+    try:
+        canonicalize_name(text, validate=True)
+    except InvalidName:
+        return False
+    return True
 
 
 def dist_info_file(path: str) -> str | None:

@@ -8,12 +8,18 @@ also inherit from :class:`ValueError`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "UNSAFE_HINT",
     "ArchiveError",
     "BinaryError",
     "ChannelError",
     "CondapressError",
+    "IndexConflictError",
     "MetadataError",
     "MixedArchitecturesError",
     "MixedPythonsError",
@@ -21,13 +27,16 @@ __all__ = [
     "OverlapError",
     "PolicyViolation",
     "RelocationError",
+    "SmokeError",
     "SolveError",
     "SpecError",
     "TooLargeError",
     "ToolError",
     "UnresolvedLibraryError",
+    "UploadError",
     "WheelContentsError",
     "WriteError",
+    "listing",
     "printable",
 ]
 
@@ -43,6 +52,21 @@ def printable(text: str) -> str:
     'pkg\\x1b[2J'
     """
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def listing(items: Sequence[str], separator: str = ", ", limit: int = 10) -> str:
+    """*items* joined by *separator* for a message: the first *limit* only, then ``... and N more``.
+
+    A message names what went wrong without growing without bound; the whole list belongs in
+    the error's ``detail``.
+
+    >>> listing(["a", "b", "c"], limit=2)
+    'a, b, ... and 1 more'
+    >>> listing(["too short", "no name"], "; ")
+    'too short; no name'
+    """
+    more = f"{separator}... and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
 
 
 class CondapressError(Exception):
@@ -122,7 +146,7 @@ class TooLargeError(ArchiveError):
 
 
 class BinaryError(ArchiveError):
-    """A binary (an ELF file) is truncated, corrupt or not what its name says.
+    """A binary (an ELF or Mach-O file) is truncated, corrupt or not what its name says.
 
     :param reason: what is wrong with it, without the file's name (``the dynamic section is
         truncated``), so that callers can name the file their own way.
@@ -172,6 +196,13 @@ class MixedPythonsError(CondapressError, ValueError):
     default_hint = "press one conda build per Python version: a wheel serves one interpreter"
 
 
+class IndexConflictError(CondapressError, ValueError):
+    """Two wheels of one name with different bytes would go into one index."""
+
+    code = "index-conflict"
+    default_hint = "an index never replaces a file: press a new version"
+
+
 class UnresolvedLibraryError(CondapressError):
     """A shared library needed by a binary is neither in the closure nor on the target system."""
 
@@ -180,7 +211,7 @@ class UnresolvedLibraryError(CondapressError):
 
 
 class RelocationError(CondapressError):
-    """An ELF file could not be rewritten to the wheel layout."""
+    """A binary could not be rewritten to the wheel layout."""
 
     code = "relocation-failed"
 
@@ -199,11 +230,25 @@ class PolicyViolation(CondapressError):
     default_hint = "ask for a newer tag with --plat, or pass --runtime bundle"
 
 
+class SmokeError(CondapressError):
+    """The smoke test failed: the wheels do not install, import or run in a fresh environment."""
+
+    code = "smoke-failed"
+    default_hint = "no wheel was written; run with -v for the output"
+
+
 class ToolError(CondapressError):
     """An external tool is missing, too old, or failed."""
 
     code = "tool-failed"
     default_hint = "reinstall condapress's dependencies: pip install --force-reinstall condapress"
+
+
+class UploadError(CondapressError):
+    """The index refused the upload, could not be reached, or the files to upload are wrong."""
+
+    code = "upload-failed"
+    default_hint = "run with -v for twine's output"
 
 
 class WheelContentsError(CondapressError, ValueError):

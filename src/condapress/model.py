@@ -18,6 +18,7 @@ __all__ = [
     "BinaryEdit",
     "BinaryFacts",
     "BuiltWheel",
+    "CheckReport",
     "Closure",
     "CondaRecord",
     "ConsoleScript",
@@ -26,11 +27,13 @@ __all__ = [
     "EnvSetting",
     "FileMode",
     "Finding",
+    "IndexResult",
     "Launcher",
     "Layout",
     "LeftOut",
     "Level",
     "LibraryReport",
+    "MachoSlice",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -47,9 +50,11 @@ __all__ = [
     "PressResult",
     "Provenance",
     "Runtime",
+    "SmokeOptions",
     "SolveRequest",
     "StagedWheel",
     "UnpackedPackage",
+    "Uploaded",
     "WheelContents",
     "WheelPlan",
     "WheelSpec",
@@ -95,24 +100,36 @@ class NoArch(enum.Enum):
 class CondaRecord:
     """One conda package as a channel's repodata (or a local archive's index.json) describes it."""
 
+    #: the package's name.
     name: str
+    #: the conda version, as the record spells it (``1.2.3``, ``2024a``).
     version: str
+    #: the build string, e.g. ``py311h2372a71_0``.
     build: str
+    #: the build number, which orders builds of one version.
     build_number: int
+    #: the platform it was built for (``linux-64``), or ``noarch``.
     subdir: str
+    #: its dependencies, as conda match specs.
     depends: tuple[str, ...]
+    #: constraints on packages it does not depend on, as match specs.
     constrains: tuple[str, ...] = ()
+    #: whether, and how, it is independent of the platform.
     noarch: NoArch = NoArch.NONE
+    #: the license as the recipe states it (often, not always, SPDX).
     license: str | None = None
     #: hex sha256 of the archive, as the repodata promises it (None for old channels).
     sha256: str | None = None
+    #: hex md5 of the archive, as the repodata promises it.
     md5: str | None = None
+    #: the archive's size in bytes, as the repodata promises it.
     size: int | None = None
     #: where the archive is fetched from (https:// or file://).
     url: str = ""
     #: the channel the record came from, as the solver names it (its URL; a ``file://`` URL for
     #: a local folder); for a local archive given as a spec, the archive's folder.
     channel: str = ""
+    #: the archive's file name (``name-version-build.conda``).
     file_name: str = ""
     #: milliseconds since the epoch, as conda writes it.
     timestamp: int | None = None
@@ -127,13 +144,20 @@ class CondaRecord:
 class SolveRequest:
     """Everything the solver needs: what to solve, where, and for which target."""
 
+    #: conda match specs (``pyyaml >=6``), or paths of local archives.
     specs: tuple[str, ...]
+    #: channel names, URLs or folders, searched in this order.
     channels: tuple[str, ...] = ("conda-forge",)
     #: target interpreter, ``X.Y``.
     python: str = "3.11"
+    #: the target platform, a conda subdir (``linux-64``).
     subdir: str = "linux-64"
     #: glibc the target promises; packages that need a newer one are not chosen.
     glibc: str = "2.17"
+    #: macOS the target promises (``__osx``, osx-* subdirs); builds needing a newer one are
+    #: not chosen. 11.0 is the first macOS on Apple silicon.
+    macos: str = "11.0"
+    #: where repodata and archives are cached; None for the user's cache folder.
     cache_dir: Path | None = None
     #: seconds one download may take, all its tries included: reading the channels' repodata
     #: (and solving), and each archive (``--timeout``).
@@ -144,6 +168,7 @@ class SolveRequest:
 class Closure:
     """The runtime closure of the requested specs, as the solver chose it."""
 
+    #: the specs as requested.
     specs: tuple[str, ...]
     #: names of the packages the specs asked for, in the order asked.
     roots: tuple[str, ...]
@@ -151,7 +176,9 @@ class Closure:
     records: tuple[CondaRecord, ...]
     #: target interpreter as ``X.Y``.
     python: str
+    #: the target platform, a conda subdir.
     subdir: str
+    #: the channels it was solved on, as requested.
     channels: tuple[str, ...]
 
 
@@ -174,12 +201,19 @@ class FileMode(enum.Enum):
 class PathEntry:
     """One entry of a package's ``info/paths.json``."""
 
+    #: the file's path inside the package (relative to the conda prefix).
     path: str
+    #: how conda links it: a file, a symbolic link or a folder.
     path_type: PathType
+    #: hex sha256 of the file as packaged; None when paths.json has none.
     sha256: str | None = None
+    #: its size in bytes as packaged; None when paths.json has none.
     size: int | None = None
+    #: the build prefix written in the file, which conda rewrites at install.
     prefix_placeholder: str | None = None
+    #: how that placeholder is rewritten (text or binary); None without one.
     file_mode: FileMode | None = None
+    #: conda copies it instead of linking it (``no_link`` in the recipe).
     no_link: bool = False
 
 
@@ -187,15 +221,21 @@ class PathEntry:
 class PackageInfo:
     """What a package's ``info/`` folder says about it, validated."""
 
+    #: the package's record, from ``info/index.json``.
     record: CondaRecord
+    #: every entry of ``info/paths.json`` (or the old ``info/files``).
     paths: tuple[PathEntry, ...]
     #: ``entry_points`` of a noarch python package (``info/link.json``), as ``name = mod:func``.
     entry_points: tuple[str, ...] = ()
     #: ``weak`` and ``strong`` run_exports, as match specs.
     run_exports: tuple[str, ...] = ()
+    #: one line about the package (``info/about.json``).
     summary: str | None = None
+    #: the project's home page (``info/about.json``).
     home: str | None = None
+    #: where the project is developed (``info/about.json``).
     dev_url: str | None = None
+    #: the project's documentation (``info/about.json``).
     doc_url: str | None = None
     #: names of the files under ``info/licenses/``.
     license_files: tuple[str, ...] = ()
@@ -210,6 +250,7 @@ class PackageInfo:
 class UnpackedPackage:
     """A package extracted and verified on disk: its ``info/`` and where its payload is."""
 
+    #: what its ``info/`` folder says, validated.
     info: PackageInfo
     #: the folder that plays the conda prefix: ``root / entry.path`` for every entry of paths.json.
     root: Path
@@ -221,6 +262,7 @@ class UnpackedPackage:
 class PackageFacts:
     """What a package's own archive says, when the archive is at hand (local or cached)."""
 
+    #: the conda name of the package.
     name: str
     #: True when the payload has files under site-packages; None when the archive was not read.
     has_site_packages: bool | None = None
@@ -234,7 +276,9 @@ class PackageFacts:
 class PlanOptions:
     """How to plan: merge natives (fat) or split them, and which compiler runtime to assume."""
 
+    #: merge the natives a root reaches into its wheel, instead of one wheel each.
     fat: bool = False
+    #: whether the compiler runtime comes from the target system or the wheels.
     runtime: Runtime = "system"
     #: distribution name of a wheel made from a native conda package; ``{name}`` is its conda name.
     native_name: str = "{name}-conda"
@@ -270,19 +314,25 @@ NameSource = Literal["dist-info", "table", "conda-name"]
 class PackageDecision:
     """The plan's verdict on one package of the closure, with its reasons."""
 
+    #: the package decided on.
     record: CondaRecord
+    #: its class; ROOT for a requested package.
     node_class: NodeClass
     #: why it got its class, in words.
     reason: str
+    #: what it turns into on the PyPI side.
     becomes: Becomes
     #: the wheels the package goes into (MERGED, WHEEL); empty otherwise.
     wheels: tuple[str, ...] = ()
     #: the exact ``Requires-Dist`` text (REQUIREMENT), e.g. ``PyYAML>=6.0,<7.0a0``.
     requirement: str | None = None
+    #: the name it goes by on PyPI (python packages); None for natives.
     pypi_name: str | None = None
+    #: where ``pypi_name`` came from: its dist-info, the table, or its conda name.
     name_source: NameSource | None = None
     #: False when the PyPI name is a guess (from the table or the conda name).
     name_verified: bool = True
+    #: what else the decision took into account, in words.
     notes: tuple[str, ...] = ()
 
 
@@ -290,10 +340,13 @@ class PackageDecision:
 class WheelSpec:
     """One wheel the plan will press: its name and the conda packages that go in."""
 
+    #: the wheel's distribution name.
     distribution: str
+    #: the wheel's version: its first member's, in PEP 440.
     version: str
     #: conda package names pressed into this wheel; the first is the one it is named after.
     members: tuple[str, ...]
+    #: its ``Requires-Dist`` lines, sorted.
     requires_dist: tuple[str, ...] = ()
     #: other wheels of this plan it needs (split mode).
     wheel_dependencies: tuple[str, ...] = ()
@@ -303,10 +356,15 @@ class WheelSpec:
 class WheelPlan:
     """The whole plan: one decision per package of the closure and the wheels to press."""
 
+    #: the closure planned.
     closure: Closure
+    #: natives merged into their root's wheel (``--fat``).
     fat: bool
+    #: the compiler-runtime policy planned for.
     runtime: Runtime
+    #: one decision per package of the closure, in the closure's order.
     decisions: tuple[PackageDecision, ...]
+    #: the wheels to press, roots first.
     wheels: tuple[WheelSpec, ...]
     #: graph edges (dependent, dependency) between package names, sorted.
     edges: tuple[tuple[str, str], ...] = field(default=())
@@ -323,8 +381,23 @@ class WheelPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class MachoSlice:
+    """One architecture of a Mach-O file (a thin file has one; a universal file several)."""
+
+    #: architecture, spelled as in wheel tags: arm64, x86_64, i386, ...
+    arch: str
+    #: the oldest macOS it loads on, ``X.Y`` (LC_BUILD_VERSION's minos, or
+    #: LC_VERSION_MIN_MACOSX); None when it says nothing.
+    minos: str | None
+    #: it carries a code signature (LC_CODE_SIGNATURE).
+    signed: bool
+    #: why that signature does not verify (a page hash, the code limit); None when it does.
+    signature_problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BinaryFacts:
-    """What the loader and the platform tag care about in one binary (an ELF file, for now).
+    """What the loader and the platform tag care about in one binary (ELF or Mach-O).
 
     Read by a :class:`~condapress.formats.BinaryFormat`, never by running the file. The fields
     are named after ELF; a Mach-O or PE reader fills in its own counterparts (the install name
@@ -361,6 +434,8 @@ class BinaryFacts:
     uses_cxx11_abi: bool
     #: the format that read it (:attr:`condapress.formats.BinaryFormat.name`).
     format: str = "ELF"
+    #: Mach-O: every slice, with its minimum macOS and code signature; empty for other formats.
+    slices: tuple[MachoSlice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,12 +460,19 @@ class PlatformVerdict:
 class Provenance:
     """One conda package pressed into a wheel, as recorded in its ``.dist-info``."""
 
+    #: the conda package's name.
     name: str
+    #: its conda version.
     version: str
+    #: its build string.
     build: str
+    #: the channel it came from.
     channel: str
+    #: hex sha256 of its archive.
     sha256: str
+    #: its license, as the record states it.
     license: str | None
+    #: where its archive was fetched from.
     url: str
 
 
@@ -398,21 +480,29 @@ class Provenance:
 class CoreMetadata:
     """What goes into a wheel's METADATA (core metadata 2.4)."""
 
+    #: the distribution name (``Name``).
     name: str
+    #: the PEP 440 version (``Version``).
     version: str
+    #: one line about the distribution (``Summary``).
     summary: str | None = None
     #: SPDX expression, when the conda license is one; else None and ``license`` carries the text.
     license_expression: str | None = None
+    #: the license text (``License``), when it is no SPDX expression.
     license: str | None = None
     #: (path under ``.dist-info/licenses/``, file on disk) for every bundled license file.
     license_files: tuple[tuple[str, Path], ...] = ()
     #: (label, URL) pairs.
     project_urls: tuple[tuple[str, str], ...] = ()
+    #: the Pythons it installs on (``Requires-Python``).
     requires_python: str | None = None
+    #: the ``Requires-Dist`` lines.
     requires_dist: tuple[str, ...] = ()
     #: the extras the package's own METADATA declares (``Provides-Extra``).
     provides_extra: tuple[str, ...] = ()
+    #: the long description, the body of METADATA.
     description: str | None = None
+    #: its format (``Description-Content-Type``), e.g. ``text/markdown``.
     description_content_type: str | None = None
     #: other single- or multi-use fields taken from the package's own METADATA, in order
     #: (Author, Author-email, Keywords, Classifier, ...).
@@ -423,9 +513,11 @@ class CoreMetadata:
 class WheelContents:
     """Everything :func:`condapress.assemble.build_wheel` needs to write one wheel."""
 
+    #: what goes into METADATA.
     metadata: CoreMetadata
     #: ``python-abi-platform`` tags, e.g. ``cp311-cp311-manylinux_2_17_x86_64``.
     tags: tuple[str, ...]
+    #: ``Root-Is-Purelib`` of the WHEEL file (true when the wheel has no binaries).
     root_is_purelib: bool
     #: (path inside the wheel, file on disk), without the ``.dist-info``.
     files: tuple[tuple[str, Path], ...]
@@ -433,6 +525,7 @@ class WheelContents:
     executables: frozenset[str] = frozenset()
     #: (group, name, value) for ``entry_points.txt``, e.g. ("console_scripts", "salute", "m:f").
     entry_points: tuple[tuple[str, str, str], ...] = ()
+    #: the conda packages pressed into it, for ``conda-packages.json``.
     provenance: tuple[Provenance, ...] = ()
     #: the compiler-runtime policy the wheel was pressed under, recorded with the provenance.
     runtime: Runtime | None = None
@@ -444,20 +537,37 @@ class WheelContents:
 class BuiltWheel:
     """A wheel on disk, complete."""
 
+    #: where the wheel file is.
     path: Path
+    #: hex sha256 of the wheel file.
     sha256: str
+    #: its size in bytes.
     size: int
+    #: its ``python-abi-platform`` tags.
     tags: tuple[str, ...]
     #: the conda packages whose files went into it (its provenance), root first.
     members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
+class SmokeOptions:
+    """The smoke test of a press (``--smoke``): install, ``pip check``, import, run *code*."""
+
+    #: Python code run in the fresh environment after the imports; empty: none.
+    code: str = ""
+    #: the interpreter to make the environment with; None: CPython X.Y found on PATH or pyenv.
+    python: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PressOptions:
     """How to press, beyond what to solve: plan options, output folder, compression."""
 
+    #: how to plan: fat or split, and the compiler-runtime policy.
     plan: PlanOptions = field(default_factory=PlanOptions)
+    #: where the wheels land (``-o``).
     output_dir: Path = Path("wheelhouse")
+    #: the deflate level of the wheels' members, 0 (stored) to 9 (``--compression-level``).
     compression_level: int = 6
     #: audit every wheel before it lands, and refuse one with an error-level finding.
     audit: bool = True
@@ -468,13 +578,23 @@ class PressOptions:
     #: when two merged packages ship different files at one wheel path, keep the first
     #: package's (in the plan's member order) with a warning, instead of refusing.
     allow_overlap: bool = False
+    #: check every wheel against PyPI's upload rules before it lands, and refuse one that
+    #: PyPI would refuse (``condapress check``).
+    check: bool = True
+    #: the most bytes PyPI takes in one file of the project; None: PyPI's default (100 MiB).
+    max_file_size: int | None = None
+    #: install the wheels into a fresh environment of the target CPython, ``pip check``,
+    #: import them and run code, before they land; None: no smoke test.
+    smoke: SmokeOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PressResult:
     """What a press produced: the plan it followed and the wheels it wrote."""
 
+    #: the plan the press followed.
     plan: WheelPlan
+    #: the wheels written, at their paths in the output folder.
     wheels: tuple[BuiltWheel, ...]
 
 
@@ -482,13 +602,17 @@ class PressResult:
 class Placement:
     """One file of a conda package and where it goes in the wheel."""
 
+    #: the conda package the file comes from.
     package: str
     #: path inside the package (relative to the unpacked root).
     source: str
     #: path inside the wheel.
     dest: str
+    #: it gets mode 0755 in the wheel.
     executable: bool = False
+    #: the build prefix written in the file, if any (from paths.json).
     placeholder: str | None = None
+    #: how the placeholder is written: text or binary.
     file_mode: FileMode | None = None
     #: what the placeholder becomes (:func:`condapress._datapaths.placeholder_value`).
     prefix: str | None = None
@@ -501,20 +625,30 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class BinaryEdit:
-    """Every change one ELF file needs, applied in one patchelf call."""
+    """Every change one binary needs, applied in one step (for ELF, one patchelf call)."""
 
+    #: the binary's path inside the wheel.
     dest: str
+    #: the new RPATH (``$ORIGIN/...`` entries), if it changes.
     set_rpath: str | None = None
+    #: drop the binary's RPATH (or RUNPATH) altogether.
     remove_rpath: bool = False
+    #: ``(old, new)`` DT_NEEDED renames: the libraries renamed in the wheel.
     replace_needed: tuple[tuple[str, str], ...] = ()
+    #: the new DT_SONAME, for a library renamed in the wheel.
     set_soname: str | None = None
+    #: Mach-O: hash its code signature again once every byte is written (its edits, and the
+    #: placeholders rewritten before them): arm64 macOS refuses a page whose hash is wrong.
+    sign: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Launcher:
     """A script in ``.data/scripts`` that runs an executable kept inside the wheel."""
 
+    #: the command's name, the script's file name.
     name: str
+    #: the script's path inside the wheel (under ``.data/scripts``).
     dest: str
     #: path of the executable relative to site-packages.
     target: str
@@ -542,9 +676,11 @@ class ConsoleScript:
 class LeftOut:
     """A file of a conda package that does not go into the wheel, and why."""
 
+    #: the conda package the file comes from.
     package: str
     #: its path inside the package (or what stands for it, such as ``the launcher of bin/x``).
     path: str
+    #: why it is left out, in words.
     reason: str
 
 
@@ -552,10 +688,15 @@ class LeftOut:
 class Layout:
     """Where every file of one wheel goes, and what is done to it."""
 
+    #: the wheel's distribution name.
     distribution: str
+    #: the wheel's folder for libraries and data (``<dist>.libs``).
     libs_dir: str
+    #: every file that goes into the wheel, and where.
     placements: tuple[Placement, ...]
+    #: the edits of every binary that needs one, by its path in the wheel.
     binary_edits: tuple[BinaryEdit, ...]
+    #: a script for every executable kept inside the wheel.
     launchers: tuple[Launcher, ...]
     #: every file of the members that does not go into the wheel, and why.
     left_out: tuple[LeftOut, ...]
@@ -581,6 +722,7 @@ class StagedWheel:
 
     #: the plan's wheel, its members cut to those that put a file in it (the root always counts).
     spec: WheelSpec
+    #: where each file went and what was done to it.
     layout: Layout
     #: the folder the files are staged in: ``root / path`` for every path of the wheel.
     root: Path
@@ -604,6 +746,7 @@ class StagedWheel:
 class EnvSetting:
     """An environment variable that points a bundled package at its data inside the wheel."""
 
+    #: the variable's name, e.g. ``TCL_LIBRARY``.
     name: str
     #: where it points, relative to the install root; None when the package has no such data.
     path: str | None
@@ -628,6 +771,7 @@ class PlaceholderSite:
     file: str
     #: the conda package it comes from.
     package: str
+    #: how the placeholder was written: text or binary.
     mode: FileMode
     #: the paths under the conda prefix that followed the placeholder (``.`` for the prefix).
     paths: tuple[str, ...]
@@ -639,7 +783,9 @@ class DataPaths:
 
     #: the wheel's prefix folder (``<dist>.libs``), where the conda prefix's files went.
     prefix: str
+    #: the variables set for the bundled packages' data.
     environment: tuple[EnvSetting, ...]
+    #: every file that held the build-prefix placeholder.
     sites: tuple[PlaceholderSite, ...]
 
 
@@ -677,7 +823,7 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class LibraryReport:
-    """What one ELF file of a wheel needs, and where the loader would find it."""
+    """What one binary of a wheel needs, and where the loader would find it."""
 
     #: its path inside the wheel.
     path: str
@@ -694,6 +840,10 @@ class LibraryReport:
     exported_global_std: int
     #: whether it uses the C++11 ABI of libstdc++ (``std::__cxx11``).
     cxx11_abi: bool
+    #: Mach-O: the oldest macOS it loads on, ``X.Y`` (its slices' highest minos).
+    minos: str | None = None
+    #: Mach-O: its code signature: ``valid``, ``none`` or why it does not verify.
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -706,7 +856,7 @@ class AuditReport:
     claimed_tags: tuple[str, ...]
     #: the most compatible platform tag its binaries allow; tag ``any`` without binaries.
     verdict: PlatformVerdict
-    #: one report per ELF file, by path.
+    #: one report per binary, by path.
     libraries: tuple[LibraryReport, ...]
     #: errors first, then warnings, then notes.
     findings: tuple[Finding, ...]
@@ -717,3 +867,46 @@ class AuditReport:
     def ok(self) -> bool:
         """Whether no finding is an error."""
         return all(f.level is not Level.ERROR for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What PyPI's upload rules say about one wheel (``condapress check``)."""
+
+    #: the wheel's file name.
+    wheel: str
+    #: its size in bytes.
+    size: int
+    #: the most bytes PyPI takes in one file of the project, as checked.
+    max_file_size: int
+    #: errors (PyPI refuses the upload), then warnings (``twine check --strict`` fails).
+    findings: tuple[Finding, ...]
+
+    def ok(self, *, strict: bool = False) -> bool:
+        """Whether PyPI takes the wheel; with *strict*, also whether nothing warns."""
+        refused = (Level.ERROR, Level.WARNING) if strict else (Level.ERROR,)
+        return all(f.level not in refused for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """What ``condapress upload`` did."""
+
+    #: the index's upload URL.
+    url: str
+    #: the file names uploaded, in order.
+    wheels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    """What ``condapress index`` did to a simple index."""
+
+    #: the index's ``simple/`` folder, the URL pip is given.
+    simple: Path
+    #: the wheels added, where they now are.
+    added: tuple[Path, ...]
+    #: the file names of wheels pressed that the index already had, byte for byte.
+    unchanged: tuple[str, ...]
+    #: every project of the index, PEP 503 normalized.
+    projects: tuple[str, ...]

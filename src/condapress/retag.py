@@ -165,6 +165,13 @@ def python_tags(
 
 
 def _abi3_floor(requires_python: str | None) -> int:
+    """The oldest CPython 3 minor version *requires_python* admits, for an abi3 tag.
+
+    >>> _abi3_floor(">=3.9"), _abi3_floor(">3.8"), _abi3_floor(None) == _ABI3_FLOOR
+    (9, 8, True)
+
+    :raises SpecError: it is no specifier, or admits no Python 3.
+    """
     if requires_python is None:
         return _ABI3_FLOOR
     try:

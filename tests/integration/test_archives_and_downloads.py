@@ -22,35 +22,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 import rattler
-from test_reliability import (
-    LIBGREET,
-    LIBGREETPP,
-    PRESS,
-    PROXY_VARIABLES,
-    ChannelServer,
-    Run,
-    Workspace,
-    assert_refused,
-    channel,
-    file_member,
-    paths_json_for,
-    press,
-    read_archive,
-    reindex,
-    server,
-    workspace,
-    write_archive,
-)
 
-from conda_archives import Package, index
 from condapress._cli import main
-from conftest import FIXTURE_CHANNEL, REALWORLD, make_venv
+from support import FIXTURE_CHANNEL, REALWORLD
+from support.archive_edits import file_member, paths_json_for, read_archive, reindex, write_archive
+from support.channel_server import PROXY_VARIABLES, ChannelServer
+from support.conda_archives import Package, index
+from support.presses import LIBGREET, LIBGREETPP, PRESS, Run, Workspace, assert_refused, press
+from support.venvs import make_venv
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-__all__ = ["channel", "server", "workspace"]  # the fixtures of test_reliability, used here
 
 LIBEDIT = "libedit-3.1.20240808-pl5321h7949ede_0.conda"
 

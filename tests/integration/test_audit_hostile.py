@@ -1,9 +1,9 @@
 """condapress audit on wheels made to hurt it: bombs, oversized files, names that forge lines.
 
-Each wheel is built here (tests/hostile_wheels.py: gigabytes of zeros deflated without being
-held) and audited through the command line, in this process and, with the address space and the
-size of written files limited, in a real one: a regression that reads a bomb into memory dies of
-MemoryError, one that copies a member to a temporary file dies of SIGXFSZ.
+Each wheel is built here (tests/support/hostile_wheels.py: gigabytes of zeros deflated without
+being held) and audited through the command line, in this process and, with the address space and
+the size of written files limited, in a real one: a regression that reads a bomb into memory dies
+of MemoryError, one that copies a member to a temporary file dies of SIGXFSZ.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import io
 import json
 import os
 import random
-import shutil
 import struct
 import subprocess
 import sys
@@ -28,7 +27,8 @@ import pytest
 from condapress._cli import main
 from condapress.audit._scan import MAX_DIST_INFO_FILE, MAX_MEMBERS
 from condapress.formats.elf._stream import MAX_ELF_TABLES
-from hostile_wheels import MIB, Inflating, declare_size, many_members, write_wheel
+from support.hostile_wheels import MIB, Inflating, declare_size, many_members, write_wheel
+from support.native import compile_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,22 +80,10 @@ def _report(findings: str, *, wheel: str = WHEEL_NAME) -> str:
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A small shared library compiled here."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed: these tests compile their own library")
-    out = tmp_path_factory.mktemp("lib")
-    (out / "demo.c").write_text(DEMO_C)
-    lib = out / "libdemo.so"
-    argv = [
-        "gcc",
-        "-shared",
-        "-fPIC",
-        "-Wl,-soname,libdemo.so",
-        "-o",
-        str(lib),
-        str(out / "demo.c"),
-    ]
-    subprocess.run(argv, check=True)
-    return lib.read_bytes()
+    out = tmp_path_factory.mktemp("lib") / "libdemo.so"
+    return compile_source(
+        "gcc", DEMO_C, out, "-shared", "-fPIC", "-Wl,-soname,libdemo.so"
+    ).read_bytes()
 
 
 def _dynsym_claiming(data: bytes, size: int) -> bytes:

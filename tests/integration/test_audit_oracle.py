@@ -22,7 +22,7 @@ from packaging.utils import parse_wheel_filename
 from condapress._cli import main
 from condapress.audit import audit_document, audit_wheel
 from condapress.model import AuditReport, Level
-from conftest import FIXTURE_CHANNEL
+from support import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

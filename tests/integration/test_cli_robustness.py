@@ -21,7 +21,7 @@ import pytest
 from condapress import PressOptions, SolveRequest, _folders, press
 from condapress._cli import main
 from condapress.errors import OutputError
-from conftest import FIXTURE_CHANNEL
+from support import FIXTURE_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -19,7 +19,8 @@ import pytest
 
 from condapress._cli import main
 from condapress.audit import audit_wheel
-from conftest import REALWORLD, REPO, Venv, make_venv
+from support import REALWORLD, REPO
+from support.venvs import Venv, make_venv
 
 pytestmark = [pytest.mark.realworld, pytest.mark.slow]
 
@@ -301,7 +302,7 @@ def colors(terminal):
 
 
 def test_the_import_hook_points_a_bundled_library_at_its_data(tmp_path: Path) -> None:
-    from conda_archives import M, Package, index
+    from support.conda_archives import M, Package, index
 
     package = Package(
         payload=[M("site-packages/termdemo/__init__.py", TERMDEMO)],

@@ -31,9 +31,10 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 from rattler.exceptions import SolverError
 
-ROOT = Path(__file__).resolve().parents[2]
-CHANNEL = ROOT / "channels_fixture"
-BUILDER = ROOT / "scripts" / "build_fixture_channel.py"
+from support import FIXTURE_CHANNEL, REPO
+
+CHANNEL = FIXTURE_CHANNEL
+BUILDER = REPO / "scripts" / "build_fixture_channel.py"
 SUBDIRS = ("linux-64", "noarch")
 
 EXPECTED_ARCHIVES = {
@@ -265,32 +266,40 @@ def test_repodata_lists_every_archive_with_its_hash() -> None:
             assert record["subdir"] == sub
 
 
-@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
-def test_index_json_matches_file_name(archive: Path, extracted: dict[str, Path]) -> None:
-    index = json.loads((extracted[_stem(archive)] / "info" / "index.json").read_text())
-    assert f"{index['name']}-{index['version']}-{index['build']}" == _stem(archive)
-    assert index["subdir"] == archive.parent.name
-    assert isinstance(index["timestamp"], int)
-    assert len(str(index["timestamp"])) == 13
-    if archive.parent.name == "noarch":
-        assert index["noarch"] == "python"
-        assert index["arch"] is None
-        assert index["platform"] is None
-    else:
-        assert (index["arch"], index["platform"]) == ("x86_64", "linux")
-    info = extracted[_stem(archive)] / "info"
-    assert (info / "about.json").is_file()
-    assert "The condapress fixture authors" in (info / "licenses" / "LICENSE").read_text()
+def test_every_archive_opens_with_conda_package_handling_and_names_itself(
+    extracted: dict[str, Path], subtests: pytest.Subtests
+) -> None:
+    for archive in ARCHIVES:
+        with subtests.test(archive=archive.name):
+            index = json.loads((extracted[_stem(archive)] / "info" / "index.json").read_text())
+            assert f"{index['name']}-{index['version']}-{index['build']}" == _stem(archive)
+            assert index["subdir"] == archive.parent.name
+            assert isinstance(index["timestamp"], int)
+            assert len(str(index["timestamp"])) == 13
+            if archive.parent.name == "noarch":
+                assert index["noarch"] == "python"
+                assert index["arch"] is None
+                assert index["platform"] is None
+            else:
+                assert (index["arch"], index["platform"]) == ("x86_64", "linux")
+            info = extracted[_stem(archive)] / "info"
+            assert (info / "about.json").is_file()
+            assert "The condapress fixture authors" in (info / "licenses" / "LICENSE").read_text()
 
 
 # --------------------------------------------------------------------------- archives
 
 
-@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
 def test_conda_package_streaming_reads_the_same_members(
-    archive: Path, extracted: dict[str, Path]
+    extracted: dict[str, Path], subtests: pytest.Subtests
 ) -> None:
-    root = extracted[_stem(archive)]
+    for archive in ARCHIVES:
+        with subtests.test(archive=archive.name):
+            _same_members(archive, extracted[_stem(archive)])
+
+
+def _same_members(archive: Path, root: Path) -> None:
+    """conda-package-streaming reads the members conda-package-handling extracted to *root*."""
     components = ["info", "pkg"] if archive.name.endswith(".conda") else ["pkg"]
     streamed: dict[str, bytes | str] = {}
     for component in components:
@@ -330,9 +339,13 @@ def test_conda_archives_are_zip_stored_with_metadata_first() -> None:
             assert json.loads(zf.read("metadata.json")) == {"conda_pkg_format_version": 2}
 
 
-@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
-def test_paths_json_matches_payload(archive: Path, extracted: dict[str, Path]) -> None:
-    root = extracted[_stem(archive)]
+def test_paths_json_matches_payload(extracted: dict[str, Path], subtests: pytest.Subtests) -> None:
+    for archive in ARCHIVES:
+        with subtests.test(archive=archive.name):
+            _paths_json_matches(extracted[_stem(archive)])
+
+
+def _paths_json_matches(root: Path) -> None:
     entries = _paths_json(root)
     listed = [str(e["_path"]) for e in entries]
     assert listed == sorted(listed)
@@ -378,31 +391,33 @@ def test_metadata_only_packages_have_empty_payload(extracted: dict[str, Path]) -
         assert _payload(extracted[dist]) == []
 
 
-@pytest.mark.parametrize(("dist", "links"), EXPECTED_SYMLINKS.items())
-def test_soname_symlink_chains(
-    dist: str, links: dict[str, str], extracted: dict[str, Path]
-) -> None:
-    root = extracted[dist]
-    found = {
-        p.relative_to(root).as_posix(): str(p.readlink())
-        for p in (root / "lib").iterdir()
-        if p.is_symlink()
-    }
-    assert found == links
-    entries = {e["_path"]: e["path_type"] for e in _paths_json(root)}
-    for link in links:
-        assert entries[link] == "softlink"
+def test_soname_symlink_chains(extracted: dict[str, Path]) -> None:
+    for dist, links in EXPECTED_SYMLINKS.items():
+        root = extracted[dist]
+        found = {
+            p.relative_to(root).as_posix(): str(p.readlink())
+            for p in (root / "lib").iterdir()
+            if p.is_symlink()
+        }
+        assert found == links, dist
+        entries = {e["_path"]: e["path_type"] for e in _paths_json(root)}
+        for link in links:
+            assert entries[link] == "softlink", (dist, link)
 
 
 # --------------------------------------------------------------------------- placeholders
 
 
-@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
 def test_has_prefix_lists_exactly_the_files_with_a_placeholder(
-    archive: Path, extracted: dict[str, Path]
+    extracted: dict[str, Path], subtests: pytest.Subtests
 ) -> None:
-    dist = _stem(archive)
-    root = extracted[dist]
+    for archive in ARCHIVES:
+        with subtests.test(archive=archive.name):
+            _placeholders_as_listed(_stem(archive), extracted[_stem(archive)])
+
+
+def _placeholders_as_listed(dist: str, root: Path) -> None:
+    """info/has_prefix and paths.json name exactly the files of *root* holding the placeholder."""
     has_prefix_file = root / "info" / "has_prefix"
     expected = EXPECTED_HAS_PREFIX.get(dist, {})
     if not expected:
@@ -434,20 +449,18 @@ def test_has_prefix_lists_exactly_the_files_with_a_placeholder(
             assert b"_h_env_placehold" not in data, rel
 
 
-@pytest.mark.parametrize("dist", sorted(EXPECTED_HAS_PREFIX))
-def test_placeholder_is_conda_forges_255_character_prefix(
-    dist: str, extracted: dict[str, Path]
-) -> None:
-    lines = (extracted[dist] / "info" / "has_prefix").read_text().splitlines()
-    placeholders = {line.split(" ")[0] for line in lines}
-    assert len(placeholders) == 1
-    (placeholder,) = placeholders
-    assert len(placeholder) == 255
-    match = PLACEHOLDER_RE.match(placeholder)
-    assert match is not None
-    assert match["name"] == dist.split("-", 1)[0]
-    padded = match.group(0) + "_placehold" * 30
-    assert placeholder == padded[:255]
+def test_placeholder_is_conda_forges_255_character_prefix(extracted: dict[str, Path]) -> None:
+    for dist in sorted(EXPECTED_HAS_PREFIX):
+        lines = (extracted[dist] / "info" / "has_prefix").read_text().splitlines()
+        placeholders = {line.split(" ")[0] for line in lines}
+        assert len(placeholders) == 1, dist
+        (placeholder,) = placeholders
+        assert len(placeholder) == 255
+        match = PLACEHOLDER_RE.match(placeholder)
+        assert match is not None
+        assert match["name"] == dist.split("-", 1)[0]
+        padded = match.group(0) + "_placehold" * 30
+        assert placeholder == padded[:255]
 
 
 # --------------------------------------------------------------------------- ELF
@@ -463,12 +476,10 @@ def test_every_elf_file_is_covered(extracted: dict[str, Path]) -> None:
     assert found == set(EXPECTED_ELF)
 
 
-@pytest.mark.parametrize(("key", "expected"), EXPECTED_ELF.items(), ids=str)
-def test_elf_dynamic_sections(
-    key: tuple[str, str], expected: Dyn, extracted: dict[str, Path]
-) -> None:
-    dist, rel = key
-    assert _dyn(extracted[dist] / rel) == expected
+def test_elf_dynamic_sections(extracted: dict[str, Path]) -> None:
+    # sonames, DT_NEEDED in link order, and conda-forge's DT_RPATH (never DT_RUNPATH)
+    found = {(dist, rel): _dyn(extracted[dist] / rel) for dist, rel in EXPECTED_ELF}
+    assert found == EXPECTED_ELF
 
 
 def test_libgreetpp_exports_weak_std_symbols(extracted: dict[str, Path]) -> None:
@@ -477,12 +488,9 @@ def test_libgreetpp_exports_weak_std_symbols(extracted: dict[str, Path]) -> None
     assert any("9call_once" in name for name in weak), weak
 
 
-@pytest.mark.parametrize(
-    "lib", [f"{LIBGREET1}/lib/libgreet.so.1.0.0", f"{LIBGREET2}/lib/libgreet.so.2.0.0"]
-)
-def test_libgreet_exports_no_std_symbols(lib: str, extracted: dict[str, Path]) -> None:
-    dist, rel = lib.split("/", 1)
-    assert _weak_defined_std(extracted[dist] / rel) == []
+def test_libgreet_exports_no_std_symbols(extracted: dict[str, Path]) -> None:
+    assert _weak_defined_std(extracted[LIBGREET1] / "lib" / "libgreet.so.1.0.0") == []
+    assert _weak_defined_std(extracted[LIBGREET2] / "lib" / "libgreet.so.2.0.0") == []
 
 
 def test_libgreet_majors_differ_in_abi(extracted: dict[str, Path]) -> None:
@@ -519,21 +527,24 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+#: (name, version, python minor, the Requires-Dist lines of its METADATA) of each extension build.
 EXTENSION_DISTS = [
-    *[
-        pytest.param("pygreet", "1.0.0", minor, ["Requires-Dist: salutation>=1.2"], id=dist)
-        for minor, dist in PYGREET.items()
-    ],
-    *[pytest.param("pyshout", "2.0.0", minor, [], id=dist) for minor, dist in PYSHOUT.items()],
+    *[("pygreet", "1.0.0", minor, ["Requires-Dist: salutation>=1.2"]) for minor in PYGREET],
+    *[("pyshout", "2.0.0", minor, []) for minor in PYSHOUT],
 ]
 
 
-@pytest.mark.parametrize(("name", "version", "minor", "requires_dist"), EXTENSION_DISTS)
-def test_extension_dist_info(
-    name: str, version: str, minor: str, requires_dist: list[str], extracted: dict[str, Path]
+def test_extension_dist_info(extracted: dict[str, Path], subtests: pytest.Subtests) -> None:
+    for name, version, minor, requires_dist in EXTENSION_DISTS:
+        dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
+        with subtests.test(dist=dist):
+            _dist_info_as_pip_wrote_it(extracted[dist], name, version, minor, requires_dist)
+
+
+def _dist_info_as_pip_wrote_it(
+    root: Path, name: str, version: str, minor: str, requires_dist: list[str]
 ) -> None:
-    dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
-    site = extracted[dist] / "lib" / f"python{minor}" / "site-packages"
+    site = root / "lib" / f"python{minor}" / "site-packages"
     di = site / f"{name}-{version}.dist-info"
     assert (di / "INSTALLER").read_text() == "conda"
     assert (di / "REQUESTED").read_bytes() == b""
@@ -552,7 +563,7 @@ def test_extension_dist_info(
     assert [h for h in headers if h.startswith("Requires-Dist:")] == requires_dist
     nodot = minor.replace(".", "")
     assert f"Tag: cp{nodot}-cp{nodot}-linux_x86_64" in (di / "WHEEL").read_text()
-    assert (extracted[dist] / "info" / "licenses" / "LICENSE").is_file()
+    assert (root / "info" / "licenses" / "LICENSE").is_file()
     record = _record(di / "RECORD")
     ext = f"{name}/_{name}.cpython-{nodot}-x86_64-linux-gnu.so"
     assert set(record) == {
@@ -615,13 +626,17 @@ def test_salutation_is_noarch_python_with_a_different_pypi_name(
         assert (digest, size) == (_record_hash(data), str(len(data))), name
 
 
-@pytest.mark.parametrize(("name", "version", "minor", "requires_dist"), EXTENSION_DISTS)
 def test_extension_build_string_and_pins(
-    name: str, version: str, minor: str, requires_dist: list[str], extracted: dict[str, Path]
+    extracted: dict[str, Path], subtests: pytest.Subtests
 ) -> None:
-    del requires_dist
-    dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
-    info = extracted[dist] / "info"
+    for name, version, minor, _ in EXTENSION_DISTS:
+        dist = {"pygreet": PYGREET, "pyshout": PYSHOUT}[name][minor]
+        with subtests.test(dist=dist):
+            _build_string_and_pins(extracted[dist] / "info", name, version, minor)
+
+
+def _build_string_and_pins(info: Path, name: str, version: str, minor: str) -> None:
+    """conda-build's py-build string (the hash of hash_input.json) and the python pins."""
     index = json.loads((info / "index.json").read_text())
     hash_input = json.loads((info / "hash_input.json").read_text())
     assert hash_input["python"] == f"{minor}.* *_cpython"
@@ -677,34 +692,34 @@ def _solve(specs: list[str], cache: Path) -> dict[str, rattler.RepoDataRecord]:
 RUNTIME = {"libgcc-ng", "libgomp", "_libgcc_mutex", "_openmp_mutex"}
 
 
-@pytest.mark.parametrize("minor", sorted(PYGREET))
-def test_solve_pygreet_for_each_python(minor: str, tmp_path: Path) -> None:
-    solved = _solve(["pygreet", f"python {minor}.*"], tmp_path)
-    assert set(solved) == RUNTIME | {
-        "pygreet",
-        "libgreetpp",
-        "libgreet",
-        "libstdcxx-ng",
-        "salutation-python",
-        "python",
-        "python_abi",
-    }
-    assert f"pygreet-{solved['pygreet'].version}-{solved['pygreet'].build}" == PYGREET[minor]
-    assert str(solved["libgreet"].version) == "1.0.0"
-    assert str(solved["libgreetpp"].version) == "1.0.0"
-    assert str(solved["salutation-python"].version) == "1.2.0"
-    assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
-    assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
+def test_solve_pygreet_for_each_python(tmp_path: Path) -> None:
+    for minor in sorted(PYGREET):
+        solved = _solve(["pygreet", f"python {minor}.*"], tmp_path)
+        assert set(solved) == RUNTIME | {
+            "pygreet",
+            "libgreetpp",
+            "libgreet",
+            "libstdcxx-ng",
+            "salutation-python",
+            "python",
+            "python_abi",
+        }
+        assert f"pygreet-{solved['pygreet'].version}-{solved['pygreet'].build}" == PYGREET[minor]
+        assert str(solved["libgreet"].version) == "1.0.0"
+        assert str(solved["libgreetpp"].version) == "1.0.0"
+        assert str(solved["salutation-python"].version) == "1.2.0"
+        assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
+        assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
 
 
-@pytest.mark.parametrize("minor", sorted(PYSHOUT))
-def test_solve_pyshout_for_each_python(minor: str, tmp_path: Path) -> None:
-    solved = _solve(["pyshout", f"python {minor}.*"], tmp_path)
-    assert set(solved) == RUNTIME | {"pyshout", "libgreet", "python", "python_abi"}
-    assert f"pyshout-{solved['pyshout'].version}-{solved['pyshout'].build}" == PYSHOUT[minor]
-    assert str(solved["libgreet"].version) == "2.0.0"
-    assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
-    assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
+def test_solve_pyshout_for_each_python(tmp_path: Path) -> None:
+    for minor in sorted(PYSHOUT):
+        solved = _solve(["pyshout", f"python {minor}.*"], tmp_path)
+        assert set(solved) == RUNTIME | {"pyshout", "libgreet", "python", "python_abi"}
+        assert f"pyshout-{solved['pyshout'].version}-{solved['pyshout'].build}" == PYSHOUT[minor]
+        assert str(solved["libgreet"].version) == "2.0.0"
+        assert str(solved["python"].version) == PYTHON_VERSIONS[minor]
+        assert str(solved["python_abi"].build) == f"4_cp{minor.replace('.', '')}"
 
 
 def test_pygreet_and_pyshout_cannot_share_a_conda_environment(tmp_path: Path) -> None:
@@ -773,10 +788,18 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 @needs_linux_x86_64
-@pytest.mark.parametrize(("dist", "version"), [(LIBGREET1, "1.0.0"), (LIBGREET2, "2.0.0")])
 def test_greet_finds_its_data_by_env_or_relative_prefix(
-    dist: str, version: str, tmp_path: Path, extracted: dict[str, Path]
+    tmp_path: Path, extracted: dict[str, Path], subtests: pytest.Subtests
 ) -> None:
+    for dist, version in ((LIBGREET1, "1.0.0"), (LIBGREET2, "2.0.0")):
+        with subtests.test(dist=dist):
+            _greet_finds_its_data(tmp_path / dist, extracted, dist, version)
+
+
+def _greet_finds_its_data(
+    tmp_path: Path, extracted: dict[str, Path], dist: str, version: str
+) -> None:
+    """libgreet's program: its data by LIBGREET_DATADIR, then by a prefix relocated to ``..``."""
     prefix = _prefix(tmp_path, extracted, dist)
     greet = str(prefix / "bin" / "greet")
     expected = f"Hello, Ada! (from share/libgreet/greeting.txt of libgreet {version})\n"
@@ -899,9 +922,17 @@ def _relocated_prefix(tmp_path: Path, extracted: dict[str, Path], *dists: str) -
 
 
 @needs_linux_x86_64
-@pytest.mark.parametrize("minor", sorted(PYSHOUT))
-def test_pyshout_calls_libgreet_2(minor: str, tmp_path: Path, extracted: dict[str, Path]) -> None:
-    python = str(_interpreter(minor))
+def test_pyshout_calls_libgreet_2(
+    tmp_path: Path, extracted: dict[str, Path], subtests: pytest.Subtests
+) -> None:
+    for minor in sorted(PYSHOUT):
+        with subtests.test(python=minor):
+            _pyshout_calls_libgreet_2(str(_interpreter(minor)), minor, tmp_path / minor, extracted)
+
+
+def _pyshout_calls_libgreet_2(
+    python: str, minor: str, tmp_path: Path, extracted: dict[str, Path]
+) -> None:
     prefix = _prefix(tmp_path, extracted, LIBGREET2, PYSHOUT[minor])
     site = prefix / "lib" / f"python{minor}" / "site-packages"
     code = (
@@ -941,17 +972,25 @@ def test_pyshout_calls_libgreet_2(minor: str, tmp_path: Path, extracted: dict[st
 
 
 @needs_linux_x86_64
-@pytest.mark.parametrize("first", ["pygreet", "pyshout"])
-@pytest.mark.parametrize("minor", sorted(PYSHOUT))
 def test_pygreet_and_pyshout_each_load_their_own_libgreet(
-    minor: str, first: str, tmp_path: Path, extracted: dict[str, Path]
+    tmp_path: Path, extracted: dict[str, Path], subtests: pytest.Subtests
 ) -> None:
     # libgreet 1 and 2 export the same symbol names under different SONAMEs;
-    # one process that imports both extensions must bind each to its own.
-    python = str(_interpreter(minor))
-    one = _relocated_prefix(tmp_path / "one", extracted, LIBGREET1, LIBGREETPP, PYGREET[minor])
-    two = _relocated_prefix(tmp_path / "two", extracted, LIBGREET2, PYSHOUT[minor])
-    sites = [p / "lib" / f"python{minor}" / "site-packages" for p in (one, two)]
+    # one process that imports both extensions must bind each to its own, in either order.
+    for minor in sorted(PYSHOUT):
+        with subtests.test(python=minor):
+            python = str(_interpreter(minor))
+            folder = tmp_path / minor
+            one = _relocated_prefix(
+                folder / "one", extracted, LIBGREET1, LIBGREETPP, PYGREET[minor]
+            )
+            two = _relocated_prefix(folder / "two", extracted, LIBGREET2, PYSHOUT[minor])
+            sites = [p / "lib" / f"python{minor}" / "site-packages" for p in (one, two)]
+            for first in ("pygreet", "pyshout"):
+                _each_its_own_libgreet(python, sites, first)
+
+
+def _each_its_own_libgreet(python: str, sites: list[Path], first: str) -> None:
     second = "pyshout" if first == "pygreet" else "pygreet"
     code = (
         f"import {first}, {second}\n"

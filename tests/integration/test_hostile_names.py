@@ -3,9 +3,9 @@
 Each test builds its hostile input itself: shared libraries compiled here with gcc under sonames
 and DT_NEEDED entries that climb out of the work folder, packages whose metadata names escape,
 site-packages links to folders and in loops, and merged packages that ship the same path. The
-workspace of ``test_reliability`` checks that a refused press leaves no wheel, no temporary file
-and no file outside ``-o``, the cache and the temporary folder (``outside/secret`` is the file the
-hostile names aim at).
+``workspace`` fixture (tests/support/presses.py) checks that a refused press leaves no wheel, no
+temporary file and no file outside ``-o``, the cache and the temporary folder (``outside/secret``
+is the file the hostile names aim at).
 """
 
 from __future__ import annotations
@@ -18,11 +18,21 @@ import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
-import test_reliability as rel
 
-from conda_archives import METADATA, M, Package, index, json_member, tar_bytes, write_conda
 from condapress.formats.elf._read import read_elf
-from conftest import FIXTURE_CHANNEL
+from support import FIXTURE_CHANNEL
+from support.archive_edits import file_member, paths_json_for, read_archive, reindex, write_archive
+from support.conda_archives import (
+    METADATA,
+    M,
+    Package,
+    conda_archive,
+    index,
+    json_member,
+    tar_bytes,
+    write_conda,
+)
+from support.presses import LIBGREET, LIBGREETPP, PRESS, PYGREET, UNSAFE_HINT, Workspace
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,11 +45,6 @@ NEEDED_HINT = (
     "its libraries by soname, or report it to the channel it came from"
 )
 SITE = "lib/python3.11/site-packages"
-
-
-#: The fixtures of test_reliability: a copy of the fixture channel, and a workspace in which
-#: ``outside/secret`` is what hostile names aim at.
-channel, workspace = rel.channel, rel.workspace
 
 
 @pytest.fixture
@@ -59,16 +64,6 @@ def compile_library(folder: Path, output: str, *args: str) -> bytes:
     command = ["gcc", "-shared", "-fPIC", "lib.c", "-o", output, *args]
     subprocess.run(command, cwd=folder, check=True, capture_output=True)
     return (folder / output).read_bytes()
-
-
-def conda_archive(folder: Path, name: str, payload: list[M], **changes: object) -> Path:
-    """A real ``.conda`` of package *name* 1.0 (build h0_0) that depends on nothing."""
-    package = Package(payload=payload, index=index(name=name, depends=[], **changes))
-    stem = f"{name}-1.0-h0_0"
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_conda(
-        folder / f"{stem}.conda", tar_bytes(package.info()), tar_bytes(payload), stem=stem
-    )
 
 
 def press_argv(archive: Path, *more: str) -> tuple[str, ...]:
@@ -101,7 +96,7 @@ LIBRARIES = ["soname-escapes", "soname-overwrites", "soname-slash", "needed-dotd
 
 @pytest.mark.parametrize("case", LIBRARIES)
 def test_library_names_that_are_paths_are_refused(
-    case: str, build: Path, tmp_path: Path, workspace: rel.Workspace
+    case: str, build: Path, tmp_path: Path, workspace: Workspace
 ) -> None:
     member, data, name = _hostile_library(case, build, tmp_path / "outside")
     tag = "DT_SONAME" if case.startswith("soname") else "DT_NEEDED"
@@ -112,13 +107,13 @@ def test_library_names_that_are_paths_are_refused(
         FIXTURE_CHANNEL,
         f"error: {archive.name}: {member} has the {tag} {name!r}, which is not a plain file name "
         + PLAIN_NAME,
-        rel.UNSAFE_HINT if tag == "DT_SONAME" else NEEDED_HINT,
+        UNSAFE_HINT if tag == "DT_SONAME" else NEEDED_HINT,
         argv=press_argv(archive),
     )
 
 
 def test_rpath_entries_are_never_used_as_paths(
-    build: Path, tmp_path: Path, workspace: rel.Workspace
+    build: Path, tmp_path: Path, workspace: Workspace
 ) -> None:
     # RPATH entries are not read for anything: every ELF file's RPATH is replaced or removed.
     rpath = f"/{UP}{tmp_path / 'outside'}:$ORIGIN/{UP}etc"
@@ -139,9 +134,7 @@ def test_rpath_entries_are_never_used_as_paths(
 # -- 11.1: names from metadata: the distribution name, console scripts -------------------------
 
 
-def test_a_dist_info_name_that_is_a_path_is_refused(
-    tmp_path: Path, workspace: rel.Workspace
-) -> None:
+def test_a_dist_info_name_that_is_a_path_is_refused(tmp_path: Path, workspace: Workspace) -> None:
     name = f"{UP}{str(tmp_path / 'outside').lstrip('/')}/dist"
     payload = [
         M("site-packages/demo/__init__.py", b"x = 1\n"),
@@ -155,14 +148,14 @@ def test_a_dist_info_name_that_is_a_path_is_refused(
         f"error: {archive.name}: the Name {name!r} in its .dist-info/METADATA is not a valid "
         "distribution name (letters, digits, '.', '-' and '_', beginning and ending with a "
         "letter or digit)",
-        rel.UNSAFE_HINT,
+        UNSAFE_HINT,
         argv=press_argv(archive),
     )
 
 
 @pytest.mark.parametrize("source", ["entry_points.txt", "link.json"])
 def test_console_script_names_that_are_paths_are_refused(
-    source: str, tmp_path: Path, workspace: rel.Workspace
+    source: str, tmp_path: Path, workspace: Workspace
 ) -> None:
     script = f"{UP}{str(tmp_path / 'outside').lstrip('/')}/secret"
     payload = [
@@ -192,7 +185,7 @@ def test_console_script_names_that_are_paths_are_refused(
         FIXTURE_CHANNEL,
         f"error: {archive.name}: {where}: the console_scripts name {script!r} is not a plain "
         f"file name {PLAIN_NAME}",
-        rel.UNSAFE_HINT,
+        UNSAFE_HINT,
         argv=press_argv(archive),
     )
 
@@ -206,7 +199,7 @@ BASE = [
 
 
 def test_a_link_to_a_folder_in_site_packages_is_copied_under_its_name(
-    tmp_path: Path, workspace: rel.Workspace
+    tmp_path: Path, workspace: Workspace
 ) -> None:
     payload = [
         *BASE,
@@ -258,7 +251,7 @@ def test_symbolic_link_loops_in_site_packages_are_refused(
     refused: str,
     why: str,
     tmp_path: Path,
-    workspace: rel.Workspace,
+    workspace: Workspace,
 ) -> None:
     payload = [*BASE, *(M(f"{SITE}/{link}", kind="symlink", target=to) for link, to in links)]
     folders = {link.rpartition("/")[0] for link, _ in links} - {"demo"}
@@ -267,7 +260,7 @@ def test_symbolic_link_loops_in_site_packages_are_refused(
     workspace.refused(
         FIXTURE_CHANNEL,
         f"error: {archive.name}: refusing member '{SITE}/{refused}': {why}",
-        rel.UNSAFE_HINT,
+        UNSAFE_HINT,
         argv=press_argv(archive),
     )
 
@@ -276,22 +269,22 @@ def test_symbolic_link_loops_in_site_packages_are_refused(
 
 DATA = "share/overlap/data.txt"
 WHEEL_PATH = f"pygreet.libs/{DATA}"
-LIBGREET_DIST = rel.LIBGREET.removesuffix(".tar.bz2")
-LIBGREETPP_DIST = rel.LIBGREETPP.removesuffix(".conda")
-PYGREET_DIST = rel.PYGREET.removesuffix(".conda")
+LIBGREET_DIST = LIBGREET.removesuffix(".tar.bz2")
+LIBGREETPP_DIST = LIBGREETPP.removesuffix(".conda")
+PYGREET_DIST = PYGREET.removesuffix(".conda")
 
 
 def add_files(archive: Path, files: dict[str, bytes]) -> None:
     """Add *files* to the fixture archive *archive*, listed in its paths.json, and reindex."""
-    info, pkg = rel.read_archive(archive)
-    pkg += [rel.file_member(name, data) for name, data in files.items()]
+    info, pkg = read_archive(archive)
+    pkg += [file_member(name, data) for name, data in files.items()]
     for member in info:
         if member.info.name == "info/paths.json":
             paths = json.loads(member.data)
             paths["paths"] += [{"_path": name, "path_type": "hardlink"} for name in files]
             member.data = json.dumps(paths).encode()
-    rel.write_archive(archive, rel.paths_json_for(info, pkg), pkg)
-    rel.reindex(archive)
+    write_archive(archive, paths_json_for(info, pkg), pkg)
+    reindex(archive)
 
 
 def wheel_file(out: Path, name: str) -> bytes:
@@ -301,11 +294,11 @@ def wheel_file(out: Path, name: str) -> bytes:
 
 
 def test_different_files_at_one_path_are_refused(
-    channel: Path, workspace: rel.Workspace, caplog: pytest.LogCaptureFixture
+    channel: Path, workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
     # pygreet --fat merges pygreet, libgreetpp and libgreet, in that order.
-    add_files(channel / "linux-64" / rel.LIBGREETPP, {DATA: b"from libgreetpp\n"})
-    add_files(channel / "linux-64" / rel.LIBGREET, {DATA: b"from libgreet\n"})
+    add_files(channel / "linux-64" / LIBGREETPP, {DATA: b"from libgreetpp\n"})
+    add_files(channel / "linux-64" / LIBGREET, {DATA: b"from libgreet\n"})
     workspace.refused(
         channel,
         f"error: {WHEEL_PATH!r} in the wheel would hold two different files: {DATA} of "
@@ -315,7 +308,7 @@ def test_different_files_at_one_path_are_refused(
     )
     # --allow-overlap: the first package's file, and a warning that says which was left out
     caplog.clear()
-    run = workspace.press(channel, *rel.PRESS, "--allow-overlap")
+    run = workspace.press(channel, *PRESS, "--allow-overlap")
     assert run.status == 0, run.stderr
     assert wheel_file(workspace.root / "out", WHEEL_PATH) == b"from libgreetpp\n"
     assert [
@@ -333,10 +326,10 @@ def test_different_files_at_one_path_are_refused(
 
 
 def test_the_same_file_at_one_path_is_kept_once(
-    channel: Path, workspace: rel.Workspace, caplog: pytest.LogCaptureFixture
+    channel: Path, workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
-    add_files(channel / "linux-64" / rel.LIBGREETPP, {DATA: b"the same\n"})
-    add_files(channel / "linux-64" / rel.LIBGREET, {DATA: b"the same\n"})
+    add_files(channel / "linux-64" / LIBGREETPP, {DATA: b"the same\n"})
+    add_files(channel / "linux-64" / LIBGREET, {DATA: b"the same\n"})
     caplog.set_level(logging.INFO, logger="condapress._paths")
     run = workspace.press(channel)
     assert run.status == 0, run.stderr
@@ -359,11 +352,11 @@ NFC, NFD = "pygreet/caf\u00e9.py", "pygreet/cafe\u0301.py"
 
 @pytest.mark.parametrize("same", [True, False], ids=["same-content", "different-content"])
 def test_one_name_in_two_unicode_normalizations(
-    same: bool, channel: Path, workspace: rel.Workspace, caplog: pytest.LogCaptureFixture
+    same: bool, channel: Path, workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
     # macOS (and pip on it) stores both spellings as one file: the wheel holds one of them.
     files = {f"{SITE}/{NFC}": b"nfc = 1\n", f"{SITE}/{NFD}": b"nfc = 1\n" if same else b"nfd\n"}
-    add_files(channel / "linux-64" / rel.PYGREET, files)
+    add_files(channel / "linux-64" / PYGREET, files)
     spelled = f"{NFC!a} (also spelled {NFD!a}, another Unicode normalization)"
     if not same:
         workspace.refused(
@@ -389,10 +382,10 @@ def test_one_name_in_two_unicode_normalizations(
 
 
 def test_a_file_where_another_package_has_a_folder_is_refused(
-    channel: Path, workspace: rel.Workspace
+    channel: Path, workspace: Workspace
 ) -> None:
-    add_files(channel / "linux-64" / rel.LIBGREETPP, {"share/overlap": b"a file\n"})
-    add_files(channel / "linux-64" / rel.LIBGREET, {DATA: b"in a folder\n"})
+    add_files(channel / "linux-64" / LIBGREETPP, {"share/overlap": b"a file\n"})
+    add_files(channel / "linux-64" / LIBGREET, {DATA: b"in a folder\n"})
     workspace.refused(
         channel,
         "error: 'pygreet.libs/share/overlap' in the wheel would be both a file (share/overlap of "

@@ -27,6 +27,20 @@ def run_plan(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return document
 
 
+def conda_forge_2024_plan(realworld: Path, cache: str, spec: str) -> list[str]:
+    """The arguments of a fat plan of *spec* for python 3.10 on the 2024 conda-forge archives."""
+    return [
+        spec,
+        "--python",
+        "3.10",
+        "-c",
+        str(realworld / "cf2024"),
+        "--fat",
+        "--cache-dir",
+        cache,
+    ]
+
+
 def fixture_plan(channel: Path, cache: str, *argv: str) -> list[str]:
     """``condapress plan ARGV`` on the fixture channel for CPython 3.11."""
     return ["plan", *argv, "-c", str(channel), "--python", "3.11", "--cache-dir", cache]
@@ -175,17 +189,7 @@ def test_table_is_the_default(
 def test_pyyaml_from_conda_forge_archives(
     realworld: Path, cache: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = run_plan(
-        capsys,
-        "pyyaml",
-        "--python",
-        "3.10",
-        "-c",
-        str(realworld / "cf2024"),
-        "--fat",
-        "--cache-dir",
-        cache,
-    )
+    doc = run_plan(capsys, *conda_forge_2024_plan(realworld, cache, "pyyaml"))
     assert fates(doc) == {
         "_libgcc_mutex": ("system", "dropped"),
         "_openmp_mutex": ("system", "dropped"),
@@ -210,17 +214,7 @@ def test_pyyaml_from_conda_forge_archives(
 def test_cffi_requires_pycparser_by_its_own_name(
     realworld: Path, cache: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = run_plan(
-        capsys,
-        "cffi",
-        "--python",
-        "3.10",
-        "-c",
-        str(realworld / "cf2024"),
-        "--fat",
-        "--cache-dir",
-        cache,
-    )
+    doc = run_plan(capsys, *conda_forge_2024_plan(realworld, cache, "cffi"))
     packages = {p["name"]: p for p in doc["packages"]}
     assert fates(doc)["libffi"] == ("native", "merged")
     assert packages["pycparser"]["requirement"] == "pycparser"

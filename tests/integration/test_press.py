@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from condapress._cli import main
-from conftest import FIXTURE_CHANNEL, Venv, cpython, make_venv
+from support import FIXTURE_CHANNEL
+from support.venvs import Venv, cpython, make_venv
 
 PLACEHOLDER = b"_h_env_placehold_placehold"
 GREETING = "Hello, {name}! (from share/libgreet/greeting.txt of libgreet {version})"
@@ -298,7 +299,7 @@ def test_two_fat_wheels_with_different_libgreet_majors_in_one_process(
 
 def _leaky_package(folder: Path) -> Path:
     """A package with a build prefix that paths.json does not declare: relocation leaves it."""
-    from conda_archives import M, Package, index
+    from support.conda_archives import M, Package, index
 
     source = b"PREFIX = '/home/conda/feedstock_root/build_artifacts/leaky_1/_h_env_placehold_pl'\n"
     package = Package(
@@ -400,3 +401,16 @@ def test_launchers_work_for_target_and_user_installs(scheme: str, tmp_path: Path
     assert run(bin_dir / "salute", "Ada") == "Greetings, Ada.\n"
     code = "import pygreet; print(pygreet.greet('Ada'))"
     assert run(python, "-c", code) == GREETING.format(name="Ada", version="1.0.0") + "\n"
+
+
+def test_every_file_left_out_is_logged_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="condapress.relocate")
+    press(tmp_path / "out", tmp_path / "cache", "pygreet", "--python", "3.11", "--fat")
+    left = [r.getMessage() for r in caplog.records if " left out: " in r.getMessage()]
+    assert "pygreet: include/greet.h of libgreet left out: header (development file)" in left
+    assert (
+        "pygreet: lib/libgreet.so of libgreet left out: symbolic link (the wheel keeps one file "
+        "per library, under its soname)"
+    ) in left

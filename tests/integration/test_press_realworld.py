@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from condapress._cli import main
-from conftest import REALWORLD, Venv, make_venv
+from support import REALWORLD
+from support.venvs import Venv, make_venv
 
 if TYPE_CHECKING:
     from pathlib import Path

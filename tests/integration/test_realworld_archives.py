@@ -7,7 +7,7 @@ archives of ``broken/`` were looked at one by one; the decision for each is on i
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conda_package_handling import api as cph
@@ -15,8 +15,11 @@ from conda_package_handling import api as cph
 from condapress.errors import ArchiveError
 from condapress.model import FileMode, NoArch, PathType
 from condapress.unpack import extract, read_info, read_python_metadata
+from support import REALWORLD
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+if TYPE_CHECKING:
+    from pathlib import Path
+
 if not REALWORLD.is_dir():
     pytest.skip(
         "../shared/realworld is absent: the conda-forge archive tier needs it next to the checkout",

@@ -7,55 +7,57 @@ channel is a real ``http.server`` on 127.0.0.1 that the test starts; nothing lea
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import dataclasses
 import fcntl
 import hashlib
-import http.server
 import io
 import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import types
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
 
 import pytest
-import zstandard
 
 from condapress import _limits
-from condapress._cli import main
 from condapress.unpack import _fetch
-from conftest import FIXTURE_CHANNEL, REALWORLD
+from support import REALWORLD
+from support.archive_edits import (
+    Member,
+    file_member,
+    link_member,
+    paths_json_for,
+    read_archive,
+    reindex,
+    special_member,
+    write_archive,
+)
+from support.channel_server import PROXY_VARIABLES, ChannelHandler, ChannelServer
+from support.presses import (
+    LIBGREET,
+    LIBGREETPP,
+    PRESS,
+    PYGREET,
+    SALUTATION,
+    UNSAFE_HINT,
+    Workspace,
+    assert_refused,
+    press,
+)
 
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
-LIBGREET = "libgreet-1.0.0-hd590300_0.tar.bz2"
-LIBGREETPP = "libgreetpp-1.0.0-h6712182_0.conda"
-PYGREET = "pygreet-1.0.0-py311h26e73d1_0.conda"
-SALUTATION = "salutation-python-1.2.0-pyhd8ed1ab_0.tar.bz2"
-#: What every press here asks for: pygreet with libgreetpp and libgreet merged into its wheel.
-PRESS = ("pygreet", "--python", "3.11", "--fat")
 WHEEL = "pygreet-1.0.0-cp311-cp311-"
-UNSAFE_HINT = "hint: do not use this archive; report it to the channel it came from"
 MISMATCH_HINT = (
     "hint: the archive was changed after it was built; download it again from its channel"
 )
 DAMAGED_HINT = "hint: delete the file and download it again; report the package if it persists"
 METADATA_HINT = "hint: the package was not built by conda-build or rattler-build; rebuild it"
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 
 
 #: The two archive formats, each as a fixture archive that the press unpacks.
@@ -64,208 +66,6 @@ FORMATS = pytest.mark.parametrize("archive", [LIBGREET, LIBGREETPP], ids=["tar_b
 
 class KnownBug(AssertionError):
     """A check that fails because of a known bug elsewhere; its xfail mark names the bug."""
-
-
-# -- archives rewritten in a copy of the fixture channel -------------------------------------
-
-
-@dataclasses.dataclass
-class Member:
-    """One tar member of a real archive, with its data."""
-
-    info: tarfile.TarInfo
-    data: bytes = b""
-
-
-def _members(tar_data: bytes) -> list[Member]:
-    members = []
-    with tarfile.open(fileobj=io.BytesIO(tar_data), mode="r:") as tar:
-        for info in tar:
-            data = tar.extractfile(info) if info.isreg() else None
-            members.append(Member(info, data.read() if data is not None else b""))
-    return members
-
-
-def read_archive(path: Path) -> tuple[list[Member], list[Member]]:
-    """The ``info/`` members and the payload members of a conda archive."""
-    if path.name.endswith(".conda"):
-        # decompressobj: conda's zstd frames need not declare their size.
-        unzstd = zstandard.ZstdDecompressor().decompressobj
-        with zipfile.ZipFile(path) as zf:
-            streams = {
-                name.split("-", 1)[0]: unzstd().decompress(zf.read(name))
-                for name in zf.namelist()
-                if name.endswith(".tar.zst")
-            }
-        return _members(streams["info"]), _members(streams["pkg"])
-    members = _members(bz2.decompress(path.read_bytes()))
-    return (
-        [m for m in members if m.info.name.startswith("info/")],
-        [m for m in members if not m.info.name.startswith("info/")],
-    )
-
-
-def tar_of(members: list[Member]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member in members:
-            if member.info.isreg():
-                member.info.size = len(member.data)
-            tar.addfile(member.info, io.BytesIO(member.data) if member.info.isreg() else None)
-    return buffer.getvalue()
-
-
-def write_archive(
-    path: Path,
-    info: list[Member],
-    pkg: list[Member],
-    *,
-    edit: Callable[[bytes], bytes] | None = None,
-) -> None:
-    """Write *info* and *pkg* as the archive *path*; *edit* rewrites the tar holding the payload."""
-    edit = edit or (lambda tar: tar)
-    if path.name.endswith(".tar.bz2"):
-        path.write_bytes(bz2.compress(edit(tar_of(info + pkg)), 1))
-        return
-    stem = path.name.removesuffix(".conda")
-    compress = zstandard.ZstdCompressor().compress
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("metadata.json", b'{"conda_pkg_format_version": 2}')
-        zf.writestr(f"info-{stem}.tar.zst", compress(tar_of(info)))
-        zf.writestr(f"pkg-{stem}.tar.zst", compress(edit(tar_of(pkg))))
-
-
-def reindex(archive: Path) -> None:
-    """Make the channel's repodata.json list *archive* as it is now (size, sha256, md5)."""
-    repodata = archive.parent / "repodata.json"
-    data = json.loads(repodata.read_text())
-    blob = archive.read_bytes()
-    key = "packages.conda" if archive.name.endswith(".conda") else "packages"
-    data[key][archive.name].update(
-        size=len(blob),
-        sha256=hashlib.sha256(blob).hexdigest(),
-        md5=hashlib.md5(blob).hexdigest(),  # noqa: S324 - repodata carries it
-    )
-    repodata.write_text(json.dumps(data, indent=1))
-
-
-def paths_json_for(info: list[Member], pkg: list[Member]) -> list[Member]:
-    """*info* with paths.json's sha256 and size of every file changed to what *pkg* holds."""
-    files = {m.info.name: m.data for m in pkg if m.info.isreg()}
-    links = {m.info.name: m.info.linkname for m in pkg if m.info.issym()}
-    for member in info:
-        if member.info.name == "info/paths.json":
-            paths = json.loads(member.data)
-            for entry in paths["paths"]:
-                name = entry["_path"]
-                while name in links:  # softlinks carry the sha256 and size of their target
-                    name = f"{name.rpartition('/')[0]}/{links[name]}"
-                if name in files:
-                    entry["sha256"] = hashlib.sha256(files[name]).hexdigest()
-                    entry["size_in_bytes"] = len(files[name])
-            member.data = json.dumps(paths).encode()
-    return info
-
-
-def file_member(name: str, data: bytes = b"x") -> Member:
-    info = tarfile.TarInfo(name)
-    info.mode = 0o644
-    return Member(info, data)
-
-
-def link_member(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> Member:
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname, info.mode = kind, target, 0o777
-    return Member(info)
-
-
-def special_member(name: str, kind: bytes) -> Member:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode = kind, 0o644
-    return Member(info)
-
-
-@pytest.fixture
-def channel(tmp_path: Path) -> Path:
-    """A copy of the fixture channel, without the recipes."""
-    copy = tmp_path / "channel"
-    for subdir in ("linux-64", "noarch"):
-        shutil.copytree(FIXTURE_CHANNEL / subdir, copy / subdir)
-    return copy
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    status: int
-    stdout: str
-    stderr: list[str]
-
-
-def press(channel: str | Path, out: Path, cache: Path, *argv: str) -> Run:
-    """``condapress -c CHANNEL -o OUT --cache-dir CACHE ARGV...`` in this process."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        status = main(["-c", str(channel), "-o", str(out), "--cache-dir", str(cache), *argv])
-    return Run(status, stdout.getvalue(), stderr.getvalue().splitlines())
-
-
-def tree(root: Path, *, skip: tuple[Path, ...] = ()) -> dict[str, tuple[int, int, bytes]]:
-    """Every path under *root* (but *skip*): its mode, size and content hash."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if Path(folder, d) not in skip]
-        for name in [*dirs, *files]:
-            path = Path(folder, name)
-            st = path.lstat()
-            digest = hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b""
-            found[str(path.relative_to(root))] = (st.st_mode, st.st_size, digest)
-    return found
-
-
-@dataclasses.dataclass
-class Workspace:
-    """Presses from tmp_path and checks that a refused press changed nothing outside the cache.
-
-    Temporary files go to ``tmp_path/tmp``; ``tmp_path/outside/secret`` is what hostile members
-    aim at.
-    """
-
-    root: Path
-    before: dict[str, tuple[int, int, bytes]] = dataclasses.field(default_factory=dict)
-
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    def press(self, channel: Path, *argv: str) -> Run:
-        self.before = tree(self.root, skip=(self.cache,))
-        return press(channel, self.root / "out", self.cache, *(argv or PRESS))
-
-    def refused(self, channel: Path, *lines: str, argv: tuple[str, ...] = ()) -> Run:
-        """Press; the press must fail with exactly *lines* on stderr and leave no trace."""
-        run = self.press(channel, *argv)
-        assert_refused(run, *lines)
-        self.assert_untouched()
-        return run
-
-    def assert_untouched(self) -> None:
-        assert tree(self.root, skip=(self.cache,)) == self.before  # no output, no stray files
-        assert (self.root / "outside" / "secret").read_text() == "keep me"
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret").write_text("keep me")
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return Workspace(tmp_path)
-
-
-def assert_refused(run: Run, *lines: str) -> None:
-    assert run.status == 1
-    assert run.stdout == ""
-    assert [line for line in run.stderr if not line.startswith("WARNING: ")] == list(lines)
 
 
 # -- hostile archives, through the command line -------------------------------------------------
@@ -667,126 +467,6 @@ def test_a_local_archive_is_checked_against_repodata_before_it_is_read(
 # -- an HTTP channel on loopback, with failures --------------------------------------------------
 
 
-class ChannelServer(http.server.ThreadingHTTPServer):
-    """Serves a channel folder on 127.0.0.1; ``faults`` says how to fail the next requests."""
-
-    daemon_threads = True
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _ChannelHandler)
-        self.root = root
-        #: path -> what to do with the next GET requests for it: "500", "reset", "slow", "stall",
-        #: "hang" (accept, never answer), "trickle" (a byte at a time), "short" (half the body,
-        #: then a clean close).
-        self.faults: dict[str, list[str]] = {}
-        self.requests: list[str] = []
-        #: set once a "stall" fault has sent half its body; the stall ends with ``release``.
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _ChannelHandler(http.server.BaseHTTPRequestHandler):
-    server: ChannelServer
-    protocol_version = "HTTP/1.1"
-    #: how long a "slow" answer takes in all.
-    SLOW: ClassVar[float] = 0.3
-    #: seconds between two bytes of a "trickle" answer.
-    TRICKLE: ClassVar[float] = 0.2
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def do_HEAD(self) -> None:
-        self._answer(body=False)
-
-    def do_GET(self) -> None:
-        self._answer(body=True)
-
-    def _answer(self, *, body: bool) -> None:
-        name = self.path.lstrip("/")
-        with self.server.lock:
-            self.server.requests.append(f"{self.command} /{name}")
-            queue = self.server.faults.get(name) if body else None
-            fault = queue.pop(0) if queue else None
-        path = self.server.root / name
-        if ".." in name.split("/") or not path.is_file():
-            self.send_error(404)
-            return
-        if fault == "500":
-            self.send_error(500)
-            return
-        if fault == "hang":  # the request is read, and never answered
-            self.server.stalled.set()
-            self.server.release.wait(60)
-            self.close_connection = True
-            return
-        data = path.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            with contextlib.suppress(ConnectionError):  # the client gave up: a timeout
-                self._body(data, fault)
-
-    def _body(self, data: bytes, fault: str | None) -> None:
-        half = data[: len(data) // 2]
-        if fault == "reset":  # half the body, then a TCP reset
-            self.wfile.write(half)
-            self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-        elif fault == "stall":  # half the body, then nothing until released
-            self.wfile.write(half)
-            self.wfile.flush()
-            self.server.stalled.set()
-            self.server.release.wait(60)
-            self.close_connection = True
-        elif fault == "trickle":  # a byte every TRICKLE seconds: never silent, never done
-            for index in range(len(data)):
-                if self.server.release.wait(self.TRICKLE):
-                    break
-                self.wfile.write(data[index : index + 1])
-                self.wfile.flush()
-            self.close_connection = True
-        elif fault == "short":  # half the body, then the connection closes as if done
-            self.wfile.write(half)
-            self.wfile.flush()
-            self.close_connection = True
-        elif fault == "slow":
-            chunks = [data[i : i + 2048] for i in range(0, len(data), 2048)]
-            for chunk in chunks:
-                self.wfile.write(chunk)
-                self.wfile.flush()
-                time.sleep(self.SLOW / len(chunks))
-        else:
-            self.wfile.write(data)
-
-
-@pytest.fixture
-def server(channel: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelServer]:
-    """The channel copy, served on 127.0.0.1, which this process talks to without a proxy."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.setenv("NO_PROXY", "*")
-    httpd = ChannelServer(channel)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The pauses fetch makes between tries, recorded instead of slept."""
@@ -819,7 +499,7 @@ def test_failed_downloads_are_tried_again(
 ) -> None:
     # A 500, a connection reset mid-body, and an answer slower than the read timeout.
     monkeypatch.setattr(_fetch, "_TIMEOUT", 1.0)
-    monkeypatch.setattr(_ChannelHandler, "SLOW", 10.0)
+    monkeypatch.setattr(ChannelHandler, "SLOW", 10.0)
     server.faults = {
         f"linux-64/{LIBGREET}": ["500"],
         f"linux-64/{LIBGREETPP}": ["reset"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sysconfig
 import zipfile
@@ -13,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conda_archives import M, Package, index
 from condapress._cli import main
 from condapress.audit import audit_wheel
-from conftest import REALWORLD, cpython, make_venv
+from support import REALWORLD
+from support.conda_archives import M, Package, index
+from support.native import compile_source
+from support.venvs import cpython, make_venv
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,8 +54,6 @@ PyMODINIT_FUNC PyInit_cxxdemo(void) { return PyModule_Create(&module); }
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not REALWORLD.is_dir():
         pytest.skip("../shared/realworld is absent: the conda-forge archive tier needs it")
-    if shutil.which("g++") is None:
-        pytest.skip("no C++ compiler (g++) on PATH: cannot build the C++ test package")
     tmp = tmp_path_factory.mktemp("cxx")
     include = subprocess.run(
         [str(cpython("3.10")), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
@@ -62,22 +61,9 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         check=True,
     ).stdout.strip()
-    (tmp / "ext.cpp").write_text(SOURCE)
-    subprocess.run(
-        [
-            "g++",
-            "-std=c++17",
-            "-O2",
-            "-shared",
-            "-fPIC",
-            f"-I{include}",
-            str(tmp / "ext.cpp"),
-            "-o",
-            str(tmp / EXT),
-        ],
-        check=True,
-    )
-    payload = [M(f"lib/python3.10/site-packages/{EXT}", (tmp / EXT).read_bytes())]
+    flags = ("-std=c++17", "-O2", "-shared", "-fPIC", f"-I{include}")
+    ext = compile_source("g++", SOURCE, tmp / EXT, *flags)
+    payload = [M(f"lib/python3.10/site-packages/{EXT}", ext.read_bytes())]
     depends = [
         "libgcc-ng >=13",
         "libstdcxx-ng >=13",

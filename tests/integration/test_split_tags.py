@@ -10,7 +10,8 @@ import pytest
 
 from condapress._cli import main
 from condapress.audit import audit_text, audit_wheel
-from conftest import FIXTURE_CHANNEL, make_venv
+from support import FIXTURE_CHANNEL
+from support.venvs import make_venv
 
 if TYPE_CHECKING:
     from pathlib import Path

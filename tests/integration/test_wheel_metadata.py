@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from condapress._cli import main
-from conftest import FIXTURE_CHANNEL, REALWORLD, make_venv
+from support import FIXTURE_CHANNEL, REALWORLD
+from support.venvs import make_venv
 
 CF2024 = REALWORLD / "cf2024"
 

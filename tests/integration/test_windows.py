@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING
 import pefile
 import pytest
 
-from conda_archives import M, Package, archive_member, index
 from condapress._cli import main
 from condapress.formats.pe._edit import rename_imports
 from condapress.formats.pe._read import MAX_PE_FILE
 from condapress.model import ConsoleScript, EnvSetting
 from condapress.relocate import _hook
-from conftest import REPO, cpython
-from hostile_wheels import Inflating, write_wheel
+from support import REPO
+from support.conda_archives import M, Package, archive_member, index
+from support.hostile_wheels import Inflating, write_wheel
+from support.venvs import cpython
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

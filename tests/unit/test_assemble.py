@@ -9,11 +9,8 @@ import dataclasses
 import doctest
 import hashlib
 import io
-import json
 import os
 import stat
-import subprocess
-import sys
 import tracemalloc
 import zipfile
 from typing import TYPE_CHECKING
@@ -28,16 +25,15 @@ from condapress import assemble
 from condapress.assemble import build_wheel, dist_info_name, wheel_filename
 from condapress.assemble._metadata import core_metadata_from_dist_info, spdx_or_none
 from condapress.errors import SpecError, WheelContentsError, WriteError
-from condapress.model import CoreMetadata, Provenance, WheelContents
+from condapress.model import CoreMetadata, WheelContents
+from support.staged import SO, TAGS, pygreet, write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 EPOCH = 1_700_000_000  # 2023-11-14 22:13:20 UTC
-TAGS = ("cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64")
 WHEEL_NAME = "pygreet-1.0.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-SO = "pygreet/_greet.cpython-311-x86_64-linux-gnu.so"
 
 METADATA = """\
 Metadata-Version: 2.4
@@ -118,78 +114,6 @@ MEMBERS = [
     "pygreet-1.0.0.dist-info/licenses/libgreet/COPYING",
     "pygreet-1.0.0.dist-info/RECORD",
 ]
-
-
-def write(path: Path, data: bytes, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(mode)
-    return path
-
-
-def pygreet(root: Path) -> WheelContents:
-    """A staged pygreet: python package, extension module, bundled library, tool and launcher."""
-    files = {
-        "pygreet/__init__.py": (b"from pygreet._greet import hello\n", 0o644),
-        SO: (b"\x7fELF" + bytes(range(256)) * 64, 0o755),  # executable at the source
-        "pygreet.libs/libgreet-0a1b2c3d.so.1": (b"\x7fELF" + b"\0" * 4000, 0o644),
-        "pygreet/bin/greet": (b"\x7fELF tool", 0o644),  # executable by the contents' say-so
-        "pygreet-1.0.0.data/scripts/salute": (b"#!python\nimport pygreet\n", 0o644),
-    }
-    staged = tuple(
-        (path, write(root / "stage" / path, data, mode)) for path, (data, mode) in files.items()
-    )
-    metadata = CoreMetadata(
-        name="pygreet",
-        version="1.0.0",
-        summary="Say hello\n  from C++",
-        license_expression="mit",
-        license_files=(
-            ("LICENSE", write(root / "licenses" / "LICENSE", b"MIT License\n")),
-            ("libgreet/COPYING", write(root / "licenses" / "COPYING", b"Copying libgreet\n")),
-        ),
-        project_urls=(
-            ("Homepage", "https://example.org/pygreet"),
-            ("Source", "https://example.org/pygreet/src"),
-        ),
-        requires_python=">=3.11,<3.12",
-        requires_dist=("salutation>=1.2", 'numpy>=1.26; python_version >= "3.11"'),
-        description="# pygreet\n\nSay hello.",
-        description_content_type="text/markdown",
-        extra=(("author", "The greeters"), ("Classifier", "Programming Language :: Python :: 3")),
-    )
-    return WheelContents(
-        metadata=metadata,
-        tags=TAGS,
-        root_is_purelib=False,
-        files=tuple(reversed(staged)),  # build_wheel sorts
-        executables=frozenset({"pygreet/bin/greet", "pygreet-1.0.0.data/scripts/salute"}),
-        entry_points=(
-            ("pygreet.plugins", "loud", "pygreet.loud:Plugin"),
-            ("console_scripts", "salute", "pygreet.cli:salute"),
-            ("console_scripts", "greet", "pygreet.cli:main"),
-        ),
-        provenance=(
-            Provenance(
-                name="pygreet",
-                version="1.0.0",
-                build="py311habcdef0_0",
-                channel="conda-forge",
-                sha256="2" * 64,
-                license="MIT",
-                url="https://conda.anaconda.org/conda-forge/linux-64/pygreet-1.0.0-py311habcdef0_0.conda",
-            ),
-            Provenance(
-                name="libgreet",
-                version="1.0.0",
-                build="h1234567_0",
-                channel="conda-forge",
-                sha256="1" * 64,
-                license=None,
-                url="https://conda.anaconda.org/conda-forge/linux-64/libgreet-1.0.0-h1234567_0.conda",
-            ),
-        ),
-    )
 
 
 def b64sha256(data: bytes) -> str:
@@ -386,82 +310,6 @@ def test_source_date_epoch(
     )
     with zipfile.ZipFile(build_wheel(contents, tmp_path, source_date_epoch=argument).path) as zf:
         assert {i.date_time for i in zf.infolist()} == {expected}
-
-
-# -- oracles: twine and pip ------------------------------------------------------------------------
-
-
-def test_twine_check(contents: WheelContents, tmp_path: Path) -> None:
-    built = build_wheel(contents, tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "twine", "check", "--strict", str(built.path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASSED" in result.stdout
-
-
-@pytest.mark.slow
-def test_pip_installs_pure_wheel(tmp_path: Path) -> None:
-    """Real pip, a fresh venv, offline: metadata, entry points, scripts and modes survive."""
-    stage = tmp_path / "stage"
-    base = WheelContents(
-        metadata=CoreMetadata(name="greet-base", version="1.0"),
-        tags=("py3-none-any",),
-        root_is_purelib=True,
-        files=(("greet_base/__init__.py", write(stage / "base.py", b"")),),
-    )
-    pure = WheelContents(
-        metadata=CoreMetadata(
-            name="Greet.Pure",
-            version="2.0",
-            summary="Pure greetings",
-            license_expression="BSD-3-Clause",
-            requires_dist=("greet-base>=1", 'salutation>=1.2; python_version < "3"'),
-        ),
-        tags=("py3-none-any",),
-        root_is_purelib=True,
-        files=(
-            ("greet_pure/__init__.py", write(stage / "init.py", b"def main():\n    print('hi')\n")),
-            ("greet_pure/tool.sh", write(stage / "tool.sh", b"#!/bin/sh\necho tool\n", 0o755)),
-            (
-                "greet_pure-2.0.data/scripts/hello",
-                write(stage / "hello", b"#!/bin/sh\necho hello\n"),
-            ),
-        ),
-        executables=frozenset({"greet_pure-2.0.data/scripts/hello"}),
-        entry_points=(("console_scripts", "greet", "greet_pure:main"),),
-    )
-    wheels = [str(build_wheel(c, tmp_path / "dist").path) for c in (base, pure)]
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    # --python lets the test suite's pip install into the venv, which saves ensurepip's seconds.
-    pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check"]
-    pip += ["--python", str(python)]
-    subprocess.run([*pip, "install", "--no-index", "--no-deps", *wheels], check=True)
-    script = (
-        "import importlib.metadata as m, json; d = m.distribution('greet-pure'); "
-        "print(json.dumps([d.metadata['Name'], d.version, d.requires, "
-        "d.metadata['License-Expression'], [[e.group, e.name, e.value] for e in d.entry_points]]))"
-    )
-    seen = subprocess.run([str(python), "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(seen.stdout) == [
-        "Greet.Pure",
-        "2.0",
-        ["greet-base>=1", 'salutation>=1.2; python_version < "3"'],
-        "BSD-3-Clause",
-        [["console_scripts", "greet", "greet_pure:main"]],
-    ]
-    for script, output in (("greet", "hi\n"), ("hello", "hello\n")):
-        ran = subprocess.run([venv / "bin" / script], capture_output=True, text=True, check=True)
-        assert ran.stdout == output
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    assert os.access(site / "greet_pure" / "tool.sh", os.X_OK)
-    check = subprocess.run([*pip, "check"], capture_output=True, text=True, check=False)
-    assert (check.returncode, check.stdout) == (0, "No broken requirements found.\n")
 
 
 # -- bad input -------------------------------------------------------------------------------------

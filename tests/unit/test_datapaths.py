@@ -21,12 +21,10 @@ from condapress.audit._datapaths import Judgement, Verdict, data_path_findings, 
 from condapress.errors import RelocationError
 from condapress.formats.elf import ELF
 from condapress.model import (
-    CondaRecord,
     DataPaths,
     EnvSetting,
     FileMode,
     Layout,
-    PackageInfo,
     PathEntry,
     PathType,
     PlaceholderSite,
@@ -35,22 +33,14 @@ from condapress.model import (
 )
 from condapress.relocate import _hook, _with_environment
 from condapress.relocate._layout import plan_layout
+from support.factories import hardlink, record, softlink, unpacked, wheel_spec
 
 PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
 
 
 def package(root: Path, name: str, *entries: PathEntry) -> UnpackedPackage:
-    record = CondaRecord(name, "1.0", "h0_0", 0, "linux-64", (), sha256="a" * 64)
-    return UnpackedPackage(PackageInfo(record, entries), root / name, Path(f"{name}.conda"))
-
-
-def hard(path: str, placeholder: str | None = None) -> PathEntry:
-    mode = FileMode.BINARY if placeholder else None
-    return PathEntry(path, PathType.HARDLINK, prefix_placeholder=placeholder, file_mode=mode)
-
-
-def soft(path: str) -> PathEntry:
-    return PathEntry(path, PathType.SOFTLINK)
+    archive = Path(f"{name}.conda")
+    return unpacked(record(name, sha256="a" * 64), *entries, root=root / name, archive=archive)
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -82,8 +72,8 @@ def test_every_table_entry_is_well_formed_and_its_data_stays_in_the_wheel(tmp_pa
             assert variable["doc"], variable
             # relocation keeps what the variable names (nothing under it is "documentation")
             concrete = re.sub(r"\[[^]]*\]", "8", variable["path"])
-            pkg = package(tmp_path, name, hard(f"{concrete}/file"))
-            layout = plan_layout(WheelSpec("w", "1.0", (name,)), {name: pkg}, {}, ELF)
+            pkg = package(tmp_path, name, hardlink(f"{concrete}/file"))
+            layout = plan_layout(wheel_spec("w", name), {name: pkg}, {}, ELF)
             assert [p.dest for p in layout.placements] == [f"w.libs/{concrete}/file"], variable
         for reason in (*entry.get("found", {}).values(), *entry.get("unreachable", {}).values()):
             assert reason.strip(), name
@@ -144,9 +134,9 @@ def test_a_text_placeholder_becomes_nowhere() -> None:
 
 
 def test_a_binary_placeholder_shorter_than_nowhere_is_refused(tmp_path: Path) -> None:
-    pkg = package(tmp_path, "short", hard("lib/data.bin", "/opt/short"))
+    pkg = package(tmp_path, "short", hardlink("lib/data.bin", "/opt/short"))
     with pytest.raises(RelocationError) as caught:
-        plan_layout(WheelSpec("short-conda", "1.0", ("short",)), {"short": pkg}, {}, ELF)
+        plan_layout(wheel_spec("short-conda", "short"), {"short": pkg}, {}, ELF)
     assert caught.value.message == (
         "short.conda: lib/data.bin holds the build prefix '/opt/short' in a binary file, shorter "
         "than '/dev/null/condapress', which it must be rewritten to"
@@ -171,12 +161,12 @@ def test_links_in_a_known_data_folder_are_copied_with_their_targets_placeholder(
     pkg = package(
         tmp_path,
         "ncurses",
-        hard("share/terminfo/v/vt220", PLACEHOLDER),
-        soft("share/terminfo/v/vt200"),
-        soft("share/terminfo/d/dec-vt220"),
-        soft("share/other/alias"),
+        hardlink("share/terminfo/v/vt220", PLACEHOLDER),
+        softlink("share/terminfo/v/vt200"),
+        softlink("share/terminfo/d/dec-vt220"),
+        softlink("share/other/alias"),
     )
-    layout = plan_layout(WheelSpec("nc", "1.0", ("ncurses",)), {"ncurses": pkg}, {}, ELF)
+    layout = plan_layout(wheel_spec("nc", "ncurses"), {"ncurses": pkg}, {}, ELF)
     copies = {(p.source, p.dest, p.placeholder, p.file_mode) for p in layout.placements}
     assert copies == {
         (path, f"nc.libs/{path}", PLACEHOLDER, FileMode.BINARY)
@@ -201,17 +191,19 @@ def _press_layouts(
     tmp_path: Path, *, fat: bool
 ) -> tuple[list[WheelSpec], dict[str, Layout], dict[str, UnpackedPackage]]:
     packages = {
-        "pyext": package(tmp_path, "pyext", hard("lib/python3.11/site-packages/pyext/__init__.py")),
-        "ncurses": package(tmp_path, "ncurses", hard("share/terminfo/x/xterm")),
-        "openssl": package(tmp_path, "openssl", hard("ssl/openssl.cnf")),
+        "pyext": package(
+            tmp_path, "pyext", hardlink("lib/python3.11/site-packages/pyext/__init__.py")
+        ),
+        "ncurses": package(tmp_path, "ncurses", hardlink("share/terminfo/x/xterm")),
+        "openssl": package(tmp_path, "openssl", hardlink("ssl/openssl.cnf")),
     }
     if fat:
-        wheels = [WheelSpec("pyext", "1.0", ("pyext", "ncurses", "openssl"))]
+        wheels = [wheel_spec("pyext", "pyext", "ncurses", "openssl")]
     else:
         wheels = [
-            WheelSpec("pyext", "1.0", ("pyext",), wheel_dependencies=("ncurses-conda",)),
-            WheelSpec("ncurses-conda", "1.0", ("ncurses",), wheel_dependencies=("openssl-conda",)),
-            WheelSpec("openssl-conda", "1.0", ("openssl",)),
+            wheel_spec("pyext", "pyext", wheel_dependencies=("ncurses-conda",)),
+            wheel_spec("ncurses-conda", "ncurses", wheel_dependencies=("openssl-conda",)),
+            wheel_spec("openssl-conda", "openssl"),
         ]
     layouts = {w.distribution: plan_layout(w, packages, {}, ELF) for w in wheels}
     return wheels, layouts, packages
@@ -253,10 +245,12 @@ def test_a_split_wheel_points_at_the_data_of_the_wheels_it_requires(tmp_path: Pa
 
 def test_no_hook_when_nothing_is_set_at_import(tmp_path: Path) -> None:
     packages = {
-        "pyext": package(tmp_path, "pyext", hard("site-packages/pyext/__init__.py")),
-        "tk": package(tmp_path, "tk", hard("lib/tcl8.6/init.tcl"), hard("lib/tk8.6/tk.tcl")),
+        "pyext": package(tmp_path, "pyext", hardlink("site-packages/pyext/__init__.py")),
+        "tk": package(
+            tmp_path, "tk", hardlink("lib/tcl8.6/init.tcl"), hardlink("lib/tk8.6/tk.tcl")
+        ),
     }
-    wheel = WheelSpec("pyext", "1.0", ("pyext", "tk"))
+    wheel = wheel_spec("pyext", "pyext", "tk")
     layouts = {"pyext": plan_layout(wheel, packages, {}, ELF)}
     layout = _with_environment(wheel, [wheel], layouts, packages, ELF)
     assert [(s.name, s.path, s.at_import) for s in layout.environment] == [
@@ -603,12 +597,12 @@ def test_a_package_that_resolves_relative_paths_itself_gets_a_relative_placehold
     pkg = package(
         tmp_path,
         "libgreet",
-        hard("lib/libgreet.so.1.0.0", PLACEHOLDER),
+        hardlink("lib/libgreet.so.1.0.0", PLACEHOLDER),
         PathEntry(
             "share/libgreet/config.txt", PathType.HARDLINK, None, None, PLACEHOLDER, FileMode.TEXT
         ),
     )
-    layout = plan_layout(WheelSpec("g", "1.0", ("libgreet",)), {"libgreet": pkg}, {}, ELF)
+    layout = plan_layout(wheel_spec("g", "libgreet"), {"libgreet": pkg}, {}, ELF)
     # (no ELF facts given: the file stays in g.libs/lib/, one folder below the prefix)
     assert {(p.source, p.prefix) for p in layout.placements} == {
         ("lib/libgreet.so.1.0.0", ".."),

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import string
+import zipfile
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -33,16 +34,18 @@ from condapress._paths import safe_name
 from condapress._versions import pep440_version, translate_version_spec
 from condapress.assemble import build_wheel
 from condapress.assemble._metadata import core_metadata_from_dist_info
-from condapress.errors import CondapressError, MetadataError
-from condapress.model import CondaRecord, CoreMetadata, PackageInfo, SolveRequest, WheelContents
+from condapress.errors import CondapressError, MetadataError, SpecError
+from condapress.model import CoreMetadata, PackageInfo, SolveRequest, WheelContents
+from condapress.solve._rattler import spec_name
 from condapress.unpack import _conda_meta, extract, read_info
 from condapress.unpack._fetch import fetch
+from support import FIXTURE_CHANNEL
+from support.factories import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 T = TypeVar("T")
-FIXTURE = Path(__file__).resolve().parents[2] / "channels_fixture"
 #: Shared by every example of a test; nothing in them depends on what an earlier one left.
 SCALE = int(os.environ.get("CONDAPRESS_FUZZ_SCALE", "1"))
 FUZZ = settings(
@@ -100,7 +103,7 @@ constraint = st.lists(
 @example(text="numpy 1.26.*|>=2,<3")
 def test_match_specs(text: str) -> None:
     # Printable messages: see test_a_match_spec_error_is_one_printable_line.
-    result = outcome(lambda: solve._spec_name(text), printable=False)  # noqa: SLF001
+    result = outcome(lambda: spec_name(text), printable=False)
     if isinstance(result, str):
         # The name of a spec becomes part of a file name and a Requires-Dist line.
         assert result
@@ -108,9 +111,28 @@ def test_match_specs(text: str) -> None:
         assert "/" not in result
 
 
-@pytest.mark.parametrize("text", ["\n", "pkg\x1b[2J >=1"])
-def test_a_match_spec_error_is_one_printable_line(text: str) -> None:
-    outcome(lambda: solve._spec_name(text))  # noqa: SLF001
+SPEC_HINT = "write specs the way conda does, for example 'numpy >=1.26' or 'pyarrow=0.14'"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("\n", "invalid match spec '\\n': missing package name"),
+        (
+            "pkg\x1b[2J >=1",
+            (
+                "invalid match spec 'pkg\\x1b[2J >=1': invalid package name 'pkg\\x1b[2J': "
+                "'pkg\\x1b[2J' is not a valid package name. Package names can only contain "
+                "0-9, a-z, A-Z, -, _, or ."
+            ),
+        ),
+    ],
+    ids=["newline", "escape"],
+)
+def test_a_match_spec_error_is_one_printable_line(text: str, message: str) -> None:
+    error = outcome(lambda: spec_name(text))
+    assert isinstance(error, SpecError)
+    assert (error.message, error.hint) == (message, SPEC_HINT)
 
 
 @FUZZ
@@ -145,7 +167,10 @@ def test_the_version_and_build_parts_of_dependencies(text: str) -> None:
         reject()  # the solver rejects it first (see test_repodata_records)
     version = str(spec.version) if spec.version is not None else None
     build = str(spec.build) if spec.build is not None else None
-    outcome(lambda: translate_version_spec(version, build))
+    result = outcome(lambda: translate_version_spec(version, build))
+    if not isinstance(result, CondapressError):
+        SpecifierSet(result.specifier)  # what the Requires-Dist line will carry parses
+        assert all(note.isprintable() for note in result.notes)
 
 
 @FUZZ
@@ -223,7 +248,11 @@ def test_repodata_records(
     closure = outcome(lambda: solve.resolve(request))
     if isinstance(closure, CondapressError):
         return
-    outcome(lambda: plan.plan(closure))  # the dependencies become Requires-Dist lines
+    assert closure.roots == ("demo",)
+    assert [r.name for r in closure.records] == ["demo"]
+    the_plan = outcome(lambda: plan.plan(closure))  # the dependencies become Requires-Dist lines
+    if not isinstance(the_plan, CondapressError):
+        assert [d.record for d in the_plan.decisions] == list(closure.records)
     for found in closure.records:
         # The file does not exist: fetch must say so, or refuse the record, nothing else.
         assert isinstance(outcome(partial(fetch, found, channel / "cache")), CondapressError)
@@ -250,12 +279,9 @@ def test_records_to_fetch(
 ) -> None:
     # Schemes that reach the network are left out: test_reliability covers them on loopback.
     assume(not url.lower().lstrip().startswith(("http:", "https:")))
-    record = CondaRecord(
-        name, "1", "0", 0, "linux-64", (), sha256=sha256, md5=md5, size=size, url=url,
-        file_name=file_name,
-    )  # fmt: skip
+    listed = record(name, "1", "0", sha256=sha256, md5=md5, size=size, url=url, file_name=file_name)
     cache = tmp_path_factory.mktemp("cache")
-    found = outcome(lambda: fetch(record, cache))
+    found = outcome(lambda: fetch(listed, cache))
     assert not list(cache.iterdir())  # a local file is used in place; nothing enters the cache
     if isinstance(found, Path):
         assert found.is_file()
@@ -286,9 +312,9 @@ def test_records_to_fetch(
 def test_fetch_escapes_what_the_channel_wrote(
     changes: dict[str, str], message: str, tmp_path: Path
 ) -> None:
-    fields = {"url": "", "file_name": "", **changes}
-    record = CondaRecord("demo", "1.0", "h\x1b[2J", 0, "linux-64", (), **fields)  # type: ignore[arg-type]
-    error = outcome(lambda: fetch(record, tmp_path))
+    url, file_name = changes.get("url", ""), changes.get("file_name", "")
+    listed = record("demo", "1.0", "h\x1b[2J", url=url, file_name=file_name)
+    error = outcome(lambda: fetch(listed, tmp_path))
     assert isinstance(error, CondapressError)
     assert error.message == message
 
@@ -492,20 +518,28 @@ def test_metadata(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     assert isinstance(wheel, CondapressError) or wheel.path.is_file()
 
 
-def test_an_invalid_field_of_a_package_metadata_is_dropped(tmp_path: Path) -> None:
+def test_an_invalid_field_of_a_package_metadata_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     text = "Metadata-Version: 2.1\nName: old\nVersion: 1.0\nRequires-Python: >=3.6.*\n"
     metadata = core_metadata_from_dist_info(text, name="old", version="1.0")
+    assert (metadata.name, metadata.version, metadata.requires_python) == ("old", "1.0", None)
+    assert caplog.messages == [
+        "leaving out Requires-Python '>=3.6.*' from the package's METADATA: it is not valid"
+    ]
     contents = WheelContents(
         metadata=metadata, tags=("py3-none-any",), root_is_purelib=True, files=()
     )
-    build_wheel(contents, tmp_path)
+    with zipfile.ZipFile(build_wheel(contents, tmp_path).path) as wheel:
+        written = wheel.read("old-1.0.dist-info/METADATA").decode()
+    assert written == "Metadata-Version: 2.4\nName: old\nVersion: 1.0\n"
 
 
 # -- archives ----------------------------------------------------------------------------------
 
 ARCHIVES = [
-    FIXTURE / "linux-64" / "libgreetpp-1.0.0-h6712182_0.conda",
-    FIXTURE / "linux-64" / "libgreet-1.0.0-hd590300_0.tar.bz2",
+    FIXTURE_CHANNEL / "linux-64" / "libgreetpp-1.0.0-h6712182_0.conda",
+    FIXTURE_CHANNEL / "linux-64" / "libgreet-1.0.0-hd590300_0.tar.bz2",
 ]
 
 
@@ -522,6 +556,7 @@ def damage(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
     edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=6),
     cut=st.none() | st.integers(0, 40_000),
 )
+@example(which=0, edits=[(4, 0)], cut=None)  # the zip's "version needed": nobody reads it
 def test_damaged_archives(
     which: int,
     edits: list[tuple[int, int]],
@@ -534,7 +569,17 @@ def test_damaged_archives(
     folder = tmp_path_factory.mktemp("archive")
     archive = folder / source.name
     archive.write_bytes(data)
-    outcome(lambda: read_info(archive))
+    info = outcome(lambda: read_info(archive))
     unpacked = outcome(lambda: extract(archive, folder / "out"))
     if isinstance(unpacked, CondapressError):
         assert not (folder / "out").exists()  # nothing is left behind
+        return
+    # Damage that extract survives (zip padding, bytes no reader looks at) changed nothing that
+    # paths.json vouches for: the package reads as the undamaged one, with every file listed.
+    assert isinstance(info, PackageInfo)
+    assert unpacked.info == info == read_info(source)
+    written = (str(p.relative_to(unpacked.root)) for p in unpacked.root.rglob("*"))
+    payload = sorted(path for path in written if not path.startswith("info/"))
+    assert sorted(e.path for e in unpacked.info.paths) == [
+        path for path in payload if not (unpacked.root / path).is_dir()
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,14 +12,16 @@ from condapress._paths import Claim, Claims, destination
 from condapress.errors import OverlapError, WheelContentsError
 from condapress.formats.elf import ELF
 from condapress.model import (
-    CondaRecord,
     Launcher,
     Layout,
-    PackageInfo,
     Placement,
     UnpackedPackage,
 )
 from condapress.relocate._apply import write_layout
+from support.factories import record, unpacked
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -90,8 +92,7 @@ def test_the_root_itself_is_no_destination(root: Path) -> None:
 def package(root: Path) -> UnpackedPackage:
     (root / "pkg" / "bin").mkdir(parents=True)
     (root / "pkg" / "bin" / "tool").write_bytes(b"#!/bin/sh\n")
-    record = CondaRecord("tool", "1.0", "h0_0", 0, "linux-64", ())
-    return UnpackedPackage(PackageInfo(record, ()), root / "pkg", Path("tool-1.0-h0_0.conda"))
+    return unpacked(record("tool"), root=root / "pkg")
 
 
 def layout(placements: tuple[Placement, ...] = (), launchers: tuple[Launcher, ...] = ()) -> Layout:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pefile
 import pytest
 
-from conda_archives import archive_member
 from condapress import formats
 from condapress.errors import (
     BinaryError,
@@ -42,7 +41,8 @@ from condapress.model import (
 )
 from condapress.relocate import _hook, _windows
 from condapress.retag import extension_names, python_tags
-from conftest import REPO
+from support import REPO
+from support.conda_archives import archive_member
 
 CONDA_FORGE = REPO / "tests" / "data" / "win-64" / "conda-forge" / "win-64"
 ANACONDA = REPO / "tests" / "data" / "win-64" / "anaconda-main" / "win-64"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from condapress.model import (
     Becomes,
-    Closure,
     CondaRecord,
     NoArch,
     NodeClass,
@@ -14,41 +15,23 @@ from condapress.model import (
     PlanOptions,
 )
 from condapress.plan import plan
-
-
-def rec(
-    name: str,
-    version: str,
-    build: str,
-    *depends: str,
-    noarch: NoArch = NoArch.NONE,
-) -> CondaRecord:
-    return CondaRecord(
-        name=name,
-        version=version,
-        build=build,
-        build_number=0,
-        subdir="noarch" if noarch is NoArch.PYTHON else "linux-64",
-        depends=depends,
-        noarch=noarch,
-    )
-
+from support.factories import closure, package_facts, record
 
 SYSTEM = (
-    rec("_libgcc_mutex", "0.1", "conda_forge"),
-    rec("_openmp_mutex", "4.5", "2_gnu", "_libgcc_mutex 0.1 conda_forge", "libgomp >=7.5.0"),
-    rec("libgomp", "13.2.0", "h807b86a_5", "_libgcc_mutex 0.1 conda_forge"),
-    rec(
+    record("_libgcc_mutex", "0.1", "conda_forge"),
+    record("_openmp_mutex", "4.5", "2_gnu", "_libgcc_mutex 0.1 conda_forge", "libgomp >=7.5.0"),
+    record("libgomp", "13.2.0", "h807b86a_5", "_libgcc_mutex 0.1 conda_forge"),
+    record(
         "libgcc-ng", "13.2.0", "h807b86a_5", "_libgcc_mutex 0.1 conda_forge", "_openmp_mutex >=4.5"
     ),
-    rec("libstdcxx-ng", "13.2.0", "h7e041cc_5", "libgcc-ng 13.2.0 h807b86a_5"),
-    rec("python_abi", "3.11", "4_cp311"),
+    record("libstdcxx-ng", "13.2.0", "h7e041cc_5", "libgcc-ng 13.2.0 h807b86a_5"),
+    record("python_abi", "3.11", "4_cp311"),
 )
 
 PYGREET = (
     *SYSTEM,
-    rec("libgreet", "1.0.0", "h1234567_0", "libgcc-ng >=12"),
-    rec(
+    record("libgreet", "1.0.0", "h1234567_0", "libgcc-ng >=12"),
+    record(
         "libgreetpp",
         "1.0.0",
         "h7654321_0",
@@ -56,7 +39,7 @@ PYGREET = (
         "libgcc-ng >=12",
         "libstdcxx-ng >=12",
     ),
-    rec(
+    record(
         "pygreet",
         "1.0.0",
         "py311habcdef0_0",
@@ -67,19 +50,8 @@ PYGREET = (
         "python_abi 3.11.* *_cp311",
         "salutation-python >=1.2",
     ),
-    rec("salutation-python", "1.2.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
+    record("salutation-python", "1.2.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
 )
-
-
-def closure(records: tuple[CondaRecord, ...], *roots: str) -> Closure:
-    return Closure(
-        specs=roots,
-        roots=roots,
-        records=tuple(sorted(records, key=lambda r: r.name)),
-        python="3.11",
-        subdir="linux-64",
-        channels=("channels_fixture",),
-    )
 
 
 def summary(
@@ -93,12 +65,10 @@ def summary(
 
 
 FACTS = {
-    "pygreet": PackageFacts("pygreet", has_site_packages=True, dist_info_name="pygreet"),
-    "salutation-python": PackageFacts(
-        "salutation-python", has_site_packages=True, dist_info_name="salutation"
-    ),
-    "libgreet": PackageFacts("libgreet", has_site_packages=False),
-    "libgreetpp": PackageFacts("libgreetpp", has_site_packages=False),
+    "pygreet": package_facts("pygreet", "pygreet"),
+    "salutation-python": package_facts("salutation-python", "salutation"),
+    "libgreet": package_facts("libgreet"),
+    "libgreetpp": package_facts("libgreetpp"),
 }
 
 
@@ -165,17 +135,17 @@ def test_native_root_gets_a_name_that_cannot_mean_something_else_on_pypi() -> No
 def test_native_reached_only_through_a_python_dependency_is_dropped() -> None:
     records = (
         *SYSTEM,
-        rec("yaml", "0.2.5", "h7f98852_2", "libgcc-ng >=9.4.0"),
-        rec(
+        record("yaml", "0.2.5", "h7f98852_2", "libgcc-ng >=9.4.0"),
+        record(
             "pyyaml",
             "6.0.1",
             "py311h2372a71_1",
             "python_abi 3.11.* *_cp311",
             "yaml >=0.2.5,<0.3.0a0",
         ),
-        rec("tool", "1.0", "py_0", "python", "pyyaml >=6"),
+        record("tool", "1.0", "py_0", "python", "pyyaml >=6"),
     )
-    facts = {"tool": PackageFacts("tool", has_site_packages=True, dist_info_name="tool")}
+    facts = {"tool": package_facts("tool", "tool")}
     the_plan = plan(closure(records, "tool"), facts, PlanOptions(fat=True))
     yaml = the_plan.decision("yaml")
     assert (yaml.node_class, yaml.becomes) == (NodeClass.NATIVE, Becomes.DROPPED)
@@ -196,12 +166,12 @@ def test_native_reached_only_through_a_python_dependency_is_dropped() -> None:
 def test_package_that_depends_on_python_but_has_no_python_files_is_native() -> None:
     records = (
         *SYSTEM,
-        rec("libarrow", "16.0", "h1_0", "python >=3.11", "libstdcxx-ng >=12"),
-        rec("pyarrow", "16.0", "py311h2_0", "libarrow 16.0 h1_0", "python_abi 3.11.* *_cp311"),
+        record("libarrow", "16.0", "h1_0", "python >=3.11", "libstdcxx-ng >=12"),
+        record("pyarrow", "16.0", "py311h2_0", "libarrow 16.0 h1_0", "python_abi 3.11.* *_cp311"),
     )
     facts = {
-        "libarrow": PackageFacts("libarrow", has_site_packages=False),
-        "pyarrow": PackageFacts("pyarrow", has_site_packages=True, dist_info_name="pyarrow"),
+        "libarrow": package_facts("libarrow"),
+        "pyarrow": package_facts("pyarrow", "pyarrow"),
     }
     the_plan = plan(closure(records, "pyarrow"), facts, PlanOptions(fat=True))
     arrow = the_plan.decision("libarrow")
@@ -218,9 +188,9 @@ def test_package_that_depends_on_python_but_has_no_python_files_is_native() -> N
 def test_unknown_python_dependency_is_marked_unverified() -> None:
     records = (
         *SYSTEM,
-        rec("msgpack-python", "1.0.8", "py311h1_0", "python_abi 3.11.* *_cp311"),
-        rec("obscure-thing", "2.1", "pyhd_0", "python >=3.8", noarch=NoArch.PYTHON),
-        rec(
+        record("msgpack-python", "1.0.8", "py311h1_0", "python_abi 3.11.* *_cp311"),
+        record("obscure-thing", "2.1", "pyhd_0", "python >=3.8", noarch=NoArch.PYTHON),
+        record(
             "app",
             "1.0",
             "py311h3_0",
@@ -260,8 +230,8 @@ def test_unknown_python_dependency_is_marked_unverified() -> None:
 )
 def test_system_names_never_become_requirements(name: str) -> None:
     records = (
-        rec(name, "1.0", "0"),
-        rec("app", "1.0", "py311h3_0", "python_abi 3.11.* *_cp311", f"{name} >=1"),
+        record(name, "1.0", "0"),
+        record("app", "1.0", "py311h3_0", "python_abi 3.11.* *_cp311", f"{name} >=1"),
     )
     the_plan = plan(closure(records, "app"), {}, PlanOptions(fat=True))
     decision = the_plan.decision(name)
@@ -273,8 +243,8 @@ def test_system_names_never_become_requirements(name: str) -> None:
 
 RUAMEL = (
     *SYSTEM,
-    rec("ruamel.yaml.clib", "0.2.8", "py311h2372a71_0", "python_abi 3.11.* *_cp311"),
-    rec(
+    record("ruamel.yaml.clib", "0.2.8", "py311h2372a71_0", "python_abi 3.11.* *_cp311"),
+    record(
         "ruamel.yaml",
         "0.18.6",
         "py311h2372a71_0",
@@ -295,9 +265,7 @@ RUAMEL_OWN = (
 
 def own(name: str, *requires: str, dist_info_name: str | None = None) -> PackageFacts:
     """Facts of a package whose own METADATA has these Requires-Dist lines."""
-    return PackageFacts(
-        name, has_site_packages=True, dist_info_name=dist_info_name or name, requires_dist=requires
-    )
+    return package_facts(name, dist_info_name or name, requires_dist=requires)
 
 
 def test_own_markers_and_extras_stay_and_conda_narrows_the_lines_that_apply() -> None:
@@ -323,8 +291,8 @@ def test_own_markers_and_extras_stay_and_conda_narrows_the_lines_that_apply() ->
 def test_a_line_for_another_platform_keeps_its_marker_though_conda_resolved_it() -> None:
     # conda-forge's generic click build depends on colorama on every platform
     records = (
-        rec("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
-        rec("click", "8.1.7", "win_pyh7428d3b_0", "colorama", noarch=NoArch.PYTHON),
+        record("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
+        record("click", "8.1.7", "win_pyh7428d3b_0", "colorama", noarch=NoArch.PYTHON),
     )
     own_lines = (
         'colorama ; platform_system == "Windows"',
@@ -348,26 +316,19 @@ def test_a_line_for_another_platform_keeps_its_marker_though_conda_resolved_it()
 
 def test_a_line_for_the_target_gets_conda_constraint_on_windows() -> None:
     records = (
-        rec("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
-        rec("click", "8.1.7", "win_pyh7428d3b_0", "colorama >=0.4", noarch=NoArch.PYTHON),
+        record("colorama", "0.4.6", "pyhd8ed1ab_0", "python >=3.7", noarch=NoArch.PYTHON),
+        record("click", "8.1.7", "win_pyh7428d3b_0", "colorama >=0.4", noarch=NoArch.PYTHON),
     )
     facts = {"click": own("click", 'colorama ; platform_system == "Windows"')}
-    windows = Closure(
-        specs=("click",),
-        roots=("click",),
-        records=records,
-        python="3.11",
-        subdir="win-64",
-        channels=("conda-forge",),
-    )
+    windows = closure(records, "click", subdir="win-64", channels=("conda-forge",))
     the_plan = plan(windows, facts, PlanOptions(fat=True))
     assert the_plan.wheels[0].requires_dist == ('colorama>=0.4; platform_system == "Windows"',)
 
 
 def test_conda_wins_where_the_closure_left_the_own_specifier() -> None:
     records = (
-        rec("attrs", "23.2.0", "pyh71513ae_0", "python >=3.7", noarch=NoArch.PYTHON),
-        rec("tool", "1.0", "pyhd8ed1ab_0", "attrs >=22", noarch=NoArch.PYTHON),
+        record("attrs", "23.2.0", "pyh71513ae_0", "python >=3.7", noarch=NoArch.PYTHON),
+        record("tool", "1.0", "pyhd8ed1ab_0", "attrs >=22", noarch=NoArch.PYTHON),
     )
     facts = {"tool": own("tool", "attrs<23")}
     the_plan = plan(closure(records, "tool"), facts, PlanOptions(fat=True))
@@ -382,9 +343,9 @@ def test_conda_wins_where_the_closure_left_the_own_specifier() -> None:
 
 def test_lines_per_python_and_conda_only_dependencies() -> None:
     records = (
-        rec("numpy", "1.26.4", "py311h64a7726_0", "python_abi 3.11.* *_cp311"),
-        rec("setuptools", "69.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
-        rec(
+        record("numpy", "1.26.4", "py311h64a7726_0", "python_abi 3.11.* *_cp311"),
+        record("setuptools", "69.0", "pyhd8ed1ab_0", "python >=3.8", noarch=NoArch.PYTHON),
+        record(
             "tool",
             "1.0",
             "py311h1_0",
@@ -435,3 +396,29 @@ def test_a_package_without_own_requirements_gets_conda_lines_only() -> None:
     the_plan = plan(closure(PYGREET, "pygreet"), facts, PlanOptions(fat=True))
     # its own METADATA names no salutation: conda's dependency is added all the same
     assert the_plan.wheels[0].requires_dist == ("salutation>=1.2",)
+
+
+def test_macos_libcxx_is_grafted_where_a_binary_needs_it_whatever_the_runtime_policy() -> None:
+    def osx(name: str, build: str, *depends: str) -> CondaRecord:
+        return CondaRecord(name, "1.0", build, 0, "osx-arm64", depends)
+
+    records = (
+        osx("libcxx", "h0_0"),
+        osx("lz4-c", "h1_0", "libcxx >=14"),
+        osx("brotli-python", "py311h2_0", "libcxx >=15", "python >=3.11,<3.12.0a0"),
+    )
+    facts = {"brotli-python": PackageFacts("brotli-python", has_site_packages=True)}
+    the_closure = replace(closure(records, "brotli-python", "lz4-c"), subdir="osx-arm64")
+    the_plan = plan(the_closure, facts, PlanOptions(runtime="system"))
+    libcxx = the_plan.decision("libcxx")
+    assert (libcxx.node_class, libcxx.becomes, libcxx.reason) == (
+        NodeClass.NATIVE,
+        Becomes.MERGED,
+        "compiler runtime of macOS builds: bundled where a binary needs it",
+    )
+    assert libcxx.wheels == ("Brotli", "lz4-c-conda")
+    assert the_plan.grafted == frozenset({"libcxx"})
+    # on Linux, a package of that name is an ordinary native library
+    linux = plan(closure(tuple(replace(r, subdir="linux-64") for r in records), "lz4-c"))
+    assert linux.grafted == frozenset()
+    assert linux.decision("libcxx").becomes is Becomes.WHEEL

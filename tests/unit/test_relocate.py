@@ -10,53 +10,20 @@ from condapress.errors import OverlapError
 from condapress.formats.elf import ELF
 from condapress.model import (
     BinaryEdit,
-    BinaryFacts,
-    CondaRecord,
     FileMode,
     Launcher,
     LeftOut,
-    PackageInfo,
     PathEntry,
-    PathType,
     UnpackedPackage,
-    WheelSpec,
 )
 from condapress.relocate._layout import mangle, plan_layout, provided_sonames
+from support.factories import binary_facts, hardlink, record, softlink, unpacked, wheel_spec
 
 PLACEHOLDER = "/home/conda/feedstock_root/build_artifacts/x_1/_h_env_placehold_placehold"
 
 
-def elf(
-    *needed: str, soname: str | None = None, shared: bool = True, rpath: tuple[str, ...] = ()
-) -> BinaryFacts:
-    return BinaryFacts(
-        machine="x86_64",
-        is_shared=shared,
-        is_executable=not shared,
-        soname=soname,
-        needed=needed,
-        rpath=rpath,
-        runpath=(),
-        interpreter=None if shared else "/lib64/ld-linux-x86-64.so.2",
-        version_needs=(),
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-    )
-
-
 def package(name: str, sha: str, *entries: PathEntry) -> UnpackedPackage:
-    record = CondaRecord(name, "1.0", "h0_0", 0, "linux-64", (), sha256=sha)
-    return UnpackedPackage(PackageInfo(record, entries), Path("/nonexistent") / name, Path("x"))
-
-
-def hard(path: str, placeholder: str | None = None) -> PathEntry:
-    mode = FileMode.BINARY if placeholder else None
-    return PathEntry(path, PathType.HARDLINK, prefix_placeholder=placeholder, file_mode=mode)
-
-
-def soft(path: str) -> PathEntry:
-    return PathEntry(path, PathType.SOFTLINK)
+    return unpacked(record(name, sha256=sha), *entries, root=Path("/nonexistent") / name)
 
 
 SHA_C, SHA_CXX, SHA_EXT = "c" * 64, "d" * 64, "e" * 64
@@ -64,34 +31,38 @@ PACKAGES = {
     "libc1": package(
         "libc1",
         SHA_C,
-        hard("lib/libc1.so.1.0.0", PLACEHOLDER),
-        soft("lib/libc1.so.1"),
-        soft("lib/libc1.so"),
-        hard("include/c1.h"),
-        hard("lib/pkgconfig/c1.pc"),
-        hard("share/c1/data.txt"),
-        hard("bin/c1tool"),
+        hardlink("lib/libc1.so.1.0.0", PLACEHOLDER),
+        softlink("lib/libc1.so.1"),
+        softlink("lib/libc1.so"),
+        hardlink("include/c1.h"),
+        hardlink("lib/pkgconfig/c1.pc"),
+        hardlink("share/c1/data.txt"),
+        hardlink("bin/c1tool"),
     ),
-    "libcxx1": package("libcxx1", SHA_CXX, hard("lib/libcxx1.so.1.0"), soft("lib/libcxx1.so.1")),
+    "libcxx1": package(
+        "libcxx1", SHA_CXX, hardlink("lib/libcxx1.so.1.0"), softlink("lib/libcxx1.so.1")
+    ),
     "ext": package(
         "ext",
         SHA_EXT,
-        hard("lib/python3.11/site-packages/ext/__init__.py"),
-        hard("lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so"),
-        hard("lib/python3.11/site-packages/ext-1.0.dist-info/METADATA"),
-        hard("lib/python3.11/site-packages/ext/__pycache__/__init__.cpython-311.pyc"),
+        hardlink("lib/python3.11/site-packages/ext/__init__.py"),
+        hardlink("lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so"),
+        hardlink("lib/python3.11/site-packages/ext-1.0.dist-info/METADATA"),
+        hardlink("lib/python3.11/site-packages/ext/__pycache__/__init__.cpython-311.pyc"),
     ),
 }
 ELFS = {
     "libc1": {
-        "lib/libc1.so.1.0.0": elf("libc.so.6", soname="libc1.so.1"),
-        "bin/c1tool": elf("libc1.so.1", "libc.so.6", shared=False, rpath=("$ORIGIN/../lib",)),
+        "lib/libc1.so.1.0.0": binary_facts("libc.so.6", soname="libc1.so.1"),
+        "bin/c1tool": binary_facts(
+            "libc1.so.1", "libc.so.6", shared=False, rpath=("$ORIGIN/../lib",)
+        ),
     },
     "libcxx1": {
-        "lib/libcxx1.so.1.0": elf("libc1.so.1", "libstdc++.so.6", soname="libcxx1.so.1"),
+        "lib/libcxx1.so.1.0": binary_facts("libc1.so.1", "libstdc++.so.6", soname="libcxx1.so.1"),
     },
     "ext": {
-        "lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so": elf(
+        "lib/python3.11/site-packages/ext/_ext.cpython-311-x86_64-linux-gnu.so": binary_facts(
             "libcxx1.so.1", "libstdc++.so.6", rpath=("$ORIGIN/../../..",)
         ),
     },
@@ -109,7 +80,7 @@ def test_mangled_names_depend_on_the_package_and_keep_the_version_suffix() -> No
 
 
 def test_fat_layout() -> None:
-    wheel = WheelSpec("ext", "1.0", ("ext", "libcxx1", "libc1"))
+    wheel = wheel_spec("ext", "ext", "libcxx1", "libc1")
     layout = plan_layout(wheel, PACKAGES, ELFS, ELF)
     assert {(p.source, p.dest) for p in layout.placements} == {
         ("lib/python3.11/site-packages/ext/__init__.py", "ext/__init__.py"),
@@ -169,10 +140,10 @@ def test_fat_layout() -> None:
 
 
 def test_split_layout_links_the_other_wheels_libraries() -> None:
-    libs = WheelSpec("libcxx1-conda", "1.0", ("libcxx1",))
+    libs = wheel_spec("libcxx1-conda", "libcxx1")
     others = provided_sonames(libs, PACKAGES, ELFS, ELF)
     assert others == {"libcxx1.so.1": ("libcxx1_conda.libs", CXX1)}
-    wheel = WheelSpec("ext", "1.0", ("ext",), wheel_dependencies=("libcxx1-conda",))
+    wheel = wheel_spec("ext", "ext", wheel_dependencies=("libcxx1-conda",))
     layout = plan_layout(wheel, PACKAGES, ELFS, ELF, others=others)
     assert layout.binary_edits == (
         BinaryEdit(
@@ -184,25 +155,30 @@ def test_split_layout_links_the_other_wheels_libraries() -> None:
 
 
 def test_an_elf_that_needs_nothing_bundled_loses_its_conda_rpath() -> None:
-    wheel = WheelSpec("c1tool-conda", "1.0", ("libc1",))
-    elfs = {"libc1": {"bin/c1tool": elf("libc.so.6", shared=False, rpath=("$ORIGIN/../lib",))}}
-    packages = {"libc1": package("libc1", SHA_C, hard("bin/c1tool"))}
+    wheel = wheel_spec("c1tool-conda", "libc1")
+    elfs = {
+        "libc1": {"bin/c1tool": binary_facts("libc.so.6", shared=False, rpath=("$ORIGIN/../lib",))}
+    }
+    packages = {"libc1": package("libc1", SHA_C, hardlink("bin/c1tool"))}
     (edit,) = plan_layout(wheel, packages, elfs, ELF).binary_edits
     assert edit == BinaryEdit(dest="c1tool_conda.libs/bin/c1tool", remove_rpath=True)
 
 
 def test_grafted_runtime_keeps_only_what_is_needed() -> None:
     runtime = package(
-        "libstdcxx-ng", "a" * 64, hard("lib/libstdc++.so.6.0.32"), hard("lib/libitm.so.1.0.0")
+        "libstdcxx-ng",
+        "a" * 64,
+        hardlink("lib/libstdc++.so.6.0.32"),
+        hardlink("lib/libitm.so.1.0.0"),
     )
     elfs = {
         **ELFS,
         "libstdcxx-ng": {
-            "lib/libstdc++.so.6.0.32": elf("libc.so.6", soname="libstdc++.so.6"),
-            "lib/libitm.so.1.0.0": elf("libc.so.6", soname="libitm.so.1"),
+            "lib/libstdc++.so.6.0.32": binary_facts("libc.so.6", soname="libstdc++.so.6"),
+            "lib/libitm.so.1.0.0": binary_facts("libc.so.6", soname="libitm.so.1"),
         },
     }
-    wheel = WheelSpec("ext", "1.0", ("ext", "libcxx1", "libc1", "libstdcxx-ng"))
+    wheel = wheel_spec("ext", "ext", "libcxx1", "libc1", "libstdcxx-ng")
     layout = plan_layout(
         wheel,
         {**PACKAGES, "libstdcxx-ng": runtime},
@@ -220,14 +196,16 @@ def test_grafted_runtime_keeps_only_what_is_needed() -> None:
 
 def test_library_without_soname_is_known_by_its_file_name_and_linker_scripts_are_left_out() -> None:
     sha = "b" * 64
-    tk = package("tk", sha, hard("lib/libtcl8.6.so"), hard("lib/libgcc_s.so"), hard("bin/tclsh"))
+    tk = package(
+        "tk", sha, hardlink("lib/libtcl8.6.so"), hardlink("lib/libgcc_s.so"), hardlink("bin/tclsh")
+    )
     elfs = {
         "tk": {
-            "lib/libtcl8.6.so": elf("libc.so.6"),
-            "bin/tclsh": elf("libtcl8.6.so", shared=False),
+            "lib/libtcl8.6.so": binary_facts("libc.so.6"),
+            "bin/tclsh": binary_facts("libtcl8.6.so", shared=False),
         }
     }
-    layout = plan_layout(WheelSpec("tk-conda", "1.0", ("tk",)), {"tk": tk}, elfs, ELF)
+    layout = plan_layout(wheel_spec("tk-conda", "tk"), {"tk": tk}, elfs, ELF)
     tcl = mangle("libtcl8.6.so", sha)
     assert tcl.startswith("libtcl8.6-")
     assert tcl.endswith(".so")
@@ -254,27 +232,27 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
     (root / site).mkdir(parents=True)
     (root / site / "libarrow_python.so.26.1.0").touch()
     (root / site / "libarrow_python.so.26").symlink_to("libarrow_python.so.26.1.0")
-    pyarrow = UnpackedPackage(
-        PackageInfo(
-            CondaRecord("pyarrow", "26", "py311h0_0", 0, "linux-64", (), sha256="9" * 64),
-            (
-                hard(f"{site}/libarrow_python.so.26.1.0"),
-                soft(f"{site}/libarrow_python.so.26"),
-                hard(f"{site}/lib.cpython-311-x86_64-linux-gnu.so"),
-            ),
-        ),
-        root,
-        Path("pyarrow.conda"),
+    pyarrow = unpacked(
+        record("pyarrow", "26", "py311h0_0", sha256="9" * 64),
+        hardlink(f"{site}/libarrow_python.so.26.1.0"),
+        softlink(f"{site}/libarrow_python.so.26"),
+        hardlink(f"{site}/lib.cpython-311-x86_64-linux-gnu.so"),
+        root=root,
+        archive=Path("pyarrow.conda"),
     )
     elfs = {
         "pyarrow": {
-            f"{site}/libarrow_python.so.26.1.0": elf("libc.so.6", soname="libarrow_python.so.26"),
-            f"{site}/lib.cpython-311-x86_64-linux-gnu.so": elf(
+            f"{site}/libarrow_python.so.26.1.0": binary_facts(
+                "libc.so.6", soname="libarrow_python.so.26"
+            ),
+            f"{site}/lib.cpython-311-x86_64-linux-gnu.so": binary_facts(
                 "libarrow_python.so.26", rpath=("$ORIGIN/../../..",)
             ),
         }
     }
-    layout = plan_layout(WheelSpec("pyarrow", "26", ("pyarrow",)), {"pyarrow": pyarrow}, elfs, ELF)
+    layout = plan_layout(
+        wheel_spec("pyarrow", "pyarrow", version="26"), {"pyarrow": pyarrow}, elfs, ELF
+    )
     assert [p.dest for p in layout.placements] == [
         "arrow/libarrow_python.so.26",
         "arrow/lib.cpython-311-x86_64-linux-gnu.so",
@@ -294,9 +272,14 @@ def test_a_library_inside_site_packages_stays_beside_its_modules(tmp_path: Path)
 
 def test_two_programs_of_one_name_would_share_a_launcher() -> None:
     # bin/a/tool and bin/b/tool both get the launcher <dist>-1.0.data/scripts/tool.
-    tools = package("tools", SHA_C, hard("bin/a/tool"), hard("bin/b/tool"))
-    elfs = {"tools": {"bin/a/tool": elf(shared=False), "bin/b/tool": elf(shared=False)}}
-    wheel = WheelSpec("tools-conda", "1.0", ("tools",))
+    tools = package("tools", SHA_C, hardlink("bin/a/tool"), hardlink("bin/b/tool"))
+    elfs = {
+        "tools": {
+            "bin/a/tool": binary_facts(shared=False),
+            "bin/b/tool": binary_facts(shared=False),
+        }
+    }
+    wheel = wheel_spec("tools-conda", "tools")
     with pytest.raises(OverlapError) as excinfo:
         plan_layout(wheel, {"tools": tools}, elfs, ELF)
     assert excinfo.value.message == (

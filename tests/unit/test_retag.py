@@ -15,6 +15,7 @@ from condapress.errors import CondapressError, PolicyViolation, SpecError
 from condapress.formats.elf._policy import check_requested, platform_tag
 from condapress.model import BinaryFacts, PlatformVerdict
 from condapress.retag import bounded_by_requirements, python_tags, wheel_tags
+from support.factories import binary_facts
 
 
 def elf(
@@ -22,20 +23,8 @@ def elf(
     needed: tuple[str, ...] = ("libc.so.6",),
     machine: str = "x86_64",
 ) -> BinaryFacts:
-    return BinaryFacts(
-        machine=machine,
-        is_shared=True,
-        is_executable=False,
-        soname=None,
-        needed=needed,
-        rpath=(),
-        runpath=(),
-        interpreter=None,
-        version_needs=needs,
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-    )
+    """A library that needs *needed* (libc) at the symbol versions *needs*."""
+    return binary_facts(*needed, version_needs=needs, machine=machine)
 
 
 def glibc(*versions: str) -> tuple[str, tuple[str, ...]]:

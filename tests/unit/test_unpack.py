@@ -12,12 +12,15 @@ import shutil
 import threading
 import time
 import zipfile
-from typing import IO, TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import zstandard
 
-from conda_archives import (
+from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
+from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
+from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
+from support.conda_archives import (
     DIST,
     LIB,
     METADATA,
@@ -28,9 +31,7 @@ from conda_archives import (
     tar_bytes,
     write_conda,
 )
-from condapress.errors import ArchiveError, ChannelError, MetadataError, WriteError
-from condapress.model import CondaRecord, FileMode, NoArch, PathEntry, PathType
-from condapress.unpack import _fetch, _verdicts, extract, fetch, read_info, read_python_metadata
+from support.factories import record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -572,6 +573,20 @@ def test_several_problems_make_one_error(tmp_path: Path, fmt: str) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_more_than_ten_problems_name_ten_and_count_the_rest(tmp_path: Path) -> None:
+    paths = Package().computed_paths()
+    paths += [{**paths[0], "_path": f"lib/odd{i:02}", "path_type": "weird"} for i in range(12)]
+    archive = build(Package(paths=paths), tmp_path, "conda")
+    with pytest.raises(MetadataError) as exc:
+        extract(archive, tmp_path / "out")
+    problems = [
+        f"info/paths.json: 'lib/odd{i:02}': path_type 'weird' is not known" for i in range(12)
+    ]
+    message = f"{archive.name} has invalid metadata: {'; '.join(problems[:10])}; ... and 2 more"
+    assert_error(exc, MetadataError, message, METADATA_HINT)
+    assert exc.value.detail == "\n".join(problems)
+
+
 def test_a_path_with_a_control_character_is_refused(tmp_path: Path, fmt: str) -> None:
     paths = Package().computed_paths()
     paths[1] = {**paths[1], "_path": "lib/evil\x1b[2Jname"}
@@ -885,27 +900,15 @@ def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
 
 
 def record_for(archive: Path, location: str, **changes: object) -> CondaRecord:
+    """The record a channel lists for *archive* at *location*; *changes* spoil it."""
     data = archive.read_bytes()
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "sha256": sha(data),
         "size": len(data),
         "url": location,
         "file_name": archive.name,
-        **changes,
     }
-    return CondaRecord(
-        "demo",
-        "1.0",
-        "h0_0",
-        0,
-        "linux-64",
-        (),
-        sha256=fields["sha256"],  # type: ignore[arg-type]
-        md5=fields.get("md5"),  # type: ignore[arg-type]
-        size=fields["size"],  # type: ignore[arg-type]
-        url=str(fields["url"]),
-        file_name=str(fields["file_name"]),
-    )
+    return record("demo", **(fields | changes))
 
 
 def test_fetch_a_local_file_in_place(tmp_path: Path) -> None:
@@ -1076,7 +1079,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     _Handler.requests = 0
     _Handler.pause = 0.0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: a short one ends each test sooner
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -1,7 +1,8 @@
 """The ``condapress`` command: parses arguments, prints results, turns errors into exit codes.
 
 This package is the only place that prints or exits. Each subcommand is a module with a
-``configure_parser`` / ``execute`` pair (:mod:`condapress._cli._press`, ``_plan``, ``_audit``);
+``configure_parser`` / ``execute`` pair (:mod:`condapress._cli._press`, ``_plan``, ``_audit``,
+``_check``, ...);
 heavy imports stay inside ``execute`` so that ``--help`` is fast. :func:`main` holds the one
 error handler.
 """
@@ -18,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _plan, _press
+from condapress._cli import _audit, _check, _index, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -39,10 +40,14 @@ _EPILOG = """\
 examples:
   condapress pygreet -c channels_fixture --python 3.11 --fat
   condapress pyarrow=0.14 --fat -o dist/
+  condapress pygreet salutation-python -c channels_fixture --smoke "import pygreet"
   condapress plan pyyaml -c conda-forge --python 3.11
   condapress plan pygreet -c channels_fixture --fat --json
   condapress plan pygreet -c channels_fixture --graph plan.dot
   condapress audit wheelhouse/*.whl
+  condapress check wheelhouse/*.whl
+  TWINE_PASSWORD=pypi-... condapress upload wheelhouse/*.whl
+  condapress index pygreet pyshout -c channels_fixture --python 3.11 --python 3.12 -o index/
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -58,7 +63,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (_press, _plan, _audit):
+    for command in (_press, _plan, _audit, _check, _upload, _index):
         command.configure_parser(subparsers)
     for subparser in subparsers.choices.values():
         # also after the command: counted apart, since a subcommand's value would replace
@@ -81,7 +86,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
     )
 
 
-_COMMANDS = ("press", "plan", "audit")
+_COMMANDS = ("press", "plan", "audit", "check", "upload", "index")
 _GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet", "-vv", "-qq")
 
 

@@ -30,7 +30,8 @@ def host_subdir() -> str:
     return f"{system}-{arch}"
 
 
-def add_solve_options(parser: argparse.ArgumentParser) -> None:
+def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False) -> None:
+    """The options of every command that solves; with *pythons*, ``--python`` may repeat."""
     parser.add_argument(
         "specs",
         nargs="+",
@@ -49,12 +50,22 @@ def add_solve_options(parser: argparse.ArgumentParser) -> None:
         "several, first has priority (default: conda-forge)",
     )
     host = f"{sys.version_info.major}.{sys.version_info.minor}"
-    parser.add_argument(
-        "--python",
-        default=host,
-        metavar="X.Y",
-        help=f"target CPython version, given to the solver as a provided package (default: {host})",
-    )
+    if pythons:
+        parser.add_argument(
+            "--python",
+            action="append",
+            metavar="X.Y",
+            help="target CPython version, given to the solver as a provided package; repeat "
+            f"for several, each pressed in turn (default: {host})",
+        )
+    else:
+        parser.add_argument(
+            "--python",
+            default=host,
+            metavar="X.Y",
+            help="target CPython version, given to the solver as a provided package (default: "
+            f"{host})",
+        )
     parser.add_argument(
         "--subdir",
         default=host_subdir(),
@@ -68,6 +79,13 @@ def add_solve_options(parser: argparse.ArgumentParser) -> None:
         metavar="X.Y",
         help="glibc the target systems have; builds that need a newer one are not chosen "
         "(default: 2.17, the manylinux2014 baseline)",
+    )
+    parser.add_argument(
+        "--macos",
+        default="11.0",
+        metavar="X.Y",
+        help="macOS the target systems have (osx-* subdirs); builds that need a newer one are "
+        "not chosen (default: 11.0, the first macOS on Apple silicon)",
     )
     parser.add_argument(
         "--cache-dir",
@@ -100,14 +118,32 @@ def add_solve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_file_size(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-file-size",
+        type=mebibytes,
+        metavar="MIB",
+        help="the most MiB PyPI takes in one file of the project: pass the limit PyPI raised "
+        "it to (default: PyPI's default, 100)",
+    )
+
+
+def mebibytes(text: str) -> int:
+    return int(_above_zero(text, "MiB") * (1 << 20))
+
+
 def seconds(text: str) -> float:
+    return _above_zero(text, "seconds")
+
+
+def _above_zero(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        msg = f"not a number of seconds: {text!r}"
+        msg = f"not a number of {unit}: {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
     if not 0 < value < float("inf"):
-        msg = f"must be more than 0 seconds, not {text}"
+        msg = f"must be more than 0 {unit}, not {text}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -129,6 +165,7 @@ def solve_request(args: argparse.Namespace) -> SolveRequest:
         python=args.python,
         subdir=args.subdir,
         glibc=args.glibc,
+        macos=args.macos,
         cache_dir=args.cache_dir,
         timeout=args.timeout,
     )

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, positive, solve_request
-from condapress.model import PlanOptions, PressOptions
+from condapress._cli._options import add_max_file_size, add_solve_options, positive, solve_request
+from condapress.model import PlanOptions, PressOptions, SmokeOptions
 
 if TYPE_CHECKING:
     import argparse
@@ -52,7 +52,8 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--plat",
         metavar="TAG",
-        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64 or manylinux2014): "
+        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64, manylinux2014 or "
+        "macosx_12_0_arm64): "
         "fails, saying why, when the binaries cannot honour it (default: the most compatible "
         "tag they honour)",
     )
@@ -61,6 +62,30 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         dest="audit",
         action="store_false",
         help="write the wheels even when their audit finds errors (see 'condapress audit')",
+    )
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="write the wheels even when PyPI would refuse them (see 'condapress check')",
+    )
+    add_max_file_size(parser)
+    parser.add_argument(
+        "--smoke",
+        nargs="?",
+        const="",
+        metavar="CODE",
+        help="before the wheels land, install them with pip into a fresh venv of the target "
+        "CPython, run 'pip check', import every top-level module and package they install, "
+        "and run the python CODE if given; a failure writes no wheel. Put it after the specs, "
+        "or write --smoke=CODE",
+    )
+    parser.add_argument(
+        "--smoke-python",
+        type=Path,
+        metavar="PATH",
+        help="the CPython X.Y interpreter to make the smoke test's venv with (default: pythonX.Y "
+        "on PATH, else the newest X.Y of pyenv's versions)",
     )
     parser.add_argument(
         "--allow-overlap",
@@ -84,9 +109,18 @@ def execute(args: argparse.Namespace) -> int:
             plat=args.plat,
             jobs=args.jobs,
             allow_overlap=args.allow_overlap,
+            check=args.check,
+            max_file_size=args.max_file_size,
+            smoke=_smoke(args),
         ),
     )
     for wheel in result.wheels:
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
         print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
     return 0
+
+
+def _smoke(args: argparse.Namespace) -> SmokeOptions | None:
+    if args.smoke is None:
+        return SmokeOptions(python=args.smoke_python) if args.smoke_python else None
+    return SmokeOptions(code=args.smoke, python=args.smoke_python)

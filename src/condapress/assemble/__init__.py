@@ -1,4 +1,13 @@
-"""Stage 5: write a staged tree and its metadata into one reproducible ``.whl`` file."""
+"""Stage 7, assemble: write a staged tree and its metadata into one reproducible ``.whl`` file.
+
+:func:`assemble` gathers what the wheel says about itself (METADATA from the package's own
+``*.dist-info`` or from conda's metadata, entry points, licenses, provenance, the data-paths
+record: :mod:`condapress.assemble._metadata`) into a :class:`~condapress.model.WheelContents`;
+:func:`build_wheel` checks every name, tag, path and field of it, collecting every problem into
+one error, before it writes a byte. The zip (:mod:`condapress.assemble._zip`) holds the payload
+sorted by path, then the ``.dist-info`` files, RECORD last, with one time stamp and normalized
+modes: the same contents make the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ from condapress.assemble._metadata import (
     spdx_or_none,
 )
 from condapress.assemble._zip import Member, date_time, write_atomically
-from condapress.errors import SpecError, WheelContentsError
+from condapress.errors import SpecError, WheelContentsError, listing
 from condapress.model import BuiltWheel, CoreMetadata, DataPaths, WheelContents
 
 if TYPE_CHECKING:
@@ -39,8 +48,6 @@ __all__ = ["assemble", "build_wheel", "dist_info_name", "wheel_filename"]
 
 logger = logging.getLogger(__name__)
 
-
-_MAX_LISTED = 10
 _DATA_SCHEMES = ("scripts", "data", "headers", "purelib", "platlib")
 #: Fields ``CoreMetadata.extra`` may carry; the others have fields of their own or are the plan's.
 _EXTRA_FIELDS = {key.lower(): key for key in (*(f for _, f in KEPT_FIELDS), "Download-URL")}
@@ -176,6 +183,7 @@ def build_wheel(
 
 
 def _version(version: str) -> str:
+    """*version* in its normal PEP 440 spelling (``1.0.0-rc1`` -> ``1.0.0rc1``)."""
     try:
         return str(Version(version))
     except InvalidVersion as exc:
@@ -183,14 +191,16 @@ def _version(version: str) -> str:
 
 
 def _problems(stem: str, what: str, problems: list[str]) -> WheelContentsError:
-    more = f"; ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-    listed = "; ".join(problems[:_MAX_LISTED]) + more
+    """One error for every problem found: ``cannot assemble <stem>: <what>: <problems>``."""
     return WheelContentsError(
-        f"cannot assemble {stem}: {what}: {listed}", package=stem, detail="\n".join(problems)
+        f"cannot assemble {stem}: {what}: {listing(problems, '; ')}",
+        package=stem,
+        detail="\n".join(problems),
     )
 
 
 def _metadata_text(md: CoreMetadata, problems: list[str]) -> str:
+    """METADATA (core metadata 2.4) for *md*; what packaging finds wrong goes to *problems*."""
     fields = [
         ("Metadata-Version", "2.4"),
         ("Name", md.name),
@@ -237,6 +247,13 @@ def _metadata_text(md: CoreMetadata, problems: list[str]) -> str:
 
 
 def _entry_points_text(entry_points: Sequence[tuple[str, str, str]], problems: list[str]) -> str:
+    """``entry_points.txt``, groups and names sorted; names it could not write go to *problems*.
+
+    >>> print(_entry_points_text([("console_scripts", "salute", "greet:main")], []))
+    [console_scripts]
+    salute = greet:main
+    <BLANKLINE>
+    """
     groups: dict[str, dict[str, str]] = {}
     for group, name, value in entry_points:
         # What configparser and importlib.metadata would misread: brackets, delimiters, comments.
@@ -259,6 +276,7 @@ def _entry_points_text(entry_points: Sequence[tuple[str, str, str]], problems: l
 
 
 def _dist_info_files(contents: WheelContents, stem: str) -> list[Member]:
+    """The files condapress writes into ``<stem>.dist-info`` (RECORD aside, written last)."""
     problems: list[str] = []
     texts = {"METADATA": _metadata_text(contents.metadata, problems)}
     texts["WHEEL"] = (
@@ -314,6 +332,7 @@ def _checked_files(contents: WheelContents, stem: str) -> tuple[list[Member], li
     problems: list[str] = []
 
     def check(entries: Sequence[tuple[str, Path]], label: str, prefix: str) -> list[Member]:
+        """The members for *entries* (under *prefix*); their problems, named with *label*."""
         members: list[Member] = []
         seen: dict[str, str] = {}  # NFC form -> path: installers on macOS collapse the two
         for path, source in entries:

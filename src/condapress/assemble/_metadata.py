@@ -13,9 +13,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 from packaging.metadata import parse_email
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidName, canonicalize_name
 
-from condapress._paths import dist_info_file, safe_name
+from condapress._paths import dist_info_file, is_valid_name, safe_name
 from condapress._versions import translate_version_spec
 from condapress.errors import UNSAFE_HINT, MetadataError
 from condapress.model import CoreMetadata, NoArch, Provenance
@@ -285,7 +284,7 @@ def core_metadata_from_dist_info(text: str, *, name: str, version: str) -> CoreM
         provides_extra=tuple(
             kept
             for value in dict.fromkeys(raw.get("provides_extra", []))
-            if (kept := _valid_or_dropped("Provides-Extra", clean(value), _is_extra_name))
+            if (kept := _valid_or_dropped("Provides-Extra", clean(value), is_valid_name))
         ),
         description=description if clean(description or "") else None,
         description_content_type=_valid_or_dropped(
@@ -309,14 +308,6 @@ def _is_specifier(text: str) -> bool:
     return True
 
 
-def _is_extra_name(text: str) -> bool:
-    try:
-        canonicalize_name(text, validate=True)
-    except InvalidName:
-        return False
-    return True
-
-
 def _valid_or_dropped(field: str, value: str | None, valid: Callable[[str], bool]) -> str | None:
     """*value*, or None when packaging rejects it.
 
@@ -330,6 +321,11 @@ def _valid_or_dropped(field: str, value: str | None, valid: Callable[[str], bool
 
 
 def clean(value: str) -> str | None:
+    r"""*value* on one line, white space folded; None when that leaves nothing, or ``UNKNOWN``.
+
+    >>> clean("  A   summary\n  over two lines "), clean("UNKNOWN")
+    ('A summary over two lines', None)
+    """
     value = " ".join(value.split())
     return None if value in ("", "UNKNOWN") else value  # distutils wrote UNKNOWN for unset fields
 

@@ -18,7 +18,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from condapress._disk import write_hint
+from condapress._folders import write_hint
 from condapress._limits import CHUNK
 from condapress._paths import destination
 from condapress.assemble import _deflate
@@ -35,13 +35,24 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True, slots=True, order=True)
 class Member:
+    """One member of the wheel to write: its name, mode, and where its bytes come from."""
+
+    #: its path inside the wheel.
     arcname: str
+    #: its permission bits (0o644 or 0o755), stored in the zip entry.
     mode: int
-    size: int = 0  # of the source; decides whether the entry needs ZIP64
+    #: the size of *source*: it decides whether the entry needs ZIP64.
+    size: int = 0
+    #: the file whose bytes it holds; None for a member held in memory.
     source: Path | None = dataclasses.field(default=None, compare=False)
+    #: its bytes, when *source* is None (the ``.dist-info`` files).
     data: bytes = dataclasses.field(default=b"", compare=False)
 
     def chunks(self) -> Iterator[bytes]:
+        """Its bytes, *CHUNK* at a time.
+
+        :raises WheelContentsError: *source* cannot be read any more.
+        """
         if self.source is None:
             yield self.data
             return
@@ -58,6 +69,13 @@ class Member:
 
 
 def date_time(epoch: int | None) -> DateTime:
+    """The time every zip entry carries: *epoch*, else ``SOURCE_DATE_EPOCH``, else 1980.
+
+    >>> date_time(0), date_time(1_700_000_000)
+    ((1980, 1, 1, 0, 0, 0), (2023, 11, 14, 22, 13, 20))
+
+    :raises SpecError: ``SOURCE_DATE_EPOCH`` is set, but not to a whole number.
+    """
     if epoch is None and (env := os.environ.get("SOURCE_DATE_EPOCH", "").strip()):
         try:
             epoch = int(env)
@@ -156,6 +174,13 @@ def write_atomically(
     level: int,
     jobs: int,
 ) -> tuple[str, int]:
+    """Write the wheel *final* from *members*: in full under a temporary name, then renamed.
+
+    :param stem: the wheel's ``name-version``, whose ``.dist-info/RECORD`` is written last.
+    :param level: the deflate level; *jobs* the threads that deflate large members.
+    :returns: the wheel's hex sha256 and size.
+    :raises WriteError: the file system refused the write (nothing is left behind).
+    """
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
     try:
         destination(final.parent, tmp.name)  # made of validated names; checked all the same

@@ -1,11 +1,13 @@
-"""Stage 8, audit: check a wheel, ours or anyone's, for what PyPI, installers or loaders trip on.
+"""Stages 8 and 9, audit: check a wheel, ours or anyone's, for what loaders and PyPI trip on.
 
 The wheel is streamed, never installed or run (:mod:`condapress.audit._scan`). The report sets
 the tags it claims against the platform tag its binaries allow, shows one block per binary (what
 it needs and where that is found, RPATH, C++ exports) and lists findings with codes
 (:mod:`condapress.audit._integrity` for the archive and its ``.dist-info``,
 :mod:`condapress.audit._binaries` for the binaries, :mod:`condapress.audit._datapaths` for the
-build-prefix data paths). :func:`gate` is the press's last step before the wheels land.
+build-prefix data paths). :func:`check_wheel` sets a wheel against what PyPI refuses on upload
+(:mod:`condapress.audit._pypi`). :func:`gate` and :func:`check_gate` are the press's last
+steps before the wheels land.
 """
 
 from __future__ import annotations
@@ -17,18 +19,30 @@ from condapress._distinfo import DATA_PATHS_FILE
 from condapress.audit._binaries import binary_findings
 from condapress.audit._datapaths import data_path_findings
 from condapress.audit._integrity import integrity_findings
-from condapress.audit._render import AUDIT_SCHEMA_VERSION, audit_document, audit_text
+from condapress.audit._pypi import pypi_findings
+from condapress.audit._pypi_rules import pypi_rules
+from condapress.audit._render import AUDIT_SCHEMA_VERSION, audit_document, audit_text, check_text
 from condapress.audit._scan import read_wheel
 from condapress.errors import PolicyViolation, printable
-from condapress.model import AuditReport, Level
+from condapress.model import AuditReport, CheckReport, Level
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress.model import BuiltWheel
+    from condapress.model import BuiltWheel, Finding
 
-__all__ = ["AUDIT_SCHEMA_VERSION", "audit_document", "audit_text", "audit_wheel", "gate"]
+__all__ = [
+    "AUDIT_SCHEMA_VERSION",
+    "audit_document",
+    "audit_text",
+    "audit_wheel",
+    "check_gate",
+    "check_text",
+    "check_wheel",
+    "gate",
+    "pypi_file_size_limit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +78,50 @@ def gate(built: Sequence[BuiltWheel]) -> None:
     """
     for wheel in built:
         report = audit_wheel(wheel.path)
-        for finding in report.findings:
-            message = printable(finding.message)
-            logger.log(_LOG_LEVEL[finding.level], "%s: %s", wheel.path.name, message)
-        errors = [f for f in report.findings if f.level is Level.ERROR]
-        if errors:
-            raise PolicyViolation(
-                f"{wheel.path.name} fails its audit: {errors[0].message}",
-                hint=f"{errors[0].hint}; 'condapress audit' explains every finding, "
-                "--no-audit writes the wheel anyway",
-                path=str(wheel.path.name),
-            )
+        _judge(wheel.path.name, report.findings, "{} fails its audit", "audit", "--no-audit")
+
+
+def _judge(name: str, findings: Sequence[Finding], refusal: str, command: str, flag: str) -> None:
+    """Log every finding about wheel *name*; raise for the first error, if there is one."""
+    for finding in findings:
+        logger.log(_LOG_LEVEL[finding.level], "%s: %s", name, printable(finding.message))
+    errors = [f for f in findings if f.level is Level.ERROR]
+    if errors:
+        raise PolicyViolation(
+            f"{refusal.format(name)}: {errors[0].message}",
+            hint=f"{errors[0].hint}; 'condapress {command}' explains every finding, "
+            f"{flag} writes the wheel anyway",
+            path=name,
+        )
+
+
+def pypi_file_size_limit() -> int:
+    """PyPI's default limit for one file of a project, in bytes (100 MiB)."""
+    return pypi_rules().max_file_size
+
+
+def check_wheel(path: Path, *, max_file_size: int | None = None) -> CheckReport:
+    """Check the wheel at *path* against what PyPI refuses on upload (``condapress check``).
+
+    :param max_file_size: the most bytes PyPI takes in one file of the project (default: PyPI's
+        default limit, :func:`pypi_file_size_limit`).
+    :raises ArchiveError: *path* is not a readable zip archive.
+    """
+    limit = pypi_file_size_limit() if max_file_size is None else max_file_size
+    findings = pypi_findings(path, max_file_size=limit)
+    return CheckReport(
+        wheel=path.name,
+        size=path.stat().st_size,
+        max_file_size=limit,
+        findings=tuple(sorted(findings, key=lambda f: f.level.rank)),
+    )
+
+
+def check_gate(built: Sequence[BuiltWheel], *, max_file_size: int | None = None) -> None:
+    """Check every wheel a press wrote against PyPI's rules; refuse them all at the first error.
+
+    :raises PolicyViolation: PyPI would refuse a wheel; the message names the first reason.
+    """
+    for wheel in built:
+        report = check_wheel(wheel.path, max_file_size=max_file_size)
+        _judge(wheel.path.name, report.findings, "PyPI would refuse {}", "check", "--no-check")

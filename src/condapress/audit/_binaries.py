@@ -7,9 +7,10 @@ import re
 from typing import TYPE_CHECKING
 
 from condapress import formats
-from condapress._datapaths import PLACEHOLDERS
+from condapress.audit import _macho
 from condapress.audit._dlls import dll_findings
 from condapress.audit._integrity import cxx_findings, finding, missing_library
+from condapress.audit._loader import installed, resolve, rpath_findings
 from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
 from condapress.formats.elf._read import max_versions
 from condapress.model import LibraryReport, PlatformVerdict
@@ -39,15 +40,16 @@ def binary_findings(
     fmt = formats.for_facts(binaries[min(binaries)])
     if fmt.name == "PE":
         return dll_findings(binaries, members, facts, fmt)
-    verdict = _verdict(binaries, facts, findings, fmt)
-    libraries = _libraries(binaries, members, verdict, facts.requires_dist, findings, fmt)
+    verdict = _verdict(binaries, members, facts, findings, fmt)
+    check = _macho.libraries if fmt.name == "Mach-O" else _libraries
+    libraries = check(binaries, members, verdict, facts.requires_dist, findings, fmt)
     return verdict, libraries, findings
 
 
 #: The verdict of a wheel without binaries.
 _PURE = PlatformVerdict("any", (), "any", ())
 #: The binary format of the wheels that claim a platform tag starting so; ELF for the others.
-_TAG_FORMATS = (("win", "PE"),)
+_TAG_FORMATS = (("win", "PE"), ("macosx", "Mach-O"))
 
 
 def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict[str, BinaryFacts]:
@@ -71,18 +73,25 @@ def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict
 
 
 _PLATFORM = re.compile(
-    r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux)_(?P<arch>.+)"
+    r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux"
+    r"|macosx_\d+_\d+)_(?P<arch>.+)"
 )
 
 
 def _verdict(
-    elfs: Mapping[str, BinaryFacts], facts: WheelFacts, findings: list[Finding], fmt: BinaryFormat
+    elfs: Mapping[str, BinaryFacts],
+    members: Sequence[Member],
+    facts: WheelFacts,
+    findings: list[Finding],
+    fmt: BinaryFormat,
 ) -> PlatformVerdict:
     """The platform tag the binaries allow; append what is wrong with the claimed ones."""
     platforms = sorted({tag.rpartition("-")[2] for tag in facts.claimed_tags})
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
     expected: set[str] = set()
-    if facts.requires_dist:
+    if facts.requires_dist and fmt.name == "Mach-O":
+        expected = _macho.elsewhere(elfs, members, fmt)
+    elif facts.requires_dist:
         # A library on no whitelist is expected from a required wheel (reported as such), which
         # answers for it: the press tags a wheel that relies on another's libraries the same way.
         arch = elfs[min(elfs)].machine
@@ -133,29 +142,15 @@ def _claim(platform: str, verdict: PlatformVerdict, fmt: BinaryFormat) -> list[F
             pass  # a policy this auditwheel does not know, such as a future manylinux_2_99
         else:
             return []
-    message = f"claims {platform}, a platform condapress cannot check (only glibc Linux tags)"
+    message = (
+        f"claims {platform}, a platform condapress cannot check (only glibc Linux and macOS tags)"
+    )
     return [finding("unchecked-tag", message)]
 
 
 def _names(path: str, elf: BinaryFacts) -> set[str]:
     """The names the loader may know *elf* by: its file name and its SONAME."""
     return {posixpath.basename(path), *([elf.soname] if elf.soname else [])}
-
-
-def _installed(name: str) -> str:
-    """Where an archive member lands relative to the install root (purelib/platlib data)."""
-    parts = name.split("/")
-    if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in {"purelib", "platlib"}:  # noqa: PLR2004
-        return "/".join(parts[2:])
-    return name
-
-
-def _resolve(origin: str, entry: str) -> str | None:
-    """The folder an ``$ORIGIN`` entry leads to, relative to the install root; None otherwise."""
-    for token in ("$ORIGIN", "${ORIGIN}"):
-        if entry == token or entry.startswith(f"{token}/"):
-            return posixpath.normpath(posixpath.join(origin or ".", entry[len(token) + 1 :]))
-    return None
 
 
 def _search_dirs(
@@ -170,8 +165,8 @@ def _search_dirs(
     """
 
     def dirs(path: str, entries: Sequence[str]) -> set[str]:
-        origin = posixpath.dirname(_installed(path))
-        return {d for entry in entries if (d := _resolve(origin, entry)) is not None}
+        origin = posixpath.dirname(installed(path))
+        return {d for entry in entries if (d := resolve(origin, entry)) is not None}
 
     inherited = {
         path: set() if elf.runpath else dirs(path, elf.rpath) for path, elf in elfs.items()
@@ -201,7 +196,7 @@ def _libraries(
     fmt: BinaryFormat,
 ) -> tuple[LibraryReport, ...]:
     """One report per ELF file; append the problems of its needs, RPATH and C++ exports."""
-    files = {_installed(m.name) for m in members}
+    files = {installed(m.name) for m in members}
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
     provided: dict[str, list[str]] = {}
     for path, elf in elfs.items():
@@ -213,7 +208,7 @@ def _libraries(
     reports = []
     for path in sorted(elfs):
         elf = elfs[path]
-        findings += _rpath_findings(path, elf, folders, requires_dist)
+        findings += rpath_findings(path, elf, folders, requires_dist)
         needed = []
         for soname in elf.needed:
             if soname in provided:
@@ -239,33 +234,3 @@ def _libraries(
             LibraryReport(path, tuple(needed), versions, rpath, weak, strong, elf.uses_cxx11_abi)
         )
     return tuple(reports)
-
-
-def _rpath_findings(
-    path: str, elf: BinaryFacts, folders: set[str], requires_dist: Sequence[str]
-) -> list[Finding]:
-    origin = posixpath.dirname(_installed(path))
-    findings = []
-    for entry in dict.fromkeys((*elf.rpath, *elf.runpath)):
-        kind = "RPATH" if entry in elf.rpath else "RUNPATH"
-        folder = _resolve(origin, entry)
-        if any(placeholder in entry for placeholder in PLACEHOLDERS):
-            message = f"{path} has the {kind} entry {entry}, which holds a conda prefix placeholder"
-            findings.append(finding("rpath-placeholder", message, path))
-        elif entry.startswith("/"):
-            message = f"{path} has the absolute {kind} entry {entry}"
-            findings.append(finding("rpath-absolute", message, path))
-        elif folder is None and "$" not in entry:  # $LIB and $PLATFORM are the loader's business
-            message = (
-                f"{path} has the {kind} entry {entry}, which the loader resolves against the "
-                "current directory"
-            )
-            findings.append(finding("rpath-cwd-relative", message, path))
-        elif folder is not None and folder not in folders:
-            leads = f"{path} has the {kind} entry {entry}, which leads to {folder}"
-            if requires_dist and folder != ".." and not folder.startswith("../"):
-                message = f"{leads}, a folder the wheel does not have (a wheel it requires may)"
-                findings.append(finding("rpath-other-wheel", message, path))
-            else:
-                findings.append(finding("rpath-outside-wheel", f"{leads}, outside the wheel", path))
-    return findings

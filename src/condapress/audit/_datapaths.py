@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
-from condapress.audit._integrity import finding, listing
+from condapress.audit._integrity import finding
+from condapress.errors import listing
 from condapress.model import FileMode
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Verdict(enum.Enum):
 class Judgement:
     """The verdict on one path, with what explains it."""
 
+    #: what the path's data-path finding is, or that it is covered.
     verdict: Verdict
     #: the variable, the table's path or the site's own path that the verdict rests on.
     key: str
@@ -90,7 +92,7 @@ def judge(
         notes = [(Verdict.COVERED, *note) for note in known.found]
         notes += [(Verdict.DEGRADED, *note) for note in known.unreachable]
         for verdict, folder, reason in sorted(notes, key=lambda note: -len(note[1])):
-            if _datapaths.under(path, folder):
+            if _datapaths.under_pattern(path, folder):
                 return Judgement(verdict, folder, reason)
     if path == ".":
         return Judgement(Verdict.PREFIX, path)

@@ -23,16 +23,16 @@ from packaging.version import InvalidVersion, Version
 from condapress._datapaths import PLACEHOLDERS
 from condapress._distinfo import PROVENANCE_FILE
 from condapress.audit._scan import MAX_DIST_INFO_FILE, record_rows
+from condapress.errors import listing
 from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from condapress.audit._scan import Member, WheelScan
     from condapress.model import BinaryFacts
 
 
-_MAX_LISTED = 10
 _REQUIRED_FIELDS = ("Metadata-Version", "Name", "Version")
 # libstdc++ under its own name, or mangled by a repair tool (libstdc++-1a2b3c4d.so.6.0.32).
 _LIBSTDCXX = re.compile(r"libstdc\+\+(?:-[0-9a-f]+)*\.so(?:\.[0-9.]+)?")
@@ -91,7 +91,13 @@ CODES: dict[str, tuple[Level, str]] = {
     "missing-library": (_E, "bundle it in the wheel (condapress --fat, auditwheel repair)"),
     "library-from-other-wheel": (_W, "check that a Requires-Dist wheel installs it on the RPATH"),
     "unreachable-library": (_W, "add an RPATH entry $ORIGIN/<its folder> (patchelf --add-rpath)"),
-    "rpath-absolute": (_E, "use an entry relative to $ORIGIN (patchelf --set-rpath)"),
+    "rpath-absolute": (
+        _E,
+        (
+            "use an entry relative to $ORIGIN (patchelf --set-rpath) or @loader_path "
+            "(install_name_tool -rpath)"
+        ),
+    ),
     "rpath-placeholder": (_E, "press the conda package with condapress, which rewrites RPATH"),
     "rpath-outside-wheel": (_W, "point it at a folder of the wheel, or remove it"),
     "rpath-other-wheel": (_I, "nothing to do if a Requires-Dist wheel installs that folder"),
@@ -129,6 +135,17 @@ CODES: dict[str, tuple[Level, str]] = {
             "on most machines; elsewhere the import fails until it is"
         ),
     ),
+    # what dyld and macOS refuse (condapress.audit._macho)
+    "bad-macho": (_E, "rebuild the wheel: dyld cannot use a truncated or corrupt binary"),
+    "install-name-absolute": (
+        _E,
+        (
+            "load it by @loader_path/<path from the binary to the library> (install_name_tool "
+            "-change), with the library in the wheel"
+        ),
+    ),
+    "unsigned-binary": (_E, "sign it ad hoc (codesign -s -) after its last edit"),
+    "bad-signature": (_E, "sign it again (codesign -f -s -): an edit after signing broke it"),
     # the data paths of placeholder sites (condapress.audit._datapaths)
     "data-path-covered": (_I, "nothing to do"),
     "data-path-unshipped": (_I, "nothing to do: in a conda environment it is missing too"),
@@ -156,16 +173,17 @@ CODES: dict[str, tuple[Level, str]] = {
 }
 
 
-def finding(code: str, message: str, path: str | None = None, **fields: str) -> Finding:
-    """A finding of *code*, with the level and hint ``CODES`` gives it."""
-    level, hint = CODES[code]
+def finding(
+    code: str,
+    message: str,
+    path: str | None = None,
+    *,
+    codes: Mapping[str, tuple[Level, str]] = CODES,
+    **fields: str,
+) -> Finding:
+    """A finding of *code*, with the level and hint *codes* (the audit's ``CODES``) give it."""
+    level, hint = codes[code]
     return Finding(level, code, message, hint.format(**fields) if fields else hint, path)
-
-
-def listing(items: Sequence[str], separator: str = ", ") -> str:
-    """*items* joined, the first ten only, then ``... and N more``."""
-    more = f"{separator}... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return separator.join(items[:_MAX_LISTED]) + more
 
 
 def _count(count: int, noun: str) -> str:
@@ -219,7 +237,7 @@ def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     requires: tuple[str, ...] = ()
     if "METADATA" not in unread:
         metadata = scan.text("METADATA")
-        requires = _metadata_findings(dist_info, metadata, file_name, file_version, findings)
+        requires = metadata_findings(dist_info, metadata, file_name, file_version, findings)
     claimed = tuple(file_tags or ())
     if "WHEEL" not in unread:
         claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
@@ -288,7 +306,7 @@ def _record_findings(dist_info: str, text: str | None, members: Sequence[Member]
     return findings
 
 
-def _metadata_findings(
+def metadata_findings(
     dist_info: str,
     text: str | None,
     file_name: str | None,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress.formats import Collector
+    from condapress.formats import BinaryFormat, Collector
     from condapress.model import BinaryFacts
 
 __all__ = [
@@ -77,12 +77,15 @@ _SOURCES = re.compile(
 class Member:
     """What one pass over an archive member found."""
 
+    #: its name in the archive.
     name: str
+    #: how many bytes it unpacked to.
     size: int
     #: ``(algorithm, urlsafe base64 digest without padding)`` for every algorithm RECORD uses.
     digests: tuple[tuple[str, str], ...]
     #: the build-prefix strings it contains.
     prefixes: tuple[str, ...]
+    #: what it says about linking, when it is a binary condapress reads.
     elf: BinaryFacts | None
     #: ``(finding code, message)``: it could not be read, or is a broken or oversized ELF file.
     problem: tuple[str, str] | None
@@ -95,7 +98,9 @@ class Member:
 class WheelScan:
     """Every member of a wheel and the texts of its ``.dist-info`` files."""
 
+    #: the wheel's file name.
     filename: str
+    #: every member that is not a folder, in the archive's order.
     members: tuple[Member, ...]
     #: the top-level ``.dist-info`` folders (a valid wheel has exactly one).
     dist_infos: tuple[str, ...]
@@ -177,6 +182,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
     found: set[bytes] = set()
     tail, size = b"", 0
     collector: Collector | None = None
+    fmt: BinaryFormat | None = None
     elf: BinaryFacts | None = None
     problem: tuple[str, str] | None = None
     try:
@@ -199,8 +205,9 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
             elf = collector.read(lambda: zf.open(info))
     except TooLargeError as exc:
         problem = ("file-too-large", exc.message)
-    except ArchiveError as exc:
-        problem = ("bad-elf", exc.message)
+    except ArchiveError as exc:  # "bad-elf", "bad-macho": named after the format that read it
+        kind = fmt.name.lower().replace("-", "") if fmt is not None else "elf"
+        problem = (f"bad-{kind}", exc.message)
     except _CORRUPT as exc:
         message = f"{name} cannot be read from the archive: {exc}"
         return Member(name, size, (), (), None, ("unreadable-member", message))

@@ -3,9 +3,10 @@
 No stage reads, edits or judges a binary itself. The relocate stage asks the
 :class:`BinaryFormat` of the target subdir (:func:`for_subdir`) what a file says and which
 edit it needs, and has it apply the edits; the retag stage asks it for the platform tag; the
-audit asks the format of each member it meets (:func:`for_head`). ELF, for ``linux-*``
-(:mod:`condapress.formats.elf`), and PE, for ``win-*`` (:mod:`condapress.formats.pe`), are
-implemented; another format is a module that answers the same questions and one line in
+audit asks the format of each member it meets (:func:`for_head`). ELF is the format of
+``linux-*`` (:mod:`condapress.formats.elf`), Mach-O that of ``osx-*``
+(:mod:`condapress.formats.macho`), PE that of ``win-*`` (:mod:`condapress.formats.pe`); each
+answers the same questions and has one line in
 :data:`_BY_PLATFORM`.
 """
 
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from condapress.errors import SpecError
 from condapress.formats.elf import ELF
+from condapress.formats.macho import MACHO
 from condapress.formats.pe import PE
+from condapress.model import KNOWN_SUBDIRS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -105,7 +108,7 @@ class BinaryFormat(Protocol):
 
 
 #: The format of each platform, by the first part of a conda subdir.
-_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "win": PE}
+_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "osx": MACHO, "win": PE}
 
 
 def for_subdir(subdir: str) -> BinaryFormat:
@@ -121,7 +124,8 @@ def for_subdir(subdir: str) -> BinaryFormat:
         implemented = ", ".join(f"{name}-*" for name in _BY_PLATFORM)
         raise SpecError(
             f"condapress cannot press wheels for {subdir} yet: only {implemented} are implemented",
-            hint=f"press for a subdir it implements ({implemented})",
+            hint="press for one of: "
+            + ", ".join(s for s in KNOWN_SUBDIRS if s.partition("-")[0] in _BY_PLATFORM),
         )
     return found
 

@@ -88,6 +88,7 @@ class MergedRequirement:
     key: str | None
     #: the lines, those whose marker holds on the target first.
     lines: tuple[str, ...]
+    #: what merging conda's constraint into the package's own lines changed, in words.
     notes: tuple[str, ...] = ()
 
 
@@ -95,6 +96,7 @@ class MergedRequirement:
 class Requirements:
     """Everything a wheel requires, and the lines of its own METADATA that had to be left out."""
 
+    #: one entry per dependency: conda's and the package's own, merged.
     requirements: tuple[MergedRequirement, ...]
     #: ``left out ...: why``, one per line of the package's own METADATA that is not used.
     problems: tuple[str, ...] = ()

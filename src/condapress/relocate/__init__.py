@@ -10,12 +10,13 @@ copied, placeholders rewritten, one edit per binary) and reads the binaries back
 from __future__ import annotations
 
 import logging
+import posixpath
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
 from condapress._paths import destination, safe_name
-from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError
+from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, printable
 from condapress.model import PathType, StagedWheel
 from condapress.relocate import _apply, _hook, _windows
 from condapress.relocate._layout import libs_dir, plan_layout, provided_sonames
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from condapress.model import (
         BinaryFacts,
         Layout,
+        LeftOut,
         UnpackedPackage,
         WheelPlan,
         WheelSpec,
@@ -86,6 +88,9 @@ def relocate(
         )
         for wheel in the_plan.wheels
     }
+    for layout in layouts.values():
+        for left in layout.left_out:
+            logger.debug("%s: %s of %s left out: %s", layout.distribution, *_left_out_text(left))
     staged = []
     for wheel in the_plan.wheels:
         layout = _with_environment(wheel, the_plan.wheels, layouts, packages, fmt)
@@ -105,6 +110,11 @@ def relocate(
             )
         )
     return tuple(staged)
+
+
+def _left_out_text(left: LeftOut) -> tuple[str, str, str]:
+    """(path, package, reason) of a file left out, escaped for a log line."""
+    return printable(left.path), left.package, printable(left.reason)
 
 
 def _files(layout: Layout) -> list[str]:
@@ -137,7 +147,7 @@ def scan(package: UnpackedPackage, fmt: BinaryFormat) -> dict[str, BinaryFacts]:
                 package=package.info.record.dist,
                 path=entry.path,
             ) from exc
-        _check_names(package, entry.path, found[entry.path])
+        _check_names(package, entry.path, found[entry.path], fmt)
     return found
 
 
@@ -153,13 +163,29 @@ _NAME_HINTS = {
 }
 
 
-def _check_names(package: UnpackedPackage, path: str, facts: BinaryFacts) -> None:
+def _check_names(
+    package: UnpackedPackage, path: str, facts: BinaryFacts, fmt: BinaryFormat
+) -> None:
     """Refuse a DT_SONAME or DT_NEEDED that is not one plain file name.
 
     Sonames become file names in the wheel, and DT_NEEDED entries are looked up among them: both
     are data, never paths. A DT_NEEDED with a '/' is a path to the loader (from the working
-    folder, or absolute), which no installed wheel can honour.
+    folder, or absolute), which no installed wheel can honour. Mach-O install names are paths
+    by design (``@rpath/libz.1.dylib``), looked up whole among the libraries' own: there, the
+    file name of a library's install name must be one plain name, as it names a wheel file.
     """
+    if fmt.name == "Mach-O":
+        own = posixpath.basename(facts.soname or "")
+        if facts.soname is not None and not safe_name(own):
+            raise ArchiveError(
+                f"{package.archive.name}: {path} has the install name (LC_ID_DYLIB) "
+                f"{facts.soname!r}, whose file name {own!r} is not a plain file name (empty, or "
+                "contains '\\', '..' or a control character)",
+                hint=UNSAFE_HINT,
+                package=package.info.record.dist,
+                path=path,
+            )
+        return
     names = [("DT_SONAME", facts.soname)] if facts.soname else []
     for tag, name in [*names, *(("DT_NEEDED", needed) for needed in facts.needed)]:
         if not safe_name(name):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
-from condapress._disk import is_refused_write, write_hint
+from condapress._folders import is_refused_write, write_hint
 from condapress._paths import destination
 from condapress.errors import WriteError
 from condapress.model import FileMode, PlaceholderSite
@@ -138,7 +138,9 @@ class _ByteBudget:
 
 
 def _changes(edit: BinaryEdit) -> bool:
-    return bool(edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname)
+    return bool(
+        edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname or edit.sign
+    )
 
 
 __all__ = [

@@ -37,8 +37,7 @@ logger = logging.getLogger(__name__)
 
 #: The binary format whose layout rules differ: DLLs, programs beside them, no shebangs.
 _WINDOWS = "PE"
-#: What provides the libraries no package of the closure does, by binary format.
-_SYSTEMS = {_WINDOWS: "Windows"}
+_DYLIB = ".dylib"
 
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
 _LEFT_OUT = (
@@ -62,16 +61,22 @@ def mangle(soname: str, package_sha256: str) -> str:
     """``libzstd.so.1`` -> ``libzstd-1a2b3c4d.so.1``, the hash taken from the conda package.
 
     Every wheel that links the library computes the same name from the same package. A DLL's
-    hash goes before ``.dll``, as delvewheel puts it.
+    hash goes before ``.dll``, as delvewheel puts it. A Mach-O install name is a path: its file
+    name is mangled before ``.dylib``.
 
     >>> mangle("libgreet.so.1", "0" * 64), mangle("yaml.dll", "0" * 64)
     ('libgreet-562049fa.so.1', 'yaml-195beb2e.dll')
+    >>> mangle("@rpath/libzstd.1.dylib", "0" * 64)
+    'libzstd.1-afd636f4.dylib'
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
-    if soname.lower().endswith(".dll"):
-        return f"{soname[:-4]}-{digest}{soname[-4:]}"
-    stem, dot, rest = soname.partition(".so")
-    return f"{stem}-{digest}{dot}{rest}" if dot else f"{soname}-{digest}"
+    name = posixpath.basename(soname)
+    if name.lower().endswith(".dll"):
+        return f"{name[:-4]}-{digest}{name[-4:]}"
+    if name.endswith(_DYLIB):
+        return f"{name.removesuffix(_DYLIB)}-{digest}{_DYLIB}"
+    stem, dot, rest = name.partition(".so")
+    return f"{stem}-{digest}{dot}{rest}" if dot else f"{name}-{digest}"
 
 
 def _package_sha256(package: UnpackedPackage) -> str:
@@ -138,7 +143,7 @@ def plan_layout(
         wheel=wheel,
         folder=folder,
         own=own,
-        providers={**(others or {}), **own, **_site_providers(site_libs, fmt)},
+        providers={**(others or {}), **own, **_site_providers(site_libs, elfs, fmt)},
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
@@ -264,9 +269,11 @@ class _LayoutBuilder:
 
 
 def _loader_strings(elf: BinaryFacts | None) -> tuple[str, ...]:
+    """The file's RPATH and RUNPATH strings: ELF joins its entries, Mach-O keeps one a command."""
     if elf is None:
         return ()
-    return tuple(text for text in (":".join(elf.rpath), ":".join(elf.runpath)) if text)
+    joined = (":".join(elf.rpath), ":".join(elf.runpath))
+    return tuple(dict.fromkeys(text for text in (*joined, *elf.rpath, *elf.runpath) if text))
 
 
 def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -> None:
@@ -288,31 +295,40 @@ def _site_libraries(
     """(package, path) -> wheel path of every shared library inside site-packages.
 
     Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
-    file under their soname, the way PyPI's own wheels ship them; their users get an $ORIGIN
-    entry to their folder. A DLL (not an extension module) keeps its file name, by which
-    Windows finds it.
+    file under their soname (the file name of a Mach-O install name), the way PyPI's own wheels
+    ship them; their users get an $ORIGIN entry to their folder. A DLL (not an extension module)
+    keeps its file name, by which Windows finds it.
     """
     found = {}
     for name in wheel.members:
         for path, elf in elfs.get(name, {}).items():
             if not elf.is_shared or not SITE_PACKAGES.match(path):
                 continue
-            if fmt.name == _WINDOWS and path.lower().endswith(".dll"):
-                found[name, path] = site_dest(path)
-            elif fmt.name != _WINDOWS and elf.soname:
-                found[name, path] = f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
+            if fmt.name == _WINDOWS:
+                if path.lower().endswith(".dll"):
+                    found[name, path] = site_dest(path)
+            elif elf.soname:
+                folder = posixpath.dirname(site_dest(path))
+                found[name, path] = f"{folder}/{posixpath.basename(elf.soname)}".lstrip("/")
     return found
 
 
 def _site_providers(
-    site_libs: Mapping[tuple[str, str], str], fmt: BinaryFormat
+    site_libs: Mapping[tuple[str, str], str],
+    elfs: Mapping[str, Mapping[str, BinaryFacts]],
+    fmt: BinaryFormat,
 ) -> dict[str, tuple[str, str]]:
-    # Windows compares DLL names without case; the PE reader gives them in lower case.
-    key = str.lower if fmt.name == _WINDOWS else str
-    return {
-        key(posixpath.basename(dest)): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
-        for dest in site_libs.values()
-    }
+    """Link name -> (folder, file name) of the libraries kept in site-packages."""
+    providers = {}
+    for (name, path), dest in site_libs.items():
+        # Windows finds a DLL by its file name, without case (the PE reader gives lower case).
+        link = dest.rpartition("/")[2].lower() if fmt.name == _WINDOWS else elfs[name][path].soname
+        providers[str(link)] = (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+    return providers
+
+
+#: The systems whose libraries a binary may need, by format, in messages.
+_SYSTEMS = {"ELF": "a manylinux system", "Mach-O": "macOS", _WINDOWS: "Windows"}
 
 
 def _check_resolved(
@@ -324,10 +340,10 @@ def _check_resolved(
 ) -> None:
     for soname in elf.needed:
         if soname not in providers and not fmt.is_system_library(soname, elf.machine):
+            system = _SYSTEMS.get(fmt.name, "the target system")
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "
-                f"closure provides and {_SYSTEMS.get(fmt.name, 'a manylinux system')} does not "
-                "have",
+                f"closure provides and {system} does not have",
                 package=package.info.record.dist,
                 path=path,
             )

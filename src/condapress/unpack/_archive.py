@@ -48,7 +48,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from conda_package_streaming import package_streaming
 
-from condapress._disk import is_refused_write, on_the_file_system_of, write_hint
+from condapress._folders import is_refused_write, on_the_file_system_of, write_hint
 from condapress._limits import unpack_limit
 from condapress._paths import dist_info_file
 from condapress.errors import UNSAFE_HINT, ArchiveError, CondapressError, WriteError

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 
 from condapress._datapaths import LEGACY_PLACEHOLDER
 from condapress._paths import has_control, safe_name
-from condapress.errors import MetadataError
+from condapress.errors import MetadataError, listing
 from condapress.model import CondaRecord, FileMode, NoArch, PackageInfo, PathEntry, PathType
 
 if TYPE_CHECKING:
@@ -38,9 +38,6 @@ INFO_FILES = frozenset(
         "info/about.json",
     }
 )
-#: conda's build-prefix placeholder, implied by old ``has_prefix`` lines that give only a path.
-#: Shown in full in the message; the rest go to ``detail``.
-_MAX_LISTED = 10
 #: conda's JSON files nest four levels at most; deeper is hostile, and Python's json, str and
 #: repr recurse on it until they raise RecursionError.
 _MAX_DEPTH = 32
@@ -251,11 +248,8 @@ def validate(raw: RawInfo, archive: str) -> PackageInfo:
         **_about(raw.get("about", {})),
     )
     if problems:
-        listed = "; ".join(problems[:_MAX_LISTED])
-        if len(problems) > _MAX_LISTED:
-            listed += f"; ... and {len(problems) - _MAX_LISTED} more"
         raise MetadataError(
-            f"{archive} has invalid metadata: {listed}",
+            f"{archive} has invalid metadata: {listing(problems, '; ')}",
             package=archive,
             path="info/",
             detail="\n".join(problems),

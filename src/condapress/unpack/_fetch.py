@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from condapress._disk import write_hint
+from condapress._folders import write_hint
 from condapress._limits import CHUNK
 from condapress._paths import safe_name, stream_digest
 from condapress.errors import ArchiveError, ChannelError, WriteError, printable

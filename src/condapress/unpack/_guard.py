@@ -28,11 +28,13 @@ class Counted:
         self.count = count
 
     def read(self, size: int = -1) -> bytes:
+        """Up to *size* bytes (all with -1), counted."""
         data = self.raw.read(size)
         self.count(len(data))
         return data
 
     def close(self) -> None:
+        """Close the stream underneath."""
         self.raw.close()
 
 
@@ -56,6 +58,10 @@ class Guard:
         self.symlinks: list[tuple[str, str]] = []
 
     def check(self, member: tarfile.TarInfo) -> tarfile.TarInfo:
+        """*member*, once it is safe to extract where it says, after the members before it.
+
+        :raises ArchiveError: ``<archive>: refusing member '<name>': <reason>``.
+        """
         name, kind = member.name, _kind(member)
         if name.startswith("/"):
             raise ArchiveError.refusing(self.archive, name, "it is an absolute path")

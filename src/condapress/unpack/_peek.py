@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from packaging.utils import InvalidName, canonicalize_name
-
-from condapress._paths import file_digest
+from condapress._paths import file_digest, is_valid_name
 from condapress.errors import UNSAFE_HINT, MetadataError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, PackageFacts
 from condapress.unpack import _fetch
@@ -89,7 +87,7 @@ def _facts(record: CondaRecord, archive: Path) -> PackageFacts:
     has_site_packages = bool(info.site_packages)
     metadata = read_python_metadata(archive) if has_site_packages else None
     name = metadata.get("Name") if metadata is not None else None
-    if name is not None and not _is_distribution_name(name):
+    if name is not None and not is_valid_name(name):
         # It names the wheel, its folders and a Requires-Dist: refused before any use.
         raise MetadataError(
             f"{archive.name}: the Name {name!r} in its .dist-info/METADATA is not a valid "
@@ -108,14 +106,6 @@ def _facts(record: CondaRecord, archive: Path) -> PackageFacts:
         dist_info_name=name,
         requires_dist=requires,
     )
-
-
-def _is_distribution_name(name: str) -> bool:
-    try:
-        canonicalize_name(name, validate=True)
-    except InvalidName:
-        return False
-    return True
 
 
 def _is_archive(spec: str) -> bool:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
     from pathlib import Path
 
-    from condapress.model import BinaryEdit, BinaryFacts, PlatformVerdict
+    from condapress.model import BinaryFacts, PlatformVerdict
 
 __all__ = ["ELF", "ElfFormat"]
 
@@ -28,13 +28,19 @@ class ElfFormat:
 
     name = "ELF"
 
-    def is_binary(self, head: bytes) -> bool:  # noqa: D102 - the Protocol documents it
+    def is_binary(self, head: bytes) -> bool:
+        r"""Whether *head* starts with the ELF magic ``\x7fELF``."""
         return head.startswith(_MAGIC)
 
-    def read(self, path: Path) -> BinaryFacts:  # noqa: D102
+    def read(self, path: Path) -> BinaryFacts:
+        """The dynamic section, program headers and symbol versions, read with pyelftools.
+
+        :raises BinaryError: the file is truncated or corrupt (``reason`` says how).
+        """
         return _read.read_elf(path)
 
-    def collector(self, name: str, size: int) -> ElfCollector:  # noqa: D102
+    def collector(self, name: str, size: int) -> ElfCollector:
+        """A reader that keeps only the ELF tables of *name* as its chunks arrive."""
         return ElfCollector(name, size)
 
     def link_name(self, path: str, facts: BinaryFacts) -> str | None:
@@ -50,28 +56,34 @@ class ElfFormat:
             return facts.soname
         return posixpath.basename(path) if path.count("/") == 1 else None
 
-    def plan_edit(  # noqa: D102
-        self,
-        dest: str,
-        facts: BinaryFacts,
-        link_name: str | None,
-        providers: Mapping[str, tuple[str, str]],
-    ) -> BinaryEdit:
-        return _edit.plan_edit(dest, facts, link_name, providers)
+    # The edits are _edit's functions as they stand: no state of the format's is involved.
+    plan_edit = staticmethod(_edit.plan_edit)
+    apply_edit = staticmethod(_edit.apply_edit)
 
-    def apply_edit(self, source: Path, edit: BinaryEdit, output: Path | None) -> None:  # noqa: D102
-        _edit.apply_edit(source, edit, output)
-
-    def platform(  # noqa: D102
+    def platform(
         self, binaries: Mapping[str, BinaryFacts], wheel_libs: Collection[str]
     ) -> PlatformVerdict:
+        """The most compatible manylinux tag whose policy (auditwheel's) all *binaries* meet.
+
+        :raises MixedArchitecturesError: the binaries are built for several architectures.
+        """
         return _policy.platform_tag(binaries, wheel_libs=wheel_libs)
 
-    def requested(self, verdict: PlatformVerdict, tag: str) -> PlatformVerdict:  # noqa: D102
+    def requested(self, verdict: PlatformVerdict, tag: str) -> PlatformVerdict:
+        """*verdict* tagged *tag*, a manylinux or ``linux_<arch>`` tag the binaries honour.
+
+        :raises SpecError: *tag* is no platform tag of the verdict's architecture.
+        :raises PolicyViolation: the binaries need more than *tag* allows.
+        """
         _policy.check_requested(verdict, tag)
         return _policy.requested_verdict(verdict, tag)
 
-    def is_system_library(self, name: str, arch: str, tag: str | None = None) -> bool:  # noqa: D102
+    def is_system_library(self, name: str, arch: str, tag: str | None = None) -> bool:
+        """Whether *name* is on the whitelist of *tag*'s manylinux policy (or the loader itself).
+
+        >>> [ELF.is_system_library(name, "x86_64") for name in ("libc.so.6", "libzstd.so.1")]
+        [True, False]
+        """
         return _policy.is_system_library(name, arch, tag)
 
 

@@ -186,3 +186,13 @@ def archive_member(archive: Path, path: str) -> bytes:
         member = tar.extractfile(path)
         assert member is not None, path
         return member.read()
+
+
+def conda_archive(folder: Path, name: str, payload: list[M], **changes: object) -> Path:
+    """A real ``.conda`` of package *name* 1.0 (build h0_0) that depends on nothing."""
+    package = Package(payload=payload, index=index(name=name, depends=[], **changes))
+    stem = f"{name}-1.0-h0_0"
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_conda(
+        folder / f"{stem}.conda", tar_bytes(package.info()), tar_bytes(payload), stem=stem
+    )

