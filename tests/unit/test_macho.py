@@ -470,6 +470,7 @@ def test_a_load_that_nothing_provides_stops_the_layout() -> None:
     with pytest.raises(UnresolvedLibraryError) as caught:
         plan_layout(WheelSpec("pkg", "1.0", ("pkg",)), packages, facts, MACHO)
     assert caught.value.message == (
-        f"x: {module} needs @rpath/libgone.dylib, which no package of the closure provides and "
+        f"pkg-1.0-h0_0.conda: {module} needs @rpath/libgone.dylib, which no package of the closure "
+        "provides and "
         "macOS does not have"
     )
