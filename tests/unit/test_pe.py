@@ -293,13 +293,22 @@ def test_the_system_dll_list_is_delvewheel_s() -> None:
         assert not is_system_dll(name, "amd64"), name
 
 
-def test_no_format_is_known_for_macos_yet() -> None:
+def test_a_subdir_of_no_implemented_format_is_refused() -> None:
+    assert [formats.for_subdir(s).name for s in ("linux-64", "osx-arm64", "win-64")] == [
+        "ELF",
+        "Mach-O",
+        "PE",
+    ]
     with pytest.raises(SpecError) as caught:
-        formats.for_subdir("osx-arm64")
+        formats.for_subdir("freebsd-64")
     assert caught.value.message == (
-        "condapress cannot press wheels for osx-arm64 yet: only linux-*, win-* are implemented"
+        "condapress cannot press wheels for freebsd-64 yet: only linux-*, osx-*, win-* are "
+        "implemented"
     )
-    assert caught.value.hint == "press for a subdir it implements (linux-*, win-*)"
+    assert caught.value.hint == (
+        "press for one of: linux-64, linux-aarch64, linux-ppc64le, linux-s390x, osx-64, "
+        "osx-arm64, win-64"
+    )
 
 
 def test_windows_extension_modules_give_the_python_tags() -> None:
