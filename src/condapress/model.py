@@ -21,6 +21,7 @@ __all__ = [
     "CheckReport",
     "Closure",
     "CondaRecord",
+    "ConsoleScript",
     "CoreMetadata",
     "DataPaths",
     "EnvSetting",
@@ -654,6 +655,24 @@ class Launcher:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleScript:
+    """A ``console_scripts`` entry point that runs an executable kept inside the wheel."""
+
+    #: the command pip makes (``zstd`` becomes ``Scripts/zstd.exe``).
+    name: str
+    #: the module that holds its function: ``<package>._condapress_env``.
+    module: str
+    function: str
+    #: path of the executable inside the wheel.
+    target: str
+
+    @property
+    def value(self) -> str:
+        """The entry point's value: ``module:function``."""
+        return f"{self.module}:{self.function}"
+
+
+@dataclass(frozen=True, slots=True)
 class LeftOut:
     """A file of a conda package that does not go into the wheel, and why."""
 
@@ -685,6 +704,12 @@ class Layout:
     environment: tuple[EnvSetting, ...] = ()
     #: the ``<package>/__init__.py`` files that import the generated hook module.
     hooks: tuple[str, ...] = ()
+    #: the wheel folders (``<dist>.libs``, those of the wheels it requires) holding the DLLs its
+    #: binaries import, which the import hook adds to Windows' DLL search path.
+    dll_directories: tuple[str, ...] = ()
+    #: executables run by ``console_scripts`` entry points whose functions the import hook
+    #: module holds (Windows, where pip makes no command of a ``.data/scripts`` file).
+    console_scripts: tuple[ConsoleScript, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,9 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "in files; exported std:: symbols (the "
         "C++ interposition hazard); RECORD and METADATA integrity; and, for a wheel condapress "
         "pressed, whether every path a build-prefix placeholder named is found at run time. "
-        "Each finding has a level "
+        "For a Windows wheel: every DLL each binary imports and where Windows finds it (beside "
+        "it, in a folder its package adds with os.add_dll_directory, or the system's), and "
+        "bundled DLLs imported under their own names. Each finding has a level "
         "and a hint. The exit status is 1 when any finding is an error.",
     )
     parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="a .whl file")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from condapress import formats
 from condapress.audit import _macho
+from condapress.audit._dlls import dll_findings
 from condapress.audit._integrity import cxx_findings, finding, missing_library
 from condapress.audit._loader import installed, resolve, rpath_findings
 from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
@@ -32,11 +33,13 @@ def binary_findings(
 
     :param facts: what the wheel's ``.dist-info`` says (its tags, its requirements).
     """
-    binaries = {m.name: m.elf for m in members if m.elf is not None}
+    binaries = _judged({m.name: m.elf for m in members if m.elf is not None}, facts.claimed_tags)
     findings: list[Finding] = []
     if not binaries:
         return _PURE, (), findings
     fmt = formats.for_facts(binaries[min(binaries)])
+    if fmt.name == "PE":
+        return dll_findings(binaries, members, facts, fmt)
     verdict = _verdict(binaries, members, facts, findings, fmt)
     check = _macho.libraries if fmt.name == "Mach-O" else _libraries
     libraries = check(binaries, members, verdict, facts.requires_dist, findings, fmt)
@@ -45,6 +48,30 @@ def binary_findings(
 
 #: The verdict of a wheel without binaries.
 _PURE = PlatformVerdict("any", (), "any", ())
+#: The binary format of the wheels that claim a platform tag starting so; ELF for the others.
+_TAG_FORMATS = (("win", "PE"), ("macosx", "Mach-O"))
+
+
+def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict[str, BinaryFacts]:
+    """The binaries of the format the wheel's platform loads; the others are data to it.
+
+    A wheel for Linux (or a pure one) may carry Windows programs as data, which it never runs
+    (setuptools' and pip's launcher templates, ``cli-64.exe``, ``t64.exe``): PE files are
+    judged only in a wheel that claims a Windows tag, or that claims a platform and has no
+    binary of its own format.
+    """
+    platforms = {tag.rpartition("-")[2] for tag in claimed}
+    wanted = next(
+        (name for prefix, name in _TAG_FORMATS if any(p.startswith(prefix) for p in platforms)),
+        "ELF",
+    )
+    judged = {path: facts for path, facts in binaries.items() if facts.format == wanted}
+    if judged or platforms <= {"any"}:
+        return judged
+    # A wheel for one platform whose binaries are all another's: judged, and found wanting.
+    return dict(binaries)
+
+
 _PLATFORM = re.compile(
     r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux"
     r"|macosx_\d+_\d+)_(?P<arch>.+)"

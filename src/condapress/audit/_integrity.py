@@ -105,6 +105,36 @@ CODES: dict[str, tuple[Level, str]] = {
     "exported-std-symbols": (_W, _STD_HINT),
     "cxx11-abi": (_I, "C++ libraries sharing std::string need the same _GLIBCXX_USE_CXX11_ABI"),
     "bundled-libstdcxx": (_W, _LIBSTDCXX_HINT),
+    # the DLLs of a Windows wheel (condapress.audit._dlls)
+    "dll-missing": (_E, "bundle it in the wheel (condapress --fat, delvewheel repair)"),
+    "dll-from-other-wheel": (
+        _W,
+        (
+            "check that a Requires-Dist wheel installs it in a folder the package adds with "
+            "os.add_dll_directory"
+        ),
+    ),
+    "dll-unreachable": (
+        _E,
+        (
+            "call os.add_dll_directory on its folder at the top of the package's __init__.py "
+            "(condapress and delvewheel repair write that call)"
+        ),
+    ),
+    "dll-not-mangled": (
+        _W,
+        (
+            "rename the bundled DLL with a hash of its own and rewrite the import tables naming "
+            "it (condapress and delvewheel repair do)"
+        ),
+    ),
+    "msvc-runtime": (
+        _I,
+        (
+            "nothing to do where the Microsoft Visual C++ Redistributable is installed, as it is "
+            "on most machines; elsewhere the import fails until it is"
+        ),
+    ),
     # what dyld and macOS refuse (condapress.audit._macho)
     "bad-macho": (_E, "rebuild the wheel: dyld cannot use a truncated or corrupt binary"),
     "install-name-absolute": (

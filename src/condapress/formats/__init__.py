@@ -5,7 +5,8 @@ No stage reads, edits or judges a binary itself. The relocate stage asks the
 edit it needs, and has it apply the edits; the retag stage asks it for the platform tag; the
 audit asks the format of each member it meets (:func:`for_head`). ELF is the format of
 ``linux-*`` (:mod:`condapress.formats.elf`), Mach-O that of ``osx-*``
-(:mod:`condapress.formats.macho`); each answers the same questions and has one line in
+(:mod:`condapress.formats.macho`), PE that of ``win-*`` (:mod:`condapress.formats.pe`); each
+answers the same questions and has one line in
 :data:`_BY_PLATFORM`.
 """
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from condapress.errors import SpecError
 from condapress.formats.elf import ELF
 from condapress.formats.macho import MACHO
+from condapress.formats.pe import PE
 from condapress.model import KNOWN_SUBDIRS
 
 if TYPE_CHECKING:
@@ -106,14 +108,14 @@ class BinaryFormat(Protocol):
 
 
 #: The format of each platform, by the first part of a conda subdir.
-_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "osx": MACHO}
+_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "osx": MACHO, "win": PE}
 
 
 def for_subdir(subdir: str) -> BinaryFormat:
     """The binary format of packages built for *subdir* (``linux-64`` -> ELF).
 
-    >>> for_subdir("linux-aarch64").name
-    'ELF'
+    >>> for_subdir("linux-aarch64").name, for_subdir("win-64").name
+    ('ELF', 'PE')
 
     :raises SpecError: condapress cannot press wheels for *subdir* yet.
     """

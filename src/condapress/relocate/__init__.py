@@ -18,7 +18,7 @@ from condapress import _datapaths
 from condapress._paths import destination, safe_name
 from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, printable
 from condapress.model import PathType, StagedWheel
-from condapress.relocate import _apply, _hook
+from condapress.relocate import _apply, _hook, _windows
 from condapress.relocate._layout import libs_dir, plan_layout, provided_sonames
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def relocate(
             logger.debug("%s: %s of %s left out: %s", layout.distribution, *_left_out_text(left))
     staged = []
     for wheel in the_plan.wheels:
-        layout = _with_environment(wheel, the_plan.wheels, layouts, packages)
+        layout = _with_environment(wheel, the_plan.wheels, layouts, packages, fmt)
         root = destination(stage, wheel.distribution)
         sites = _apply.write_layout(layout, packages, root, fmt, jobs=jobs)
         staged.append(
@@ -134,7 +134,7 @@ def scan(package: UnpackedPackage, fmt: BinaryFormat) -> dict[str, BinaryFacts]:
         if entry.path_type is not PathType.HARDLINK or path.is_symlink():
             continue
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(_HEAD)
         if not fmt.is_binary(head):
             continue
         try:
@@ -150,6 +150,10 @@ def scan(package: UnpackedPackage, fmt: BinaryFormat) -> dict[str, BinaryFacts]:
         _check_names(package, entry.path, found[entry.path], fmt)
     return found
 
+
+#: How much of a file tells its format: a PE header's place is at offset 0x3c, and it is
+#: within the first few hundred bytes of any real file.
+_HEAD = 1024
 
 #: What to do about a DT_SONAME or DT_NEEDED that is not one plain file name.
 _NAME_HINTS = {
@@ -199,16 +203,22 @@ def _with_environment(
     wheels: Sequence[WheelSpec],
     layouts: Mapping[str, Layout],
     packages: Mapping[str, UnpackedPackage],
+    fmt: BinaryFormat,
 ) -> Layout:
     """*wheel*'s layout with the variables that point its packages at their data, and hooks.
 
     The variables cover the packages of the wheels it requires too; the hooks are the
-    ``__init__.py`` files that import the generated module setting them.
+    ``__init__.py`` files that import the generated module setting them. On Windows the
+    module also adds the folders of the DLLs to the DLL search path and holds the functions of
+    the commands that run the wheel's programs.
     """
     layout = layouts[wheel.distribution]
     settings = _datapaths.environment(wheel, wheels, layouts, packages)
-    hooks = _hook.hook_targets(layout) if any(s.at_import and s.path for s in settings) else ()
-    return replace(layout, environment=settings, hooks=hooks)
+    windows = fmt.name == "PE"
+    hooked = any(s.at_import and s.path for s in settings) or layout.dll_directories
+    hooks = _hook.hook_targets(layout) if hooked or (windows and layout.launchers) else ()
+    layout = replace(layout, environment=settings, hooks=hooks)
+    return _windows.console_scripts(layout) if windows else layout
 
 
 def _in_the_wheel(wheel: WheelSpec, layout: Layout) -> WheelSpec:

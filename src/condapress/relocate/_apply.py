@@ -105,9 +105,8 @@ def _write_layout(
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
     for init in layout.hooks:
-        destination(stage, _hook.hook_module(init)).write_text(
-            _hook.hook_source(layout.environment), encoding="utf-8"
-        )
+        hook = _hook.hook_source(layout.environment, layout.dll_directories, layout.console_scripts)
+        destination(stage, _hook.hook_module(init)).write_text(hook, encoding="utf-8")
         package_init = destination(stage, init)
         package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
     return tuple(sites)

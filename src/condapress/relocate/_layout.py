@@ -21,6 +21,7 @@ from condapress import _datapaths
 from condapress._paths import SITE_PACKAGES, Claim, Claims, file_digest
 from condapress.errors import RelocationError, UnresolvedLibraryError
 from condapress.model import FileMode, Launcher, Layout, LeftOut, PathType, Placement
+from condapress.relocate import _windows
 from condapress.relocate._links import expanded, links_to_site_lib, site_dest
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ __all__ = ["libs_dir", "mangle", "plan_layout", "provided_sonames"]
 
 logger = logging.getLogger(__name__)
 
+#: The binary format whose layout rules differ: DLLs, programs beside them, no shebangs.
+_WINDOWS = "PE"
 _DYLIB = ".dylib"
 
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
@@ -57,16 +60,19 @@ def libs_dir(distribution: str) -> str:
 def mangle(soname: str, package_sha256: str) -> str:
     """``libzstd.so.1`` -> ``libzstd-1a2b3c4d.so.1``, the hash taken from the conda package.
 
-    Every wheel that links the library computes the same name from the same package. A Mach-O
-    install name is a path: its file name is mangled before ``.dylib``.
+    Every wheel that links the library computes the same name from the same package. A DLL's
+    hash goes before ``.dll``, as delvewheel puts it. A Mach-O install name is a path: its file
+    name is mangled before ``.dylib``.
 
-    >>> mangle("libgreet.so.1", "0" * 64)
-    'libgreet-562049fa.so.1'
+    >>> mangle("libgreet.so.1", "0" * 64), mangle("yaml.dll", "0" * 64)
+    ('libgreet-562049fa.so.1', 'yaml-195beb2e.dll')
     >>> mangle("@rpath/libzstd.1.dylib", "0" * 64)
     'libzstd.1-afd636f4.dylib'
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
     name = posixpath.basename(soname)
+    if name.lower().endswith(".dll"):
+        return f"{name[:-4]}-{digest}{name[-4:]}"
     if name.endswith(_DYLIB):
         return f"{name.removesuffix(_DYLIB)}-{digest}{_DYLIB}"
     stem, dot, rest = name.partition(".so")
@@ -85,7 +91,12 @@ def provided_sonames(
     elfs: Mapping[str, Mapping[str, BinaryFacts]],
     fmt: BinaryFormat,
 ) -> dict[str, tuple[str, str]]:
-    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry."""
+    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry.
+
+    The folder is ``<dist>.libs``; on Windows, when a top-level extension module imports one of
+    them, the root of the wheel (``.``): no ``__init__.py`` runs before such a module to add a
+    folder to the DLL search path, and Windows searches the module's own folder.
+    """
     folder = libs_dir(wheel.distribution)
     provided: dict[str, tuple[str, str]] = {}
     for name in wheel.members:
@@ -94,6 +105,8 @@ def provided_sonames(
             if soname is not None:
                 mangled = mangle(soname, _package_sha256(packages[name]))
                 provided.setdefault(soname, (folder, mangled))
+    if fmt.name == _WINDOWS and _windows.top_level_users(wheel.members, elfs, provided):
+        return {soname: (".", mangled) for soname, (_, mangled) in provided.items()}
     return provided
 
 
@@ -125,12 +138,12 @@ def plan_layout(
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs, fmt)
-    site_libs = _site_libraries(wheel, elfs)
+    site_libs = _site_libraries(wheel, elfs, fmt)
     builder = _LayoutBuilder(
         wheel=wheel,
         folder=folder,
         own=own,
-        providers={**(others or {}), **own, **_site_providers(site_libs, elfs)},
+        providers={**(others or {}), **own, **_site_providers(site_libs, elfs, fmt)},
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
@@ -148,6 +161,7 @@ def plan_layout(
         binary_edits=tuple(builder.edits),
         launchers=tuple(builder.launchers),
         left_out=tuple(builder.left_out),
+        dll_directories=tuple(sorted(builder.dll_directories)),
     )
 
 
@@ -168,6 +182,8 @@ class _LayoutBuilder:
     launchers: list[Launcher] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     data_links: dict[str, dict[str, PathEntry]] = field(default_factory=dict)
+    #: the folders of the DLLs the binaries import (Windows: the import hook adds them).
+    dll_directories: set[str] = field(default_factory=set)
 
     @property
     def data_scripts(self) -> str:
@@ -200,7 +216,8 @@ class _LayoutBuilder:
         elif links_to_site_lib(package, entry, name, self.site_libs):
             dest, why = None, "symbolic link to a library kept under its soname"
         elf = elfs.get(entry.path)
-        shebang = elf is None and path.startswith("bin/")
+        windows = self.fmt.name == _WINDOWS
+        shebang = elf is None and path.startswith("bin/") and not windows
         if dest is not None and shebang:
             dest = f"{self.data_scripts}/{posixpath.basename(path)}"
         source, dist = package.root / entry.path, package.info.record.dist
@@ -208,7 +225,9 @@ class _LayoutBuilder:
         if dest is None or taken:
             self.left_out.append(LeftOut(name, entry.path, taken or why or ""))
             return
-        if path.startswith("bin/") and elf is not None:
+        if elf is not None and (
+            _windows.is_program(path, elf) if windows else path.startswith("bin/")
+        ):
             self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
@@ -229,12 +248,17 @@ class _LayoutBuilder:
         )
         if elf is not None:
             _check_resolved(package, entry.path, elf, self.providers, self.fmt)
+            if windows:  # Windows searches a DLL's own folder for its DLLs already
+                found = {self.providers[n][0] for n in elf.needed if n in self.providers}
+                self.dll_directories.update(found - {posixpath.dirname(dest) or "."})
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
 
     def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
         script = posixpath.basename(target)
+        if self.fmt.name == _WINDOWS:  # the command of zstd.exe is zstd
+            script = script.removesuffix(".exe").removesuffix(".EXE")
         launcher = Launcher(script, f"{self.data_scripts}/{script}", target)
         claim = Claim(dist, f"the launcher of {path}", lambda: f"launcher of {target}")
         taken = self.claims.claim(launcher.dest, claim)
@@ -266,37 +290,45 @@ def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -
 
 
 def _site_libraries(
-    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]]
+    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]], fmt: BinaryFormat
 ) -> dict[tuple[str, str], str]:
     """(package, path) -> wheel path of every shared library inside site-packages.
 
     Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
     file under their soname (the file name of a Mach-O install name), the way PyPI's own wheels
-    ship them; their users get an $ORIGIN entry to their folder.
+    ship them; their users get an $ORIGIN entry to their folder. A DLL (not an extension module)
+    keeps its file name, by which Windows finds it.
     """
-    return {
-        (
-            name,
-            path,
-        ): f"{posixpath.dirname(site_dest(path))}/{posixpath.basename(elf.soname)}".lstrip("/")
-        for name in wheel.members
-        for path, elf in elfs.get(name, {}).items()
-        if elf.is_shared and elf.soname and SITE_PACKAGES.match(path)
-    }
+    found = {}
+    for name in wheel.members:
+        for path, elf in elfs.get(name, {}).items():
+            if not elf.is_shared or not SITE_PACKAGES.match(path):
+                continue
+            if fmt.name == _WINDOWS:
+                if path.lower().endswith(".dll"):
+                    found[name, path] = site_dest(path)
+            elif elf.soname:
+                folder = posixpath.dirname(site_dest(path))
+                found[name, path] = f"{folder}/{posixpath.basename(elf.soname)}".lstrip("/")
+    return found
 
 
 def _site_providers(
-    site_libs: Mapping[tuple[str, str], str], elfs: Mapping[str, Mapping[str, BinaryFacts]]
+    site_libs: Mapping[tuple[str, str], str],
+    elfs: Mapping[str, Mapping[str, BinaryFacts]],
+    fmt: BinaryFormat,
 ) -> dict[str, tuple[str, str]]:
-    """Soname -> (folder, file name) of the libraries kept in site-packages."""
-    return {
-        str(elfs[name][path].soname): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
-        for (name, path), dest in site_libs.items()
-    }
+    """Link name -> (folder, file name) of the libraries kept in site-packages."""
+    providers = {}
+    for (name, path), dest in site_libs.items():
+        # Windows finds a DLL by its file name, without case (the PE reader gives lower case).
+        link = dest.rpartition("/")[2].lower() if fmt.name == _WINDOWS else elfs[name][path].soname
+        providers[str(link)] = (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+    return providers
 
 
 #: The systems whose libraries a binary may need, by format, in messages.
-_SYSTEMS = {"ELF": "a manylinux system", "Mach-O": "macOS"}
+_SYSTEMS = {"ELF": "a manylinux system", "Mach-O": "macOS", _WINDOWS: "Windows"}
 
 
 def _check_resolved(
@@ -379,11 +411,17 @@ def _prefix_destination(
 ) -> tuple[str | None, str | None]:
     """Where a file outside site-packages goes: libraries by soname, the rest under .libs."""
     path = entry.path
+    if fmt.name == _WINDOWS and (why := _windows.left_out(entry, package)):
+        return None, why
     if elf is None and re.match(r"^lib/[^/]+\.so$", path):
         return None, "linker script for a library's link-time name (development file)"
     soname = fmt.link_name(path, elf) if elf is not None else None
     if soname is not None:
-        return f"{folder}/{own[soname][1]}", None
+        return _windows.joined(*own[soname]), None
+    if fmt.name == _WINDOWS and elf is not None and _windows.is_program(path, elf):
+        # beside the DLLs, where Windows finds a program's DLLs
+        dlls = next(iter(own.values()), (folder, ""))[0]
+        return _windows.joined(dlls, posixpath.basename(path)), None
     if path.startswith("bin/"):
         if elf is not None:
             return f"{folder}/bin/{path[4:]}", None
