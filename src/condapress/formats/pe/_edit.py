@@ -59,7 +59,7 @@ def plan_edit(
     ...                     None, (), (), (), False, "PE")
     >>> plan_edit("yaml/_yaml.pyd", facts, None, {"yaml.dll": ("p.libs", "yaml-1a2b3c4d.dll")})
     BinaryEdit(dest='yaml/_yaml.pyd', set_rpath=None, remove_rpath=False, \
-replace_needed=(('yaml.dll', 'yaml-1a2b3c4d.dll'),), set_soname=None)
+replace_needed=(('yaml.dll', 'yaml-1a2b3c4d.dll'),), set_soname=None, sign=False)
     """
     renamed = tuple(
         (needed, providers[needed][1])
