@@ -63,7 +63,7 @@ __all__ = [
 #: The seconds one download may take by default, all its tries included (``--timeout``).
 DOWNLOAD_TIMEOUT = 300.0
 
-#: The conda subdirs condapress knows how to name; only ``linux-*`` and ``noarch`` press today.
+#: The conda subdirs condapress knows how to name; formats.for_subdir says which of them press.
 KNOWN_SUBDIRS = (
     "linux-64",
     "linux-aarch64",
