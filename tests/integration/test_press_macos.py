@@ -1,8 +1,8 @@
 """Press real osx-arm64 and osx-64 conda packages on Linux; check the wheels with oracles.
 
 pyyaml (+ yaml) for osx-arm64 on CPython 3.12 and cffi (+ libffi, whose LC_RPATH names the build
-prefix) on 3.10 come from conda-forge; cffi (+ libffi) for osx-64 on 3.12 from Anaconda's
-``defaults`` (no conda-forge osx-64 archive was found; tests/data/macos/README.md). A macOS wheel
+prefix) on 3.10 come from conda-forge; cffi (+ libffi) for osx-64 on 3.9 from conda-forge too
+(tests/data/macos-forge) and on 3.12 from Anaconda's ``defaults`` (tests/data/macos). A macOS wheel
 cannot be installed here: pip shows that it would install it on the target, lief reads every
 load command back, ``tests/macho_oracle.py`` checks every page hash of every signature, and
 delocate lists what each wheel loads (through llvm-otool, when it is installed).
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 CHANNEL = REPO / "tests" / "data" / "macos"
+FORGE_OSX_64 = REPO / "tests" / "data" / "macos-forge"
 MANGLED = r"[0-9a-f]{8}"
 SYSTEM = "/usr/lib/libSystem.B.dylib"
 
@@ -58,6 +59,7 @@ class Case:
     #: by wheel path (a regular expression), every load command of the binary (each one too).
     loads: dict[str, tuple[str, ...]]
     arch: str
+    channel: Path = CHANNEL
 
 
 CASES = {
@@ -112,6 +114,35 @@ CASES = {
         },
         "x86_64",
     ),
+    "cffi-forge-x86_64-fat": Case(
+        ("cffi", "--subdir", "osx-64", "--python", "3.9", "--fat"),
+        (r"cffi-1\.15\.1-cp39-cp39-macosx_10_9_x86_64\.whl",),
+        {
+            "_cffi_backend.cpython-39-darwin.so": (
+                rf"@loader_path/cffi\.libs/libffi\.8-{MANGLED}\.dylib",
+                SYSTEM,
+            ),
+            rf"cffi\.libs/libffi\.8-{MANGLED}\.dylib": (SYSTEM,),
+        },
+        "x86_64",
+        FORGE_OSX_64,
+    ),
+    "cffi-forge-x86_64-split": Case(
+        ("cffi", "--subdir", "osx-64", "--python", "3.9"),
+        (
+            r"cffi-1\.15\.1-cp39-cp39-macosx_10_9_x86_64\.whl",
+            r"libffi_conda-3\.4\.2-py3-none-macosx_10_9_x86_64\.whl",
+        ),
+        {
+            "_cffi_backend.cpython-39-darwin.so": (
+                rf"@loader_path/libffi_conda\.libs/libffi\.8-{MANGLED}\.dylib",
+                SYSTEM,
+            ),
+            rf"libffi_conda\.libs/libffi\.8-{MANGLED}\.dylib": (SYSTEM,),
+        },
+        "x86_64",
+        FORGE_OSX_64,
+    ),
 }  # fmt: skip
 
 
@@ -122,9 +153,9 @@ def run(*argv: str) -> tuple[int, str, str]:
     return status, stdout.getvalue(), stderr.getvalue()
 
 
-def press(out: Path, cache: Path, *argv: str) -> list[Path]:
+def press(out: Path, cache: Path, *argv: str, channel: Path = CHANNEL) -> list[Path]:
     status, stdout, stderr = run(
-        "-c", str(CHANNEL), "--cache-dir", str(cache), "-o", str(out), *argv
+        "-c", str(channel), "--cache-dir", str(cache), "-o", str(out), *argv
     )
     assert status == 0, stdout + stderr
     return sorted(out.glob("*.whl"))
@@ -144,7 +175,8 @@ class Pressed:
 def pressed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pressed:
     case = CASES[request.param]
     tmp = tmp_path_factory.mktemp(request.param)
-    wheels = press(tmp / "wheelhouse", tmp_path_factory.getbasetemp() / "cache", *case.argv)
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    wheels = press(tmp / "wheelhouse", cache, *case.argv, channel=case.channel)
     site = tmp / "site"
     binaries: dict[str, Path] = {}
     for wheel in wheels:
@@ -220,7 +252,7 @@ def test_every_signature_verifies_page_by_page(pressed: Pressed) -> None:
         states = code_signature_states(file.read_bytes())
         if pressed.case.arch == "arm64":
             assert re.fullmatch(r"valid \([12] CodeDirectories\)", states["arm64"]), (path, states)
-        else:  # Anaconda's x86_64 binaries are not signed, and need not be
+        else:  # conda's x86_64 binaries (both channels) are not signed, and need not be
             assert states == {"x86_64": "unsigned"}
 
 
@@ -272,7 +304,13 @@ def test_pip_would_install_the_wheels_on_their_platform_only(
     accepted = pip_install(platform)
     assert accepted.returncode == 0, accepted.stderr
     assert re.search(rf"Would install {re.escape(name)}-", accepted.stdout, re.IGNORECASE)
-    other = "macosx_10_9_x86_64" if pressed.case.arch == "arm64" else "macosx_10_14_x86_64"
+    major, minor = map(int, platform.split("_")[1:3])
+    # arm64 wheels refuse Intel Macs; an x86_64 wheel refuses a macOS older than its tag's
+    other = (
+        "macosx_10_9_x86_64"
+        if pressed.case.arch == "arm64"
+        else f"macosx_{major}_{minor - 1}_x86_64"
+    )
     refused = pip_install(other)
     assert refused.returncode == 1
     assert "No matching distribution found" in refused.stderr
