@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from condapress._paths import SITE_PACKAGES
+from condapress._progress import NULL_REPORTER, Reporter
 
 __all__ = [
     "DOWNLOAD_TIMEOUT",
@@ -564,6 +565,9 @@ class PressOptions:
     #: install the wheels into a fresh environment of the target CPython, ``pip check``,
     #: import them and run code, before they land; None: no smoke test.
     smoke: SmokeOptions | None = None
+    #: told what the press is doing, step by step (:class:`condapress._progress.Reporter`);
+    #: by default, nothing is.
+    reporter: Reporter = field(default=NULL_REPORTER, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress._cli._options import add_solve_options, positive, solve_request
+from condapress._cli._progress import reporting
 from condapress.model import PlanOptions, PressOptions
 
 if TYPE_CHECKING:
@@ -62,17 +63,15 @@ def execute(args: argparse.Namespace) -> int:
 
     pythons = args.python or [f"{sys.version_info.major}.{sys.version_info.minor}"]
     args.python = pythons[0]
-    result = build_index(
-        solve_request(args),
-        pythons,
-        PressOptions(
+    with reporting(args) as reporter:
+        options = PressOptions(
             plan=PlanOptions(fat=args.fat, runtime=args.runtime),
             jobs=args.jobs,
             audit=args.audit,
             check=args.check,
-        ),
-        args.output_dir,
-    )
+            reporter=reporter,
+        )
+        result = build_index(solve_request(args), pythons, options, args.output_dir)
     for path in result.added:
         print(path)
     print(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress._cli._options import add_solve_options, solve_request, write_atomically
+from condapress._cli._progress import reporting
 
 if TYPE_CHECKING:
     import argparse
@@ -41,7 +42,9 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.graph is not None:  # before the solve: a graph that cannot be written is no plan
         _folders.check_output_file(args.graph)
-    the_plan = make_plan(solve_request(args), PlanOptions(fat=args.fat, runtime=args.runtime))
+    options = PlanOptions(fat=args.fat, runtime=args.runtime)
+    with reporting(args) as reporter:
+        the_plan = make_plan(solve_request(args), options, reporter=reporter)
     if args.graph is not None:
         write_atomically(args.graph, plan_dot(the_plan))
     if args.json:

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from condapress._cli._options import add_max_file_size, add_solve_options, positive, solve_request
+from condapress._cli._progress import reporting
 from condapress.model import PlanOptions, PressOptions, SmokeOptions
 
 if TYPE_CHECKING:
     import argparse
+
+    from condapress._progress import Reporter
 
 
 def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,25 +101,28 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def execute(args: argparse.Namespace) -> int:
     from condapress._core import press  # noqa: PLC0415
 
-    result = press(
-        solve_request(args),
-        PressOptions(
-            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
-            output_dir=args.output_dir,
-            compression_level=args.compression_level,
-            audit=args.audit,
-            plat=args.plat,
-            jobs=args.jobs,
-            allow_overlap=args.allow_overlap,
-            check=args.check,
-            max_file_size=args.max_file_size,
-            smoke=_smoke(args),
-        ),
-    )
+    with reporting(args) as reporter:
+        result = press(solve_request(args), _options(args, reporter))
     for wheel in result.wheels:
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
         print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
     return 0
+
+
+def _options(args: argparse.Namespace, reporter: Reporter) -> PressOptions:
+    return PressOptions(
+        plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+        output_dir=args.output_dir,
+        compression_level=args.compression_level,
+        audit=args.audit,
+        plat=args.plat,
+        jobs=args.jobs,
+        allow_overlap=args.allow_overlap,
+        check=args.check,
+        max_file_size=args.max_file_size,
+        smoke=_smoke(args),
+        reporter=reporter,
+    )
 
 
 def _smoke(args: argparse.Namespace) -> SmokeOptions | None:

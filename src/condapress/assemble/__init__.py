@@ -12,6 +12,7 @@ modes: the same contents make the same bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import stat
@@ -27,6 +28,7 @@ import condapress
 from condapress import _datapaths
 from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE
 from condapress._paths import path_problem
+from condapress._progress import NULL_REPORTER
 from condapress.assemble._metadata import (
     KEPT_FIELDS,
     core_metadata,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from condapress._progress import Reporter
     from condapress.model import CondaRecord, Runtime, StagedWheel, UnpackedPackage
 
 __all__ = ["assemble", "build_wheel", "dist_info_name", "wheel_filename"]
@@ -111,6 +114,7 @@ def assemble(
     runtime: Runtime | None = None,
     compression_level: int = 6,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> BuiltWheel:
     """Write the tagged *staged* wheel into *output_dir*, with its metadata, licenses and records.
 
@@ -119,6 +123,7 @@ def assemble(
 
     :param records: the closure's records by name: the provenance says where each came from.
     :param runtime: the compiler-runtime policy, recorded with the provenance.
+    :param reporter: told of the bytes compressed as they are, and of the wheel written.
     :raises WheelContentsError: the staged files, tags or metadata cannot make a valid wheel.
     :raises WriteError: the file system refused the wheel.
     """
@@ -140,7 +145,9 @@ def assemble(
         runtime=runtime,
         data_paths=data_paths,
     )
-    return build_wheel(contents, output_dir, compression_level=compression_level, jobs=jobs)
+    return build_wheel(
+        contents, output_dir, compression_level=compression_level, jobs=jobs, reporter=reporter
+    )
 
 
 def build_wheel(
@@ -150,6 +157,7 @@ def build_wheel(
     compression_level: int = 6,
     source_date_epoch: int | None = None,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> BuiltWheel:
     """Write *contents* as one wheel in *output_dir*, byte for byte the same for the same inputs.
 
@@ -160,6 +168,7 @@ def build_wheel(
     :param source_date_epoch: the time stamp of every member, in seconds since the epoch; when
         None, ``$SOURCE_DATE_EPOCH``, else 1980-01-01 (clamped to what a zip file can hold).
     :param jobs: threads that deflate; the bytes written do not depend on it.
+    :param reporter: told of the bytes written as they are, and of the wheel when complete.
     :raises WheelContentsError: bad names, tags, metadata or paths, or a missing source file.
     :raises WriteError: the file system refused the wheel (no space, no permission).
     """
@@ -176,7 +185,12 @@ def build_wheel(
     payload, licenses = _checked_files(contents, stem)
     members = sorted(payload) + sorted(generated + licenses)
     final = output_dir / filename
-    sha256, size = write_atomically(final, members, stem, stamp, compression_level, max(1, jobs))
+    reporter.compressing(filename, sum(member.size or len(member.data) for member in members))
+    progress = functools.partial(reporter.compressed, filename)
+    sha256, size = write_atomically(
+        final, members, stem, stamp, (compression_level, max(1, jobs)), progress
+    )
+    reporter.assembled(filename, size)
     pressed = tuple(package.name for package in contents.provenance)
     return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from condapress import _datapaths
 from condapress._paths import destination, safe_name
+from condapress._progress import NULL_REPORTER
 from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, printable
 from condapress.model import PathType, StagedWheel
 from condapress.relocate import _apply, _hook
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from condapress._progress import Reporter
     from condapress.formats import BinaryFormat
     from condapress.model import (
         BinaryFacts,
@@ -47,6 +49,7 @@ def relocate(
     *,
     allow_overlap: bool = False,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> tuple[StagedWheel, ...]:
     """Stage every wheel of *the_plan* under ``stage/<distribution>``, in the plan's order.
 
@@ -54,6 +57,7 @@ def relocate(
     :param fmt: the binary format of the plan's subdir.
     :param allow_overlap: keep the first of two different files at one wheel path (warning).
     :param jobs: binaries edited at once.
+    :param reporter: told how many binaries of each wheel are edited, and of each edit done.
     :raises UnresolvedLibraryError: a binary needs a library nothing provides.
     :raises OverlapError: two different files would take one wheel path.
     :raises ArchiveError: a binary is damaged, or names a library by more than a file name.
@@ -94,7 +98,7 @@ def relocate(
     for wheel in the_plan.wheels:
         layout = _with_environment(wheel, the_plan.wheels, layouts, packages)
         root = destination(stage, wheel.distribution)
-        sites = _apply.write_layout(layout, packages, root, fmt, jobs=jobs)
+        sites = _apply.write_layout(layout, packages, root, fmt, jobs=jobs, reporter=reporter)
         staged.append(
             StagedWheel(
                 spec=_in_the_wheel(wheel, layout),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from condapress import _datapaths
 from condapress._folders import is_refused_write, write_hint
 from condapress._paths import destination
+from condapress._progress import NULL_REPORTER
 from condapress.errors import WriteError
 from condapress.model import FileMode, PlaceholderSite
 from condapress.relocate import _hook
@@ -21,6 +22,7 @@ from condapress.relocate import _hook
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
+    from condapress._progress import Reporter
     from condapress.formats import BinaryFormat
     from condapress.model import BinaryEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
@@ -36,16 +38,19 @@ def write_layout(
     fmt: BinaryFormat,
     *,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> tuple[PlaceholderSite, ...]:
     """Write every file of *layout* under *stage*: copies, rewritten placeholders, edited binaries.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
     unpacked package (``--output``), not copied first.
 
+    :param reporter: told how many binaries are edited, and of each one done (from the
+        threads that edit them).
     :raises WriteError: the file system refused a write (no space, a quota, no permission).
     """
     try:
-        return _write_layout(layout, packages, stage, fmt, jobs=jobs)
+        return _write_layout(layout, packages, stage, fmt, jobs=jobs, reporter=reporter)
     except OSError as exc:
         if not is_refused_write(exc):
             raise
@@ -65,6 +70,7 @@ def _write_layout(
     fmt: BinaryFormat,
     *,
     jobs: int,
+    reporter: Reporter,
 ) -> tuple[PlaceholderSite, ...]:
     edits = {edit.dest: edit for edit in layout.binary_edits if _changes(edit)}
     patch_from: dict[str, Path] = {}
@@ -95,7 +101,9 @@ def _write_layout(
         with budget.taking((source or target).stat().st_size):
             fmt.apply_edit(source or target, edit, target if source is not None else None)
         target.chmod(modes[edit.dest])
+        reporter.patched(layout.distribution, edit.dest)
 
+    reporter.patching(layout.distribution, len(edits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # list() re-raises the first failure, after every call has finished
         list(pool.map(patch, edits.values()))
