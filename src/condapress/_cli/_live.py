@@ -31,7 +31,7 @@ class RichReporter(PlainReporter):
         self._tasks: dict[tuple[str, str], TaskID] = {}
 
     def line(self, text: str) -> None:
-        self._progress.console.print(printable(text), markup=False, highlight=False)
+        self._progress.console.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
     def _task(self, key: tuple[str, str], total: float | None, unit: str) -> None:
         task = self._tasks.pop(key, None)
@@ -49,6 +49,7 @@ class RichReporter(PlainReporter):
         task = self._tasks.pop(key, None)
         if task is not None:
             self._progress.remove_task(task)
+            self._progress.refresh()
 
     def solving(self, specs: Sequence[str], python: str, subdir: str) -> None:
         super().solving(specs, python, subdir)
@@ -75,8 +76,8 @@ class RichReporter(PlainReporter):
         self._task(("unpack", ""), archives, "archives")
 
     def unpacked(self, name: str, size: int) -> None:
-        super().unpacked(name, size)
         self._advance(("unpack", ""), 1)
+        super().unpacked(name, size)
         if self._unpacked == self._archives:
             self._done(("unpack", ""))
 
@@ -93,14 +94,19 @@ class RichReporter(PlainReporter):
 
     def compressing(self, wheel: str, size: int) -> None:
         super().compressing(wheel, size)
-        self._task(("compress", wheel), size, "bytes")
+        self._task(("compress", _stem(wheel)), size, "bytes")
 
     def compressed(self, wheel: str, size: int) -> None:
-        self._advance(("compress", wheel), size)
+        self._advance(("compress", _stem(wheel)), size)
 
     def assembled(self, wheel: str, size: int) -> None:
-        self._done(("compress", wheel))
+        self._done(("compress", _stem(wheel)))
         super().assembled(wheel, size)
+
+
+def _stem(wheel: str) -> str:
+    """``name-version`` of a wheel's file name: the bar's label, short enough for the bar."""
+    return "-".join(wheel.split("-")[:2])
 
 
 class _Amount(ProgressColumn):
@@ -114,6 +120,20 @@ class _Amount(ProgressColumn):
             return Text(f"{task.completed:.0f}/{task.total:.0f} {unit}")
         speed = f" {human_size(task.speed)}/s" if task.speed else ""
         return Text(f"{human_size(task.completed)}/{human_size(task.total)}{speed}")
+
+
+class _ConsoleWriter:
+    """A stream for the log handler that prints through the console of the live display."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def write(self, text: str) -> int:
+        self._console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing waits: the console prints at once."""
 
 
 @contextlib.contextmanager
@@ -130,10 +150,10 @@ def live(console: Console) -> Iterator[RichReporter]:
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
     streams = [h.stream for h in handlers]
     with progress:
-        # Log lines go through the live display (which redirects sys.stderr while it runs), so
-        # that they print above the bars instead of through them.
+        # Log lines go through the live display, so that they print above the bars instead of
+        # through them, and unwrapped, as they would without it.
         for handler in handlers:
-            handler.setStream(sys.stderr)
+            handler.setStream(_ConsoleWriter(console))
         try:
             yield RichReporter(progress)
         finally:

@@ -59,5 +59,6 @@ def unpack(
     for name in members:
         archive = fetch(records[name], cache_dir, timeout=timeout, reporter=reporter)
         unpacked[name] = extract(archive, destination(dest, name), record=records[name])
-        reporter.unpacked(archive.name, archive.stat().st_size)
+        # the cache names its copies <sha256>-<file name>: the record's name is the archive's
+        reporter.unpacked(records[name].file_name or archive.name, archive.stat().st_size)
     return unpacked
