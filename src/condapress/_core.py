@@ -89,11 +89,10 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 )
                 for wheel in tagged
             ]
-            if options.audit:
-                audit.gate(built)
+            audits = audit.gate(built) if options.audit else ()
             # 9. check: what PyPI would refuse on upload
-            if options.check:
-                audit.check_gate(built, max_file_size=options.max_file_size)
+            limit = options.max_file_size
+            checks = audit.check_gate(built, max_file_size=limit) if options.check else ()
             # 10. smoke: install the wheels into a fresh venv, import them, run the code
             if options.smoke is not None:
                 smoke.smoke(
@@ -104,4 +103,4 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 )
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
     wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
-    return PressResult(plan=the_plan, wheels=wheels)
+    return PressResult(plan=the_plan, wheels=wheels, audits=audits, checks=checks)

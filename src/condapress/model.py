@@ -578,6 +578,10 @@ class PressResult:
     plan: WheelPlan
     #: the wheels written, at their paths in the output folder.
     wheels: tuple[BuiltWheel, ...]
+    #: the audit of every wheel, in the order of ``wheels``; empty when not audited.
+    audits: tuple[AuditReport, ...] = ()
+    #: the check against PyPI's upload rules of every wheel, in order; empty when not checked.
+    checks: tuple[CheckReport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +96,13 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="when packages merged into one wheel ship different files at the same path, keep "
         "the file of the first package in the plan's order (with a warning) instead of failing",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was made as versioned JSON (schema: condapress/data/press-schema.json): "
+        "every wheel's path, tags, size, sha256 and conda packages, its audit and check "
+        "findings, and the plan in short, instead of one line per wheel",
+    )
     parser.set_defaults(execute=execute)
 
 
@@ -103,6 +111,11 @@ def execute(args: argparse.Namespace) -> int:
 
     with reporting(args) as reporter:
         result = press(solve_request(args), _options(args, reporter))
+    if args.json:
+        from condapress._result import press_document  # noqa: PLC0415
+
+        print(json.dumps(press_document([result]), indent=2))
+        return 0
     for wheel in result.wheels:
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
         print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")

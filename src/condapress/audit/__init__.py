@@ -71,14 +71,17 @@ def audit_wheel(path: Path) -> AuditReport:
     )
 
 
-def gate(built: Sequence[BuiltWheel]) -> None:
+def gate(built: Sequence[BuiltWheel]) -> tuple[AuditReport, ...]:
     """Audit every wheel a press wrote; log each finding; refuse them all at the first error.
 
+    :returns: the report of every wheel, in order.
     :raises PolicyViolation: a wheel has an error-level finding; the message names the first.
     """
+    reports = []
     for wheel in built:
-        report = audit_wheel(wheel.path)
+        reports.append(report := audit_wheel(wheel.path))
         _judge(wheel.path.name, report.findings, "{} fails its audit", "audit", "--no-audit")
+    return tuple(reports)
 
 
 def _judge(name: str, findings: Sequence[Finding], refusal: str, command: str, flag: str) -> None:
@@ -117,11 +120,16 @@ def check_wheel(path: Path, *, max_file_size: int | None = None) -> CheckReport:
     )
 
 
-def check_gate(built: Sequence[BuiltWheel], *, max_file_size: int | None = None) -> None:
+def check_gate(
+    built: Sequence[BuiltWheel], *, max_file_size: int | None = None
+) -> tuple[CheckReport, ...]:
     """Check every wheel a press wrote against PyPI's rules; refuse them all at the first error.
 
+    :returns: the report of every wheel, in order.
     :raises PolicyViolation: PyPI would refuse a wheel; the message names the first reason.
     """
+    reports = []
     for wheel in built:
-        report = check_wheel(wheel.path, max_file_size=max_file_size)
+        reports.append(report := check_wheel(wheel.path, max_file_size=max_file_size))
         _judge(wheel.path.name, report.findings, "PyPI would refuse {}", "check", "--no-check")
+    return tuple(reports)
