@@ -510,6 +510,9 @@ class WheelContents:
     runtime: Runtime | None = None
     #: the placeholder sites and environment variables, recorded for the audit.
     data_paths: DataPaths | None = None
+    #: the software bill of materials (a CycloneDX JSON text), written to
+    #: ``.dist-info/sboms/``; None: no SBOM.
+    sbom: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

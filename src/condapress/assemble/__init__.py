@@ -26,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 import condapress
 from condapress import _datapaths
-from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE
+from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE, SBOM_FILE
 from condapress._paths import path_problem
 from condapress._progress import NULL_REPORTER
 from condapress.assemble._metadata import (
@@ -36,6 +36,7 @@ from condapress.assemble._metadata import (
     provenance,
     spdx_or_none,
 )
+from condapress.assemble._sbom import sbom_text
 from condapress.assemble._zip import Member, date_time, write_atomically
 from condapress.errors import SpecError, WheelContentsError, listing
 from condapress.model import BuiltWheel, CoreMetadata, DataPaths, WheelContents
@@ -119,7 +120,7 @@ def assemble(
     """Write the tagged *staged* wheel into *output_dir*, with its metadata, licenses and records.
 
     METADATA comes from the root's own ``*.dist-info`` when it has one, else from conda's
-    metadata; licenses and provenance from every conda package that put a file in the wheel.
+    metadata; licenses, provenance and the SBOM from every conda package that put a file in it.
 
     :param records: the closure's records by name: the provenance says where each came from.
     :param runtime: the compiler-runtime policy, recorded with the provenance.
@@ -133,17 +134,20 @@ def assemble(
         if staged.sites or layout.environment
         else None
     )
+    metadata = core_metadata(spec, packages)
+    pressed = provenance(spec, records)
     contents = WheelContents(
-        metadata=core_metadata(spec, packages),
+        metadata=metadata,
         tags=staged.tags,
         # binaries go to platlib; a wheel of python files alone to purelib
         root_is_purelib=not staged.binaries,
         files=tuple((path, staged.root / path) for path in staged.files),
         executables=staged.executables,
         entry_points=entry_points(spec, packages),
-        provenance=provenance(spec, records),
+        provenance=pressed,
         runtime=runtime,
         data_paths=data_paths,
+        sbom=sbom_text(metadata.name, _version(metadata.version), pressed, records),
     )
     return build_wheel(
         contents, output_dir, compression_level=compression_level, jobs=jobs, reporter=reporter
@@ -312,6 +316,8 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[Member]:
     texts[PROVENANCE_FILE] = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
     if contents.data_paths is not None:
         texts[DATA_PATHS_FILE] = _datapaths.record_text(contents.data_paths)
+    if contents.sbom is not None:
+        texts[SBOM_FILE] = contents.sbom
     return [Member(f"{stem}.dist-info/{name}", 0o644, data=t.encode()) for name, t in texts.items()]
 
 
