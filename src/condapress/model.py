@@ -22,6 +22,7 @@ __all__ = [
     "CheckReport",
     "Closure",
     "CondaRecord",
+    "Control",
     "CoreMetadata",
     "DataPaths",
     "EnvSetting",
@@ -278,6 +279,17 @@ class PlanOptions:
     runtime: Runtime = "system"
     #: distribution name of a wheel made from a native conda package; ``{name}`` is its conda name.
     native_name: str = "{name}-conda"
+    #: shell-style patterns of library names (sonames) that no wheel bundles: another wheel or
+    #: the target system provides them (``--exclude``).
+    exclude: tuple[str, ...] = ()
+    #: ``(conda name, PyPI name)`` of python dependencies whose ``Requires-Dist`` name is not
+    #: the one condapress finds (``--rename``).
+    rename: tuple[tuple[str, str], ...] = ()
+    #: PEP 508 lines added to the ``Requires-Dist`` of every wheel named after a requested
+    #: package (``--add-requires``).
+    add_requires: tuple[str, ...] = ()
+    #: remove the debug sections of every binary the wheels carry (``--strip``).
+    strip: bool = False
 
 
 class NodeClass(enum.Enum):
@@ -302,8 +314,21 @@ class Becomes(enum.Enum):
     DROPPED = "dropped"
 
 
-#: Where the PyPI name of a python dependency came from, most trustworthy first.
-NameSource = Literal["dist-info", "table", "conda-name"]
+#: Where the PyPI name of a python dependency came from: the user (``--rename``), then the most
+#: trustworthy first.
+NameSource = Literal["rename", "dist-info", "table", "conda-name"]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One of the user's dependency and size controls, and what the plan did with it."""
+
+    #: the option: ``exclude``, ``rename``, ``add-requires`` or ``strip``.
+    option: Literal["exclude", "rename", "add-requires", "strip"]
+    #: its value as given (``libcuda.so.*``, ``ruamel.yaml.clib=ruamel-yaml-clib``), or ``""``.
+    value: str
+    #: what it does in this plan, in words.
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +392,12 @@ class WheelPlan:
     #: members of which only the libraries the other members' binaries need go in: the
     #: compiler runtime under ``--runtime bundle``.
     grafted: frozenset[str] = frozenset()
+    #: the user's dependency and size controls, with what each does here.
+    controls: tuple[Control, ...] = ()
+    #: patterns of library names no wheel bundles (``--exclude``).
+    exclude: tuple[str, ...] = ()
+    #: remove the debug sections of the wheels' binaries (``--strip``).
+    strip: bool = False
 
     def decision(self, name: str) -> PackageDecision:
         """The decision about package *name*; raises KeyError if it is not in the closure."""

@@ -14,6 +14,7 @@ from condapress._cli import main
 from condapress.errors import IndexConflictError
 from condapress.index import _merge
 from support import FIXTURE_CHANNEL
+from support.presses import messages
 from support.venvs import make_venv
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def test_an_index_never_replaces_a_file(
     other.write_bytes((copy / "simple" / "pyshout").glob("*.whl").__next__().read_bytes())
     before = tree(copy)
     assert _index(copy, cache, "salutation-python", "--python", "3.11", "-q") == 1
-    assert capsys.readouterr().err.splitlines() == [
+    assert messages(capsys.readouterr().err.splitlines()) == [
         (
             "error: the index already has a salutation-1.2.0-py3-none-any.whl other than the one "
             "salutation-python for python 3.11 makes"
@@ -168,7 +169,7 @@ def test_a_spec_that_fails_leaves_the_index_as_it_was(
 ) -> None:
     root = tmp_path / "index"
     assert _index(root, tmp_path / "cache", "tally", "nosuchthing", "--python", "3.11") == 1
-    assert capsys.readouterr().err.splitlines() == [
+    assert messages(capsys.readouterr().err.splitlines()) == [
         (f"error: package 'nosuchthing' is not on {FIXTURE_CHANNEL} for linux-64 or noarch"),
         "hint: check the spelling, or add the channel that has it with -c",
     ]

@@ -92,6 +92,11 @@ def messages(lines: list[str]) -> list[str]:
     return [line for line in lines if not PROGRESS.match(line)]
 
 
+def messages_text(text: str) -> str:
+    """The text of standard error without the lines of progress."""
+    return "".join(f"{line}\n" for line in messages(text.splitlines()))
+
+
 def assert_refused(run: Run, *lines: str) -> None:
     assert run.status == 1
     assert run.stdout == ""
