@@ -72,6 +72,7 @@ def _wheel(
         "size": wheel.size,
         "sha256": wheel.sha256,
         "members": list(wheel.members),
+        "stripped": wheel.stripped,
         "audit": None
         if audit is None
         else {"ok": audit.ok, "platform": audit.verdict.tag, "findings": _findings(audit.findings)},

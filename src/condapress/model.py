@@ -544,6 +544,9 @@ class WheelContents:
     #: the software bill of materials (a CycloneDX JSON text), written to
     #: ``.dist-info/sboms/``; None: no SBOM.
     sbom: str | None = None
+    #: the libraries its binaries need that the press left to the system or other wheels
+    #: (``--exclude``), recorded for the audit.
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +563,8 @@ class BuiltWheel:
     tags: tuple[str, ...]
     #: the conda packages whose files went into it (its provenance), root first.
     members: tuple[str, ...] = ()
+    #: the bytes stripping its binaries' debug sections saved (``--strip``); None: not stripped.
+    stripped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -703,6 +708,8 @@ class Layout:
     environment: tuple[EnvSetting, ...] = ()
     #: the ``<package>/__init__.py`` files that import the generated hook module.
     hooks: tuple[str, ...] = ()
+    #: the binaries whose debug sections are removed before their edits (``--strip``).
+    strip: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,6 +740,10 @@ class StagedWheel:
     tags: tuple[str, ...] = ()
     #: the platform verdict behind the tags; None for a wheel without binaries.
     verdict: PlatformVerdict | None = None
+    #: the libraries its binaries need that ``--exclude`` left to the system or other wheels.
+    excluded: tuple[str, ...] = ()
+    #: the bytes stripping the binaries' debug sections saved; None when not stripped.
+    stripped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

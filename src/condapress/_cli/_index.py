@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, positive, solve_request
+from condapress._cli._options import add_solve_options, plan_options, positive, solve_request
 from condapress._cli._progress import reporting
-from condapress.model import PlanOptions, PressOptions
+from condapress.model import PressOptions
 
 if TYPE_CHECKING:
     import argparse
@@ -65,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
     args.python = pythons[0]
     with reporting(args) as reporter:
         options = PressOptions(
-            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+            plan=plan_options(args),
             jobs=args.jobs,
             audit=args.audit,
             check=args.check,

@@ -14,7 +14,7 @@ from condapress.errors import OutputError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
-    from condapress.model import SolveRequest
+    from condapress.model import PlanOptions, SolveRequest
 
 
 def host_subdir() -> str:
@@ -108,6 +108,56 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         help="compiler runtime (libstdc++, libgcc_s, libgomp): 'system' relies on the target's "
         "copy and lets its symbol versions bound the tag; 'bundle' grafts conda's copy into the "
         "wheel (default: system)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="SONAME-GLOB",
+        help="do not bundle the libraries of these names (e.g. 'libcuda.so.*'): another wheel or "
+        "the target system provides them; the binaries keep needing them by name, and the "
+        "platform tag does not vouch for them (repeatable)",
+    )
+    parser.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        type=_pair,
+        metavar="CONDA=PYPI",
+        help="write the python dependency CONDA as PYPI in Requires-Dist (repeatable)",
+    )
+    parser.add_argument(
+        "--add-requires",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="add a PEP 508 Requires-Dist line to the wheel of every requested package, e.g. "
+        "'numpy>=1.26' (repeatable)",
+    )
+    parser.add_argument(
+        "--strip",
+        action="store_true",
+        help="remove the debug sections of the binaries the wheels carry, with strip (binutils) "
+        "from PATH; the press says how many bytes that saved",
+    )
+
+
+def _pair(text: str) -> tuple[str, str]:
+    conda, _, pypi = text.partition("=")
+    return conda, pypi
+
+
+def plan_options(args: argparse.Namespace) -> PlanOptions:
+    """The plan options of the command line."""
+    from condapress.model import PlanOptions  # noqa: PLC0415
+
+    return PlanOptions(
+        fat=args.fat,
+        runtime=args.runtime,
+        exclude=tuple(args.exclude),
+        rename=tuple(args.rename),
+        add_requires=tuple(args.add_requires),
+        strip=args.strip,
     )
 
 

@@ -7,9 +7,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_max_file_size, add_solve_options, positive, solve_request
+from condapress._cli._options import (
+    add_max_file_size,
+    add_solve_options,
+    plan_options,
+    positive,
+    solve_request,
+)
 from condapress._cli._progress import reporting
-from condapress.model import PlanOptions, PressOptions, SmokeOptions
+from condapress.model import PressOptions, SmokeOptions
 
 if TYPE_CHECKING:
     import argparse
@@ -118,13 +124,19 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     for wheel in result.wheels:
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
-        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
+        stripped = (
+            "" if wheel.stripped is None else f"  (strip saved {wheel.stripped / 1024:.0f} KiB)"
+        )
+        print(
+            f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}"
+            + stripped
+        )
     return 0
 
 
 def _options(args: argparse.Namespace, reporter: Reporter) -> PressOptions:
     return PressOptions(
-        plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+        plan=plan_options(args),
         output_dir=args.output_dir,
         compression_level=args.compression_level,
         audit=args.audit,

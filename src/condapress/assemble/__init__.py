@@ -148,10 +148,12 @@ def assemble(
         runtime=runtime,
         data_paths=data_paths,
         sbom=sbom_text(metadata.name, _version(metadata.version), pressed, records),
+        excluded=staged.excluded,
     )
-    return build_wheel(
+    built = build_wheel(
         contents, output_dir, compression_level=compression_level, jobs=jobs, reporter=reporter
     )
+    return dataclasses.replace(built, stripped=staged.stripped)
 
 
 def build_wheel(
@@ -313,6 +315,8 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[Member]:
     }
     if contents.runtime is not None:
         provenance["runtime"] = contents.runtime
+    if contents.excluded:
+        provenance["excluded"] = sorted(contents.excluded)
     texts[PROVENANCE_FILE] = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
     if contents.data_paths is not None:
         texts[DATA_PATHS_FILE] = _datapaths.record_text(contents.data_paths)

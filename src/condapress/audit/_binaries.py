@@ -37,7 +37,7 @@ def binary_findings(
         return _PURE, (), findings
     fmt = formats.for_facts(binaries[min(binaries)])
     verdict = _verdict(binaries, facts, findings, fmt)
-    libraries = _libraries(binaries, members, verdict, facts.requires_dist, findings, fmt)
+    libraries = _libraries(binaries, members, verdict, facts, findings, fmt)
     return verdict, libraries, findings
 
 
@@ -54,6 +54,7 @@ def _verdict(
     """The platform tag the binaries allow; append what is wrong with the claimed ones."""
     platforms = sorted({tag.rpartition("-")[2] for tag in facts.claimed_tags})
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
+    wheel_libs |= facts.excluded  # the press left them to the system: the tag does not judge them
     expected: set[str] = set()
     if facts.requires_dist:
         # A library on no whitelist is expected from a required wheel (reported as such), which
@@ -169,11 +170,12 @@ def _libraries(
     elfs: Mapping[str, BinaryFacts],
     members: Sequence[Member],
     verdict: PlatformVerdict,
-    requires_dist: Sequence[str],
+    facts: WheelFacts,
     findings: list[Finding],
     fmt: BinaryFormat,
 ) -> tuple[LibraryReport, ...]:
     """One report per ELF file; append the problems of its needs, RPATH and C++ exports."""
+    requires_dist = facts.requires_dist
     files = {_installed(m.name) for m in members}
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
     provided: dict[str, list[str]] = {}
@@ -201,8 +203,8 @@ def _libraries(
             elif fmt.is_system_library(soname, verdict.arch, tag):
                 where = "system"
             else:
-                where = "missing"
-                findings.append(missing_library(path, soname, requires_dist))
+                where = "excluded" if soname in facts.excluded else "missing"
+                findings.append(missing_library(path, soname, requires_dist, facts.excluded))
             needed.append((soname, where))
         findings += cxx_findings(path, elf, _names(path, elf))
         weak, strong = len(elf.exported_weak_std), len(elf.exported_global_std)

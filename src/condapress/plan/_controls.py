@@ -48,9 +48,10 @@ def check(options: PlanOptions) -> None:
     seen: set[str] = set()
     for conda, pypi in options.rename:
         given = f"--rename {conda}={pypi}"
-        if not conda or conda != conda.strip():
-            problems.append(f"{given!r} names no conda package (write CONDA=PYPI)")
-        elif conda in seen:
+        if not conda or not pypi or conda != conda.strip():
+            problems.append(f"{given!r} is not CONDA=PYPI (a conda name, '=', a PyPI name)")
+            continue
+        if conda in seen:
             problems.append(f"{given!r}: {conda} is renamed twice")
         try:
             canonicalize_name(pypi, validate=True)

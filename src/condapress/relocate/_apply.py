@@ -9,9 +9,9 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from condapress import _datapaths
+from condapress import _datapaths, _tools
 from condapress._folders import is_refused_write, write_hint
 from condapress._paths import destination
 from condapress._progress import NULL_REPORTER
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from condapress.formats import BinaryFormat
     from condapress.model import BinaryEdit, EnvSetting, Layout, Placement, UnpackedPackage
 
+
+class Written(NamedTuple):
+    """What writing a layout made beside the files."""
+
+    #: every file that held the build-prefix placeholder, and the paths it named.
+    sites: tuple[PlaceholderSite, ...]
+    #: the bytes stripping the binaries' debug sections saved (``Layout.strip``).
+    stripped: int
+
+
 #: patchelf holds about twice the file it edits in memory: files of more than this many bytes
 #: in all are not edited at once (one always may be), so memory stays flat as closures grow.
 PATCH_BYTES_IN_FLIGHT = 64 << 20
@@ -39,14 +49,17 @@ def write_layout(
     *,
     jobs: int = 1,
     reporter: Reporter = NULL_REPORTER,
-) -> tuple[PlaceholderSite, ...]:
+) -> Written:
     """Write every file of *layout* under *stage*: copies, rewritten placeholders, edited binaries.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
-    unpacked package (``--output``), not copied first.
+    unpacked package (``--output``), not copied first. A binary of ``layout.strip`` is written
+    by strip, before patchelf edits it (strip after patchelf can undo its work: auditwheel
+    strips first for that reason).
 
-    :param reporter: told how many binaries are edited, and of each one done (from the
-        threads that edit them).
+    :param reporter: told how many binaries are edited or stripped, and of each one done (from
+        the threads that edit them).
+    :raises ToolError: ``strip`` is not installed, or cannot read a binary.
     :raises WriteError: the file system refused a write (no space, a quota, no permission).
     """
     try:
@@ -71,8 +84,10 @@ def _write_layout(
     *,
     jobs: int,
     reporter: Reporter,
-) -> tuple[PlaceholderSite, ...]:
+) -> Written:
     edits = {edit.dest: edit for edit in layout.binary_edits if _changes(edit)}
+    strip = frozenset(layout.strip)
+    saved: dict[str, int] = {}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}
     sites: list[PlaceholderSite] = []
@@ -88,7 +103,7 @@ def _write_layout(
                 sites.append(
                     PlaceholderSite(placement.dest, placement.package, placement.file_mode, paths)
                 )
-        elif placement.dest in edits:
+        elif placement.dest in edits or placement.dest in strip:
             patch_from[placement.dest] = source
             continue
         else:
@@ -96,17 +111,29 @@ def _write_layout(
         target.chmod(modes[placement.dest])
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
-    def patch(edit: BinaryEdit) -> None:
-        source, target = patch_from.get(edit.dest), destination(stage, edit.dest)
+    def patch(dest: str) -> None:
+        source, target = patch_from.get(dest), destination(stage, dest)
         with budget.taking((source or target).stat().st_size):
-            fmt.apply_edit(source or target, edit, target if source is not None else None)
-        target.chmod(modes[edit.dest])
-        reporter.patched(layout.distribution, edit.dest)
+            if dest in strip:
+                before = (source or target).stat().st_size
+                _tools.strip_debug(source or target, target)
+                saved[dest], source = before - target.stat().st_size, None
+            if dest in edits:
+                fmt.apply_edit(source or target, edits[dest], None if source is None else target)
+        target.chmod(modes[dest])
+        reporter.patched(layout.distribution, dest)
 
-    reporter.patching(layout.distribution, len(edits))
+    work = sorted(edits.keys() | strip)
+    reporter.patching(layout.distribution, len(work))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # list() re-raises the first failure, after every call has finished
-        list(pool.map(patch, edits.values()))
+        list(pool.map(patch, work))
+    _write_scripts(layout, stage)
+    return Written(tuple(sites), sum(saved.values()))
+
+
+def _write_scripts(layout: Layout, stage: Path) -> None:
+    """Write the launchers and the import hooks of *layout*."""
     for launcher in layout.launchers:
         target = destination(stage, launcher.dest)
         script = launcher_source(launcher.name, launcher.target, layout.environment)
@@ -118,7 +145,6 @@ def _write_layout(
         )
         package_init = destination(stage, init)
         package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
-    return tuple(sites)
 
 
 def _literal(text: str) -> str:
@@ -152,6 +178,7 @@ def _changes(edit: BinaryEdit) -> bool:
 
 __all__ = [
     "LAUNCHER",
+    "Written",
     "launcher_source",
     "rewrite_placeholder",
     "write_layout",

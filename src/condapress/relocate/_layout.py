@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from condapress import _datapaths
+from condapress._distinfo import excluded_by
 from condapress._paths import SITE_PACKAGES, Claim, Claims, file_digest
 from condapress.errors import RelocationError, UnresolvedLibraryError
 from condapress.model import FileMode, Launcher, Layout, LeftOut, PathType, Placement
 from condapress.relocate._links import expanded, links_to_site_lib, site_dest
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from condapress.formats import BinaryFormat
@@ -76,14 +77,18 @@ def provided_sonames(
     packages: Mapping[str, UnpackedPackage],
     elfs: Mapping[str, Mapping[str, BinaryFacts]],
     fmt: BinaryFormat,
+    exclude: Sequence[str] = (),
 ) -> dict[str, tuple[str, str]]:
-    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry."""
+    """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry.
+
+    :param exclude: patterns of the libraries no wheel carries (``--exclude``).
+    """
     folder = libs_dir(wheel.distribution)
     provided: dict[str, tuple[str, str]] = {}
     for name in wheel.members:
         for path, elf in sorted(elfs.get(name, {}).items()):
             soname = fmt.link_name(path, elf)
-            if soname is not None:
+            if soname is not None and excluded_by(soname, exclude) is None:
                 mangled = mangle(soname, _package_sha256(packages[name]))
                 provided.setdefault(soname, (folder, mangled))
     return provided
@@ -98,6 +103,7 @@ def plan_layout(
     others: Mapping[str, tuple[str, str]] | None = None,
     graft_only_needed: frozenset[str] = frozenset(),
     allow_overlap: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Layout:
     """Decide where every file of the members of *wheel* goes, and every binary's edit.
 
@@ -110,13 +116,15 @@ def plan_layout(
         only the shared libraries that the wheel's other binaries need are kept.
     :param allow_overlap: when two files would take one wheel path and differ, keep the first
         (members in the wheel's order) instead of raising :class:`~condapress.errors.OverlapError`.
+    :param exclude: patterns of library names left out (``--exclude``): their files are not
+        placed, and the binaries' DT_NEEDED entries that name them stay as they are.
     :raises UnresolvedLibraryError: a binary needs a library that neither the wheel, the wheels
         it requires nor the target system provides.
     :raises OverlapError: two different files would take one wheel path.
     :raises ArchiveError: a symbolic link in site-packages loops or leads nowhere.
     """
     folder = libs_dir(wheel.distribution)
-    own = provided_sonames(wheel, packages, elfs, fmt)
+    own = provided_sonames(wheel, packages, elfs, fmt, exclude)
     site_libs = _site_libraries(wheel, elfs)
     builder = _LayoutBuilder(
         wheel=wheel,
@@ -127,6 +135,7 @@ def plan_layout(
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
         claims=Claims(allow_overlap=allow_overlap),
+        exclude=tuple(exclude),
     )
     for name in wheel.members:
         package = packages[name]
@@ -155,6 +164,7 @@ class _LayoutBuilder:
     unneeded: set[tuple[str, str]]
     fmt: BinaryFormat
     claims: Claims
+    exclude: tuple[str, ...] = ()
     placements: list[Placement] = field(default_factory=list)
     edits: list[BinaryEdit] = field(default_factory=list)
     launchers: list[Launcher] = field(default_factory=list)
@@ -184,6 +194,10 @@ class _LayoutBuilder:
         """Place *entry*, seen at *path* (its own, or its name under a link to its folder)."""
         if (name, entry.path) in self.unneeded:
             self.left_out.append(LeftOut(name, entry.path, "runtime library that no binary needs"))
+            return
+        if (pattern := self._excluded(entry.path, elfs)) is not None:
+            reason = f"excluded by --exclude {pattern!r}: another wheel or the system provides it"
+            self.left_out.append(LeftOut(name, entry.path, reason))
             return
         entry = self.copied_link(name, package, entry)
         dest, why = _destination(entry, path, package, elfs, self.folder, self.own, self.fmt)
@@ -220,10 +234,16 @@ class _LayoutBuilder:
             )
         )
         if elf is not None:
-            _check_resolved(package, entry.path, elf, self.providers, self.fmt)
+            _check_resolved(package, entry.path, elf, self.providers, self.fmt, self.exclude)
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
+
+    def _excluded(self, path: str, elfs: Mapping[str, BinaryFacts]) -> str | None:
+        """The ``--exclude`` pattern the library at *path* matches by its link name, if any."""
+        elf = elfs.get(path)
+        link = self.fmt.link_name(path, elf) if elf is not None and elf.is_shared else None
+        return excluded_by(link, self.exclude) if link is not None else None
 
     def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
         script = posixpath.basename(target)
@@ -285,9 +305,12 @@ def _check_resolved(
     elf: BinaryFacts,
     providers: Mapping[str, tuple[str, str]],
     fmt: BinaryFormat,
+    exclude: Sequence[str],
 ) -> None:
     for soname in elf.needed:
-        if soname not in providers and not fmt.is_system_library(soname, elf.machine):
+        if soname in providers or excluded_by(soname, exclude) is not None:
+            continue
+        if not fmt.is_system_library(soname, elf.machine):
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "
                 "closure provides and a manylinux system does not have",
