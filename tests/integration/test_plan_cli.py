@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from condapress._cli import main
-from support.presses import messages_text
+from support.presses import messages, messages_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -379,7 +379,7 @@ def test_a_short_solver_explanation_is_given_whole(
     )
     # -v, as the hint says, also after the command: the explanation as the solver gave it
     assert main([*argv, "-v"]) == 1
-    assert capsys.readouterr().err.splitlines()[1:-1] == [
+    assert messages(capsys.readouterr().err.splitlines())[1:-1] == [
         "pygreet * cannot be installed because there are no viable options:",
         "└─ pygreet 1.0.0 would require",
         "   └─ libgreetpp >=1.0.0,<2.0a0, for which no candidates were found.",

@@ -61,8 +61,8 @@ def check(options: PlanOptions) -> None:
     for line in options.add_requires:
         try:
             requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            problems.append(f"--add-requires {line!r} is not a PEP 508 requirement ({exc})")
+        except InvalidRequirement:
+            problems.append(f"--add-requires {line!r} is not a PEP 508 requirement")
             continue
         if requirement.url:
             problems.append(f"--add-requires {line!r} is a direct reference, which PyPI refuses")
