@@ -73,8 +73,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
         )
         # 6. retag: python/abi tags from the extension modules, platform from the binaries
         tagged = retag.tag(staged, fmt, plat=options.plat)
-        # 7. assemble, then 8. audit, 9. check and 10. smoke, in a hidden folder of the output
-        # folder: a failure anywhere lands no wheel
+        # 7. assemble into a hidden folder of the output folder: the wheels land only once
+        # every gate below passed, so a failure anywhere lands no wheel
         with _folders.pending_folder(options.output_dir) as pending:
             built = [
                 assemble.assemble(
@@ -89,6 +89,7 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                 )
                 for wheel in tagged
             ]
+            # 8. audit: what installers and loaders would trip on
             audits = audit.gate(built) if options.audit else ()
             # 9. check: what PyPI would refuse on upload
             limit = options.max_file_size

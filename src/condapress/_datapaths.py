@@ -46,6 +46,7 @@ __all__ = [
     "resolve",
     "table",
     "under",
+    "under_pattern",
     "wheel_path",
 ]
 
@@ -158,6 +159,20 @@ def under(path: str, folder: str) -> bool:
     (True, False)
     """
     return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def under_pattern(path: str, pattern: str) -> bool:
+    """Whether *path* is, or is inside, a folder *pattern* names (``*``, ``[..]`` in a component).
+
+    >>> under_pattern("include/python3.12/object.h", "include/python[0-9].*")
+    True
+    >>> under_pattern("include", "include/python[0-9].*"), under_pattern("includes/x", "include")
+    (False, False)
+    """
+    parts, wanted = path.split("/"), pattern.split("/")
+    return len(parts) >= len(wanted) and all(
+        fnmatch.fnmatchcase(part, want) for part, want in zip(parts, wanted, strict=False)
+    )
 
 
 def wheel_path(prefix: str, path: str) -> str:

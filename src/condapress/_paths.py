@@ -45,8 +45,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Where a conda package keeps its python modules: ``site-packages/`` for ``noarch: python``,
-#: ``lib/pythonX.Y/site-packages/`` (``X.Yt`` for free-threaded builds) for the others.
-SITE_PACKAGES = re.compile(r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages)/")
+#: ``lib/pythonX.Y/site-packages/`` (``X.Yt`` for free-threaded builds) for the others, and
+#: ``Lib/site-packages/`` on Windows.
+SITE_PACKAGES = re.compile(
+    r"^(?:site-packages|lib/python\d+\.\d+t?/site-packages|Lib/site-packages)/"
+)
 #: A ``*.dist-info`` folder in site-packages: a python package's own metadata.
 DIST_INFO = re.compile(SITE_PACKAGES.pattern + r"[^/]+\.dist-info/")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

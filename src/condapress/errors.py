@@ -146,7 +146,7 @@ class TooLargeError(ArchiveError):
 
 
 class BinaryError(ArchiveError):
-    """A binary (an ELF file) is truncated, corrupt or not what its name says.
+    """A binary (an ELF or Mach-O file) is truncated, corrupt or not what its name says.
 
     :param reason: what is wrong with it, without the file's name (``the dynamic section is
         truncated``), so that callers can name the file their own way.
@@ -211,7 +211,7 @@ class UnresolvedLibraryError(CondapressError):
 
 
 class RelocationError(CondapressError):
-    """An ELF file could not be rewritten to the wheel layout."""
+    """A binary could not be rewritten to the wheel layout."""
 
     code = "relocation-failed"
 

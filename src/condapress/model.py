@@ -22,6 +22,7 @@ __all__ = [
     "CheckReport",
     "Closure",
     "CondaRecord",
+    "ConsoleScript",
     "Control",
     "CoreMetadata",
     "DataPaths",
@@ -34,6 +35,7 @@ __all__ = [
     "LeftOut",
     "Level",
     "LibraryReport",
+    "MachoSlice",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -154,6 +156,9 @@ class SolveRequest:
     subdir: str = "linux-64"
     #: glibc the target promises; packages that need a newer one are not chosen.
     glibc: str = "2.17"
+    #: macOS the target promises (``__osx``, osx-* subdirs); builds needing a newer one are
+    #: not chosen. 11.0 is the first macOS on Apple silicon.
+    macos: str = "11.0"
     #: where repodata and archives are cached; None for the user's cache folder.
     cache_dir: Path | None = None
     #: seconds one download may take, all its tries included: reading the channels' repodata
@@ -408,8 +413,23 @@ class WheelPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class MachoSlice:
+    """One architecture of a Mach-O file (a thin file has one; a universal file several)."""
+
+    #: architecture, spelled as in wheel tags: arm64, x86_64, i386, ...
+    arch: str
+    #: the oldest macOS it loads on, ``X.Y`` (LC_BUILD_VERSION's minos, or
+    #: LC_VERSION_MIN_MACOSX); None when it says nothing.
+    minos: str | None
+    #: it carries a code signature (LC_CODE_SIGNATURE).
+    signed: bool
+    #: why that signature does not verify (a page hash, the code limit); None when it does.
+    signature_problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BinaryFacts:
-    """What the loader and the platform tag care about in one binary (an ELF file, for now).
+    """What the loader and the platform tag care about in one binary (ELF or Mach-O).
 
     Read by a :class:`~condapress.formats.BinaryFormat`, never by running the file. The fields
     are named after ELF; a Mach-O or PE reader fills in its own counterparts (the install name
@@ -446,6 +466,8 @@ class BinaryFacts:
     uses_cxx11_abi: bool
     #: the format that read it (:attr:`condapress.formats.BinaryFormat.name`).
     format: str = "ELF"
+    #: Mach-O: every slice, with its minimum macOS and code signature; empty for other formats.
+    slices: tuple[MachoSlice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -650,7 +672,7 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class BinaryEdit:
-    """Every change one ELF file needs, applied in one patchelf call."""
+    """Every change one binary needs, applied in one step (for ELF, one patchelf call)."""
 
     #: the binary's path inside the wheel.
     dest: str
@@ -662,6 +684,9 @@ class BinaryEdit:
     replace_needed: tuple[tuple[str, str], ...] = ()
     #: the new DT_SONAME, for a library renamed in the wheel.
     set_soname: str | None = None
+    #: Mach-O: hash its code signature again once every byte is written (its edits, and the
+    #: placeholders rewritten before them): arm64 macOS refuses a page whose hash is wrong.
+    sign: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,6 +699,24 @@ class Launcher:
     dest: str
     #: path of the executable relative to site-packages.
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleScript:
+    """A ``console_scripts`` entry point that runs an executable kept inside the wheel."""
+
+    #: the command pip makes (``zstd`` becomes ``Scripts/zstd.exe``).
+    name: str
+    #: the module that holds its function: ``<package>._condapress_env``.
+    module: str
+    function: str
+    #: path of the executable inside the wheel.
+    target: str
+
+    @property
+    def value(self) -> str:
+        """The entry point's value: ``module:function``."""
+        return f"{self.module}:{self.function}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,6 +753,12 @@ class Layout:
     hooks: tuple[str, ...] = ()
     #: the binaries whose debug sections are removed before their edits (``--strip``).
     strip: tuple[str, ...] = ()
+    #: the wheel folders (``<dist>.libs``, those of the wheels it requires) holding the DLLs its
+    #: binaries import, which the import hook adds to Windows' DLL search path.
+    dll_directories: tuple[str, ...] = ()
+    #: executables run by ``console_scripts`` entry points whose functions the import hook
+    #: module holds (Windows, where pip makes no command of a ``.data/scripts`` file).
+    console_scripts: tuple[ConsoleScript, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,7 +876,7 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class LibraryReport:
-    """What one ELF file of a wheel needs, and where the loader would find it."""
+    """What one binary of a wheel needs, and where the loader would find it."""
 
     #: its path inside the wheel.
     path: str
@@ -844,6 +893,10 @@ class LibraryReport:
     exported_global_std: int
     #: whether it uses the C++11 ABI of libstdc++ (``std::__cxx11``).
     cxx11_abi: bool
+    #: Mach-O: the oldest macOS it loads on, ``X.Y`` (its slices' highest minos).
+    minos: str | None = None
+    #: Mach-O: its code signature: ``valid``, ``none`` or why it does not verify.
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -856,7 +909,7 @@ class AuditReport:
     claimed_tags: tuple[str, ...]
     #: the most compatible platform tag its binaries allow; tag ``any`` without binaries.
     verdict: PlatformVerdict
-    #: one report per ELF file, by path.
+    #: one report per binary, by path.
     libraries: tuple[LibraryReport, ...]
     #: errors first, then warnings, then notes.
     findings: tuple[Finding, ...]

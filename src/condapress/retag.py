@@ -20,16 +20,22 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from condapress.formats import BinaryFormat
-    from condapress.model import PlatformVerdict, StagedWheel
+    from condapress.model import BinaryFacts, PlatformVerdict, StagedWheel
 
-__all__ = ["bounded_by_requirements", "python_tags", "tag", "wheel_tags"]
+__all__ = ["bounded_by_requirements", "extension_names", "python_tags", "tag", "wheel_tags"]
 
 #: The tags of a wheel without binaries.
 _PURE = ("py3-none-any",)
 
-_CPYTHON = re.compile(r"\.cpython-(?P<major>\d)(?P<minor>\d+)(?P<flags>[dmut]*)(?:-[^.]+)?\.so$")
+_CPYTHON = re.compile(
+    r"\.cpython-(?P<major>\d)(?P<minor>\d+)(?P<flags>[dmut]*)(?:-[^.]+)?\.so$"
+    # Windows: .cp311-win_amd64.pyd, .cp313t-win_arm64.pyd
+    r"|\.cp(?P<wmajor>\d)(?P<wminor>\d+)(?P<wflags>t?)-win(?:32|_amd64|_arm64)\.pyd$"
+)
 _PYPY = re.compile(r"\.pypy(?P<version>\d+)-pp(?P<abi>\d+)(?:-[^.]+)?\.so$")
-_ABI3 = re.compile(r"\.abi3\.so$")
+_ABI3 = re.compile(r"\.abi3\.(?:so|pyd)$")
+# The DLL a Windows extension module imports says which interpreter it was built for.
+_PYTHON_DLL = re.compile(r"python(?P<major>3)(?P<minor>\d*)\.dll")
 # The stable ABI began with 3.2 (PEP 384): the claim made when nothing bounds python below.
 _ABI3_FLOOR = 2
 
@@ -55,7 +61,8 @@ def tag(
         verdicts[name] = None
         if binaries:
             libs = f"{wheel.layout.libs_dir}/"
-            pythons[name] = python_tags(dest for dest in binaries if not dest.startswith(libs))
+            modules = {dest: facts for dest, facts in binaries.items() if not dest.startswith(libs)}
+            pythons[name] = python_tags(extension_names(modules))
             links = {facts.soname for facts in binaries.values() if facts.soname}
             # an excluded library is the system's or another wheel's: the tag does not vouch
             # for it, as auditwheel's --exclude
@@ -75,6 +82,32 @@ def tag(
     return tuple(tagged)
 
 
+def extension_names(binaries: Mapping[str, BinaryFacts]) -> list[str]:
+    """The file names of *binaries* as :func:`python_tags` reads them.
+
+    A Windows extension module named without a tag (``win32api.pyd``, which Python also
+    imports) says which interpreter it is for by the DLL it imports: ``python39.dll`` makes it
+    ``win32api.cp39-win_amd64.pyd``, the stable ABI's ``python3.dll`` ``win32api.abi3.pyd``.
+
+    >>> from condapress.model import BinaryFacts
+    >>> pyd = BinaryFacts("amd64", True, False, None, ("python39.dll",), (), (), None, (), (),
+    ...                   (), False, "PE")
+    >>> extension_names({"win32/win32api.pyd": pyd, "_yaml.cp39-win_amd64.pyd": pyd})
+    ['win32/win32api.cp39-win_amd64.pyd', '_yaml.cp39-win_amd64.pyd']
+    """
+    names = []
+    for dest, facts in binaries.items():
+        name = dest
+        if dest.endswith(".pyd") and not _CPYTHON.search(dest) and not _ABI3.search(dest):
+            found = next(filter(None, map(_PYTHON_DLL.fullmatch, facts.needed)), None)
+            if found is not None and found["minor"]:
+                name = f"{dest[:-4]}.cp3{found['minor']}-win_amd64.pyd"
+            elif found is not None:
+                name = f"{dest[:-4]}.abi3.pyd"
+        names.append(name)
+    return names
+
+
 def python_tags(
     extension_names: Iterable[str], requires_python: str | None = None
 ) -> tuple[str, str]:
@@ -91,6 +124,8 @@ def python_tags(
     ('cp311', 'cp311')
     >>> python_tags(["_cffi_backend.abi3.so"], ">=3.8")
     ('cp38', 'abi3')
+    >>> python_tags(["yaml/_yaml.cp39-win_amd64.pyd", "pyyaml.libs/yaml-1a2b3c4d.dll"])
+    ('cp39', 'cp39')
     >>> python_tags([])
     ('py3', 'none')
 
@@ -101,8 +136,9 @@ def python_tags(
     abi3: list[str] = []
     for name in sorted(extension_names):
         if m := _CPYTHON.search(name):
-            version = m["major"] + m["minor"]
-            specific.setdefault((f"cp{version}", f"cp{version}{m['flags']}"), name)
+            version = (m["major"] or m["wmajor"]) + (m["minor"] or m["wminor"])
+            flags = m["flags"] or m["wflags"] or ""
+            specific.setdefault((f"cp{version}", f"cp{version}{flags}"), name)
         elif m := _PYPY.search(name):
             specific.setdefault((f"pp{m['version']}", f"pypy{m['version']}_pp{m['abi']}"), name)
         elif _ABI3.search(name):

@@ -77,7 +77,10 @@ def test_an_absolute_rpath_is_an_error(tmp_path: Path, libs: dict[str, Path]) ->
     finding = only(report, "rpath-absolute")
     assert finding.level is Level.ERROR
     assert finding.message == "demo/libdemo.so has the absolute RPATH entry /usr/local/demo/lib"
-    assert finding.hint == "use an entry relative to $ORIGIN (patchelf --set-rpath)"
+    assert finding.hint == (
+        "use an entry relative to $ORIGIN (patchelf --set-rpath) or @loader_path "
+        "(install_name_tool -rpath)"
+    )
     assert report.libraries[0].rpath == ("/usr/local/demo/lib",)
 
 
@@ -241,7 +244,7 @@ def test_a_truncated_elf_file_is_an_error(tmp_path: Path, libs: dict[str, Path])
             "unchecked-tag",
             (
                 "claims musllinux_1_2_x86_64, a platform condapress cannot check (only glibc Linux "
-                "tags)"
+                "and macOS tags)"
             ),
         ),
         (
@@ -392,7 +395,8 @@ def test_the_text_report_has_a_block_per_library(tmp_path: Path, libs: dict[str,
         "    rpath: /usr/local/demo/lib\n"
         "\n"
         "error: demo/libdemo.so has the absolute RPATH entry /usr/local/demo/lib\n"
-        "  hint: use an entry relative to $ORIGIN (patchelf --set-rpath)\n"
+        "  hint: use an entry relative to $ORIGIN (patchelf --set-rpath) or @loader_path "
+        "(install_name_tool -rpath)\n"
         "\n"
         "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl: failed "
         "(1 error, 0 warnings, 0 notes)\n"
@@ -449,7 +453,8 @@ def test_a_future_manylinux_tag_cannot_be_checked(tmp_path: Path, libs: dict[str
         make_wheel(tmp_path, {"demo/libdemo.so": libs["demo"].read_bytes()}, tags=tags)
     )
     assert only(report, "unchecked-tag").message == (
-        "claims manylinux_2_99_x86_64, a platform condapress cannot check (only glibc Linux tags)"
+        "claims manylinux_2_99_x86_64, a platform condapress cannot check (only glibc Linux "
+        "and macOS tags)"
     )
 
 

@@ -22,7 +22,16 @@ import pytest
 from condapress.formats.elf._read import read_elf
 from support import FIXTURE_CHANNEL
 from support.archive_edits import file_member, paths_json_for, read_archive, reindex, write_archive
-from support.conda_archives import METADATA, M, Package, index, json_member, tar_bytes, write_conda
+from support.conda_archives import (
+    METADATA,
+    M,
+    Package,
+    conda_archive,
+    index,
+    json_member,
+    tar_bytes,
+    write_conda,
+)
 from support.presses import LIBGREET, LIBGREETPP, PRESS, PYGREET, UNSAFE_HINT, Workspace
 
 if TYPE_CHECKING:
@@ -55,16 +64,6 @@ def compile_library(folder: Path, output: str, *args: str) -> bytes:
     command = ["gcc", "-shared", "-fPIC", "lib.c", "-o", output, *args]
     subprocess.run(command, cwd=folder, check=True, capture_output=True)
     return (folder / output).read_bytes()
-
-
-def conda_archive(folder: Path, name: str, payload: list[M], **changes: object) -> Path:
-    """A real ``.conda`` of package *name* 1.0 (build h0_0) that depends on nothing."""
-    package = Package(payload=payload, index=index(name=name, depends=[], **changes))
-    stem = f"{name}-1.0-h0_0"
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_conda(
-        folder / f"{stem}.conda", tar_bytes(package.info()), tar_bytes(payload), stem=stem
-    )
 
 
 def press_argv(archive: Path, *more: str) -> tuple[str, ...]:

@@ -170,3 +170,29 @@ def write_conda(
         zf.writestr(f"info-{stem}.tar.zst", compressor.compress(info))
         zf.writestr(f"pkg-{stem}.tar.zst", raw_pkg or compressor.compress(pkg))
     return path
+
+
+def archive_member(archive: Path, path: str) -> bytes:
+    """The file *path* of the payload of the conda *archive* (.conda or .tar.bz2)."""
+    if archive.name.endswith(".tar.bz2"):
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(path)
+            assert member is not None, path
+            return member.read()
+    with zipfile.ZipFile(archive) as zf:
+        pkg = next(name for name in zf.namelist() if name.startswith("pkg-"))
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(zf.read(pkg))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.extractfile(path)
+        assert member is not None, path
+        return member.read()
+
+
+def conda_archive(folder: Path, name: str, payload: list[M], **changes: object) -> Path:
+    """A real ``.conda`` of package *name* 1.0 (build h0_0) that depends on nothing."""
+    package = Package(payload=payload, index=index(name=name, depends=[], **changes))
+    stem = f"{name}-1.0-h0_0"
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_conda(
+        folder / f"{stem}.conda", tar_bytes(package.info()), tar_bytes(payload), stem=stem
+    )

@@ -211,7 +211,7 @@ def _press_layouts(
 
 def test_the_variables_of_a_fat_wheel_point_into_its_own_prefix(tmp_path: Path) -> None:
     wheels, layouts, packages = _press_layouts(tmp_path, fat=True)
-    layout = _with_environment(wheels[0], wheels, layouts, packages)
+    layout = _with_environment(wheels[0], wheels, layouts, packages, ELF)
     by_name = {s.name: s for s in layout.environment}
     assert by_name["TERMINFO"] == EnvSetting(
         "TERMINFO", "pyext.libs/share/terminfo", "share/terminfo", "ncurses", "pyext.libs"
@@ -232,13 +232,13 @@ def test_the_variables_of_a_fat_wheel_point_into_its_own_prefix(tmp_path: Path) 
 
 def test_a_split_wheel_points_at_the_data_of_the_wheels_it_requires(tmp_path: Path) -> None:
     wheels, layouts, packages = _press_layouts(tmp_path, fat=False)
-    layout = _with_environment(wheels[0], wheels, layouts, packages)
+    layout = _with_environment(wheels[0], wheels, layouts, packages, ELF)
     by_name = {s.name: (s.path, s.prefix) for s in layout.environment}
     assert by_name["TERMINFO"] == ("ncurses_conda.libs/share/terminfo", "ncurses_conda.libs")
     # through ncurses-conda, which requires openssl-conda
     assert by_name["OPENSSL_CONF"] == ("openssl_conda.libs/ssl/openssl.cnf", "openssl_conda.libs")
     assert layout.hooks == ("pyext/__init__.py",)
-    native = _with_environment(wheels[2], wheels, layouts, packages)
+    native = _with_environment(wheels[2], wheels, layouts, packages, ELF)
     assert [s.name for s in native.environment if s.path] == ["OPENSSL_CONF"]
     assert native.hooks == ()  # no package to hook, and nothing is set at import
 
@@ -252,7 +252,7 @@ def test_no_hook_when_nothing_is_set_at_import(tmp_path: Path) -> None:
     }
     wheel = wheel_spec("pyext", "pyext", "tk")
     layouts = {"pyext": plan_layout(wheel, packages, {}, ELF)}
-    layout = _with_environment(wheel, [wheel], layouts, packages)
+    layout = _with_environment(wheel, [wheel], layouts, packages, ELF)
     assert [(s.name, s.path, s.at_import) for s in layout.environment] == [
         ("TCL_LIBRARY", "pyext.libs/lib/tcl8.6", False),
         ("TK_LIBRARY", "pyext.libs/lib/tk8.6", False),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from condapress.model import (
     Becomes,
+    CondaRecord,
     NoArch,
     NodeClass,
     PackageFacts,
@@ -393,3 +396,29 @@ def test_a_package_without_own_requirements_gets_conda_lines_only() -> None:
     the_plan = plan(closure(PYGREET, "pygreet"), facts, PlanOptions(fat=True))
     # its own METADATA names no salutation: conda's dependency is added all the same
     assert the_plan.wheels[0].requires_dist == ("salutation>=1.2",)
+
+
+def test_macos_libcxx_is_grafted_where_a_binary_needs_it_whatever_the_runtime_policy() -> None:
+    def osx(name: str, build: str, *depends: str) -> CondaRecord:
+        return CondaRecord(name, "1.0", build, 0, "osx-arm64", depends)
+
+    records = (
+        osx("libcxx", "h0_0"),
+        osx("lz4-c", "h1_0", "libcxx >=14"),
+        osx("brotli-python", "py311h2_0", "libcxx >=15", "python >=3.11,<3.12.0a0"),
+    )
+    facts = {"brotli-python": PackageFacts("brotli-python", has_site_packages=True)}
+    the_closure = replace(closure(records, "brotli-python", "lz4-c"), subdir="osx-arm64")
+    the_plan = plan(the_closure, facts, PlanOptions(runtime="system"))
+    libcxx = the_plan.decision("libcxx")
+    assert (libcxx.node_class, libcxx.becomes, libcxx.reason) == (
+        NodeClass.NATIVE,
+        Becomes.MERGED,
+        "compiler runtime of macOS builds: bundled where a binary needs it",
+    )
+    assert libcxx.wheels == ("Brotli", "lz4-c-conda")
+    assert the_plan.grafted == frozenset({"libcxx"})
+    # on Linux, a package of that name is an ordinary native library
+    linux = plan(closure(tuple(replace(r, subdir="linux-64") for r in records), "lz4-c"))
+    assert linux.grafted == frozenset()
+    assert linux.decision("libcxx").becomes is Becomes.WHEEL

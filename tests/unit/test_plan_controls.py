@@ -126,3 +126,26 @@ def test_only_python_dependencies_are_renamed(rename: str, why: str) -> None:
         plan(closure(PYGREET, "pygreet"), FACTS, PlanOptions(rename=((rename, "other"),)))
     assert refused.value.message == f"--rename applies to python dependencies only: {why}"
     assert refused.value.hint == "leave those packages out of --rename"
+
+
+@pytest.mark.parametrize(
+    ("options", "given"),
+    [
+        (PlanOptions(strip=True), "--strip applies"),
+        (PlanOptions(exclude=("libz.*",), strip=True), "--exclude and --strip apply"),
+    ],
+)
+@pytest.mark.parametrize("subdir", ["osx-arm64", "win-64"])
+def test_exclude_and_strip_are_refused_for_macos_and_windows(
+    options: PlanOptions, given: str, subdir: str
+) -> None:
+    with pytest.raises(SpecError) as refused:
+        plan(closure(PYGREET, "pygreet", subdir=subdir), FACTS, options)
+    assert refused.value.message == (
+        f"{given} to linux-* wheels only (ELF binaries), not to {subdir}"
+    )
+    options_given = given.rsplit(" ", 1)[0]
+    assert refused.value.hint == (
+        f"press {subdir} without {options_given}: macOS and Windows binaries keep their debug "
+        "information outside them, and their wheels bundle every library they load"
+    )

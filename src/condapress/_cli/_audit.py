@@ -15,12 +15,16 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "audit",
         help="check any wheel for what pip, PyPI or a user would trip on",
         description="Report, for each WHEEL (any wheel, not only condapress's): the tags it "
-        "claims and the most compatible manylinux policy its binaries satisfy; every DT_NEEDED "
-        "and where it resolves; the highest GLIBC/GLIBCXX/CXXABI/GCC versions each library "
-        "needs; RPATH problems; build-prefix strings left in files; exported std:: symbols (the "
+        "claims and the most compatible manylinux policy its binaries satisfy (for Mach-O files, "
+        "the macosx tag of their highest minimum macOS); every DT_NEEDED or load command and "
+        "where it resolves; the highest GLIBC/GLIBCXX/CXXABI/GCC versions each library "
+        "needs; RPATH problems; Mach-O code signatures, page by page; build-prefix strings left "
+        "in files; exported std:: symbols (the "
         "C++ interposition hazard); RECORD and METADATA integrity; and, for a wheel condapress "
         "pressed, whether every path a build-prefix placeholder named is found at run time. "
-        "Each finding has a level "
+        "For a Windows wheel: every DLL each binary imports and where Windows finds it (beside "
+        "it, in a folder its package adds with os.add_dll_directory, or the system's), and "
+        "bundled DLLs imported under their own names. Each finding has a level "
         "and a hint. The exit status is 1 when any finding is an error.",
     )
     parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL", help="a .whl file")

@@ -81,6 +81,13 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         "(default: 2.17, the manylinux2014 baseline)",
     )
     parser.add_argument(
+        "--macos",
+        default="11.0",
+        metavar="X.Y",
+        help="macOS the target systems have (osx-* subdirs); builds that need a newer one are "
+        "not chosen (default: 11.0, the first macOS on Apple silicon)",
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         metavar="DIR",
@@ -208,6 +215,7 @@ def solve_request(args: argparse.Namespace) -> SolveRequest:
         python=args.python,
         subdir=args.subdir,
         glibc=args.glibc,
+        macos=args.macos,
         cache_dir=args.cache_dir,
         timeout=args.timeout,
     )

@@ -62,7 +62,8 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--plat",
         metavar="TAG",
-        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64 or manylinux2014): "
+        help="tag the platform wheels TAG (e.g. manylinux_2_28_x86_64, manylinux2014 or "
+        "macosx_12_0_arm64): "
         "fails, saying why, when the binaries cannot honour it (default: the most compatible "
         "tag they honour)",
     )

@@ -143,7 +143,8 @@ def assemble(
         root_is_purelib=not staged.binaries,
         files=tuple((path, staged.root / path) for path in staged.files),
         executables=staged.executables,
-        entry_points=entry_points(spec, packages),
+        entry_points=entry_points(spec, packages)
+        + tuple(("console_scripts", s.name, s.value) for s in layout.console_scripts),
         provenance=pressed,
         runtime=runtime,
         data_paths=data_paths,

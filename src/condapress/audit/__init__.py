@@ -1,4 +1,4 @@
-"""Stage 8, audit: check a wheel, ours or anyone's, for what PyPI, installers or loaders trip on.
+"""Stages 8 and 9, audit: check a wheel, ours or anyone's, for what loaders and PyPI trip on.
 
 The wheel is streamed, never installed or run (:mod:`condapress.audit._scan`). The report sets
 the tags it claims against the platform tag its binaries allow, shows one block per binary (what

@@ -7,8 +7,10 @@ import re
 from typing import TYPE_CHECKING
 
 from condapress import formats
-from condapress._datapaths import PLACEHOLDERS
+from condapress.audit import _macho
+from condapress.audit._dlls import dll_findings
 from condapress.audit._integrity import cxx_findings, finding, missing_library
+from condapress.audit._loader import installed, resolve, rpath_findings
 from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
 from condapress.formats.elf._read import max_versions
 from condapress.model import LibraryReport, PlatformVerdict
@@ -31,32 +33,68 @@ def binary_findings(
 
     :param facts: what the wheel's ``.dist-info`` says (its tags, its requirements).
     """
-    binaries = {m.name: m.elf for m in members if m.elf is not None}
+    binaries = _judged({m.name: m.elf for m in members if m.elf is not None}, facts.claimed_tags)
     findings: list[Finding] = []
     if not binaries:
         return _PURE, (), findings
     fmt = formats.for_facts(binaries[min(binaries)])
-    verdict = _verdict(binaries, facts, findings, fmt)
-    libraries = _libraries(binaries, members, verdict, facts, findings, fmt)
+    if fmt.name == "PE":
+        return dll_findings(binaries, members, facts, fmt)
+    verdict = _verdict(binaries, members, facts, findings, fmt)
+    if fmt.name == "Mach-O":
+        libraries = _macho.libraries(binaries, members, verdict, facts.requires_dist, findings, fmt)
+    else:
+        libraries = _libraries(binaries, members, verdict, facts, findings, fmt)
     return verdict, libraries, findings
 
 
 #: The verdict of a wheel without binaries.
 _PURE = PlatformVerdict("any", (), "any", ())
+#: The binary format of the wheels that claim a platform tag starting so; ELF for the others.
+_TAG_FORMATS = (("win", "PE"), ("macosx", "Mach-O"))
+
+
+def _judged(binaries: Mapping[str, BinaryFacts], claimed: Sequence[str]) -> dict[str, BinaryFacts]:
+    """The binaries of the format the wheel's platform loads; the others are data to it.
+
+    A wheel for Linux (or a pure one) may carry Windows programs as data, which it never runs
+    (setuptools' and pip's launcher templates, ``cli-64.exe``, ``t64.exe``): PE files are
+    judged only in a wheel that claims a Windows tag, or that claims a platform and has no
+    binary of its own format.
+    """
+    platforms = {tag.rpartition("-")[2] for tag in claimed}
+    wanted = next(
+        (name for prefix, name in _TAG_FORMATS if any(p.startswith(prefix) for p in platforms)),
+        "ELF",
+    )
+    judged = {path: facts for path, facts in binaries.items() if facts.format == wanted}
+    if judged or platforms <= {"any"}:
+        return judged
+    # A wheel for one platform whose binaries are all another's: judged, and found wanting.
+    return dict(binaries)
+
+
 _PLATFORM = re.compile(
-    r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux)_(?P<arch>.+)"
+    r"(?P<policy>manylinux_\d+_\d+|manylinux(?:1|2010|2014)|musllinux_\d+_\d+|linux"
+    r"|macosx_\d+_\d+)_(?P<arch>.+)"
 )
 
 
 def _verdict(
-    elfs: Mapping[str, BinaryFacts], facts: WheelFacts, findings: list[Finding], fmt: BinaryFormat
+    elfs: Mapping[str, BinaryFacts],
+    members: Sequence[Member],
+    facts: WheelFacts,
+    findings: list[Finding],
+    fmt: BinaryFormat,
 ) -> PlatformVerdict:
     """The platform tag the binaries allow; append what is wrong with the claimed ones."""
     platforms = sorted({tag.rpartition("-")[2] for tag in facts.claimed_tags})
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
     wheel_libs |= facts.excluded  # the press left them to the system: the tag does not judge them
     expected: set[str] = set()
-    if facts.requires_dist:
+    if facts.requires_dist and fmt.name == "Mach-O":
+        expected = _macho.elsewhere(elfs, members, fmt)
+    elif facts.requires_dist:
         # A library on no whitelist is expected from a required wheel (reported as such), which
         # answers for it: the press tags a wheel that relies on another's libraries the same way.
         arch = elfs[min(elfs)].machine
@@ -107,29 +145,15 @@ def _claim(platform: str, verdict: PlatformVerdict, fmt: BinaryFormat) -> list[F
             pass  # a policy this auditwheel does not know, such as a future manylinux_2_99
         else:
             return []
-    message = f"claims {platform}, a platform condapress cannot check (only glibc Linux tags)"
+    message = (
+        f"claims {platform}, a platform condapress cannot check (only glibc Linux and macOS tags)"
+    )
     return [finding("unchecked-tag", message)]
 
 
 def _names(path: str, elf: BinaryFacts) -> set[str]:
     """The names the loader may know *elf* by: its file name and its SONAME."""
     return {posixpath.basename(path), *([elf.soname] if elf.soname else [])}
-
-
-def _installed(name: str) -> str:
-    """Where an archive member lands relative to the install root (purelib/platlib data)."""
-    parts = name.split("/")
-    if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in {"purelib", "platlib"}:  # noqa: PLR2004
-        return "/".join(parts[2:])
-    return name
-
-
-def _resolve(origin: str, entry: str) -> str | None:
-    """The folder an ``$ORIGIN`` entry leads to, relative to the install root; None otherwise."""
-    for token in ("$ORIGIN", "${ORIGIN}"):
-        if entry == token or entry.startswith(f"{token}/"):
-            return posixpath.normpath(posixpath.join(origin or ".", entry[len(token) + 1 :]))
-    return None
 
 
 def _search_dirs(
@@ -144,8 +168,8 @@ def _search_dirs(
     """
 
     def dirs(path: str, entries: Sequence[str]) -> set[str]:
-        origin = posixpath.dirname(_installed(path))
-        return {d for entry in entries if (d := _resolve(origin, entry)) is not None}
+        origin = posixpath.dirname(installed(path))
+        return {d for entry in entries if (d := resolve(origin, entry)) is not None}
 
     inherited = {
         path: set() if elf.runpath else dirs(path, elf.rpath) for path, elf in elfs.items()
@@ -176,7 +200,7 @@ def _libraries(
 ) -> tuple[LibraryReport, ...]:
     """One report per ELF file; append the problems of its needs, RPATH and C++ exports."""
     requires_dist = facts.requires_dist
-    files = {_installed(m.name) for m in members}
+    files = {installed(m.name) for m in members}
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
     provided: dict[str, list[str]] = {}
     for path, elf in elfs.items():
@@ -188,7 +212,7 @@ def _libraries(
     reports = []
     for path in sorted(elfs):
         elf = elfs[path]
-        findings += _rpath_findings(path, elf, folders, requires_dist)
+        findings += rpath_findings(path, elf, folders, requires_dist)
         needed = []
         for soname in elf.needed:
             if soname in provided:
@@ -214,33 +238,3 @@ def _libraries(
             LibraryReport(path, tuple(needed), versions, rpath, weak, strong, elf.uses_cxx11_abi)
         )
     return tuple(reports)
-
-
-def _rpath_findings(
-    path: str, elf: BinaryFacts, folders: set[str], requires_dist: Sequence[str]
-) -> list[Finding]:
-    origin = posixpath.dirname(_installed(path))
-    findings = []
-    for entry in dict.fromkeys((*elf.rpath, *elf.runpath)):
-        kind = "RPATH" if entry in elf.rpath else "RUNPATH"
-        folder = _resolve(origin, entry)
-        if any(placeholder in entry for placeholder in PLACEHOLDERS):
-            message = f"{path} has the {kind} entry {entry}, which holds a conda prefix placeholder"
-            findings.append(finding("rpath-placeholder", message, path))
-        elif entry.startswith("/"):
-            message = f"{path} has the absolute {kind} entry {entry}"
-            findings.append(finding("rpath-absolute", message, path))
-        elif folder is None and "$" not in entry:  # $LIB and $PLATFORM are the loader's business
-            message = (
-                f"{path} has the {kind} entry {entry}, which the loader resolves against the "
-                "current directory"
-            )
-            findings.append(finding("rpath-cwd-relative", message, path))
-        elif folder is not None and folder not in folders:
-            leads = f"{path} has the {kind} entry {entry}, which leads to {folder}"
-            if requires_dist and folder != ".." and not folder.startswith("../"):
-                message = f"{leads}, a folder the wheel does not have (a wheel it requires may)"
-                findings.append(finding("rpath-other-wheel", message, path))
-            else:
-                findings.append(finding("rpath-outside-wheel", f"{leads}, outside the wheel", path))
-    return findings

@@ -92,7 +92,7 @@ def judge(
         notes = [(Verdict.COVERED, *note) for note in known.found]
         notes += [(Verdict.DEGRADED, *note) for note in known.unreachable]
         for verdict, folder, reason in sorted(notes, key=lambda note: -len(note[1])):
-            if _datapaths.under(path, folder):
+            if _datapaths.under_pattern(path, folder):
                 return Judgement(verdict, folder, reason)
     if path == ".":
         return Judgement(Verdict.PREFIX, path)

@@ -92,7 +92,13 @@ CODES: dict[str, tuple[Level, str]] = {
     "library-excluded": (_I, "make sure the target systems or a required wheel install it"),
     "library-from-other-wheel": (_W, "check that a Requires-Dist wheel installs it on the RPATH"),
     "unreachable-library": (_W, "add an RPATH entry $ORIGIN/<its folder> (patchelf --add-rpath)"),
-    "rpath-absolute": (_E, "use an entry relative to $ORIGIN (patchelf --set-rpath)"),
+    "rpath-absolute": (
+        _E,
+        (
+            "use an entry relative to $ORIGIN (patchelf --set-rpath) or @loader_path "
+            "(install_name_tool -rpath)"
+        ),
+    ),
     "rpath-placeholder": (_E, "press the conda package with condapress, which rewrites RPATH"),
     "rpath-outside-wheel": (_W, "point it at a folder of the wheel, or remove it"),
     "rpath-other-wheel": (_I, "nothing to do if a Requires-Dist wheel installs that folder"),
@@ -100,6 +106,47 @@ CODES: dict[str, tuple[Level, str]] = {
     "exported-std-symbols": (_W, _STD_HINT),
     "cxx11-abi": (_I, "C++ libraries sharing std::string need the same _GLIBCXX_USE_CXX11_ABI"),
     "bundled-libstdcxx": (_W, _LIBSTDCXX_HINT),
+    # the DLLs of a Windows wheel (condapress.audit._dlls)
+    "dll-missing": (_E, "bundle it in the wheel (condapress --fat, delvewheel repair)"),
+    "dll-from-other-wheel": (
+        _W,
+        (
+            "check that a Requires-Dist wheel installs it in a folder the package adds with "
+            "os.add_dll_directory"
+        ),
+    ),
+    "dll-unreachable": (
+        _E,
+        (
+            "call os.add_dll_directory on its folder at the top of the package's __init__.py "
+            "(condapress and delvewheel repair write that call)"
+        ),
+    ),
+    "dll-not-mangled": (
+        _W,
+        (
+            "rename the bundled DLL with a hash of its own and rewrite the import tables naming "
+            "it (condapress and delvewheel repair do)"
+        ),
+    ),
+    "msvc-runtime": (
+        _I,
+        (
+            "nothing to do where the Microsoft Visual C++ Redistributable is installed, as it is "
+            "on most machines; elsewhere the import fails until it is"
+        ),
+    ),
+    # what dyld and macOS refuse (condapress.audit._macho)
+    "bad-macho": (_E, "rebuild the wheel: dyld cannot use a truncated or corrupt binary"),
+    "install-name-absolute": (
+        _E,
+        (
+            "load it by @loader_path/<path from the binary to the library> (install_name_tool "
+            "-change), with the library in the wheel"
+        ),
+    ),
+    "unsigned-binary": (_E, "sign it ad hoc (codesign -s -) after its last edit"),
+    "bad-signature": (_E, "sign it again (codesign -f -s -): an edit after signing broke it"),
     # the data paths of placeholder sites (condapress.audit._datapaths)
     "data-path-covered": (_I, "nothing to do"),
     "data-path-unshipped": (_I, "nothing to do: in a conda environment it is missing too"),

@@ -12,7 +12,7 @@ from condapress.model import Level
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from condapress.model import AuditReport, CheckReport, Finding
+    from condapress.model import AuditReport, CheckReport, Finding, LibraryReport
 
 __all__ = ["AUDIT_SCHEMA_VERSION", "audit_document", "audit_text", "check_text"]
 
@@ -53,6 +53,27 @@ def _json(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _library_lines(lib: LibraryReport) -> list[str]:
+    """What one binary needs, its RPATH, C++ exports, minimum macOS and code signature."""
+    lines = [f"    needs {soname} ({where})" for soname, where in lib.needed]
+    if lib.max_versions:
+        versions = ", ".join(f"{prefix}_{v}" for prefix, v in lib.max_versions)
+        lines.append(f"    max versions: {versions}")
+    if lib.rpath:
+        lines.append(f"    rpath: {':'.join(lib.rpath)}")
+    if lib.exported_weak_std or lib.exported_global_std:
+        lines.append(
+            f"    exports std:: {lib.exported_weak_std} weak, {lib.exported_global_std} global"
+        )
+    if lib.cxx11_abi:
+        lines.append("    C++11 ABI (std::__cxx11)")
+    if lib.minos is not None:
+        lines.append(f"    minimum macOS: {lib.minos}")
+    if lib.signature is not None:
+        lines.append(f"    code signature: {lib.signature}")
+    return lines
+
+
 def audit_text(report: AuditReport) -> str:
     """The report for people: tags claimed and allowed, one block per binary, then findings.
 
@@ -71,19 +92,7 @@ def audit_text(report: AuditReport) -> str:
     if report.runtime is not None:
         lines.append(f"  compiler runtime: {report.runtime}")
     for lib in report.libraries:
-        lines += ["", f"  {lib.path}"]
-        lines += [f"    needs {soname} ({where})" for soname, where in lib.needed]
-        if lib.max_versions:
-            versions = ", ".join(f"{prefix}_{v}" for prefix, v in lib.max_versions)
-            lines.append(f"    max versions: {versions}")
-        if lib.rpath:
-            lines.append(f"    rpath: {':'.join(lib.rpath)}")
-        if lib.exported_weak_std or lib.exported_global_std:
-            lines.append(
-                f"    exports std:: {lib.exported_weak_std} weak, {lib.exported_global_std} global"
-            )
-        if lib.cxx11_abi:
-            lines.append("    C++11 ABI (std::__cxx11)")
+        lines += ["", f"  {lib.path}", *_library_lines(lib)]
     if report.findings:
         lines.append("")
     for f in report.findings:

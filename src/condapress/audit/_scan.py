@@ -15,6 +15,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import re
 import zipfile
 import zlib
 from base64 import urlsafe_b64encode
@@ -31,12 +32,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress.formats import Collector
+    from condapress.formats import BinaryFormat, Collector
     from condapress.model import BinaryFacts
 
 __all__ = [
     "MAX_DIST_INFO_FILE",
     "MAX_MEMBERS",
+    "MAX_SOURCE",
     "Member",
     "WheelScan",
     "read_wheel",
@@ -64,6 +66,11 @@ _STRONG_HASHES = frozenset(
     {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
 )
 _UNSAFE_WHEEL = "do not install this wheel: no real wheel is made like this"
+#: The largest package ``__init__.py`` (or hook module) kept to look for DLL folders it adds.
+MAX_SOURCE = 1 << 20
+_SOURCES = re.compile(
+    r"(?:[^/]+\.data/(?:purelib|platlib)/)?[^/]+/(?:__init__|_condapress_env)\.py"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,9 @@ class Member:
     elf: BinaryFacts | None
     #: ``(finding code, message)``: it could not be read, or is a broken or oversized ELF file.
     problem: tuple[str, str] | None
+    #: the text of a top-level package's ``__init__.py`` or import hook module (where a
+    #: Windows wheel adds its DLL folders), up to MAX_SOURCE bytes.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +182,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
     found: set[bytes] = set()
     tail, size = b"", 0
     collector: Collector | None = None
+    fmt: BinaryFormat | None = None
     elf: BinaryFacts | None = None
     problem: tuple[str, str] | None = None
     try:
@@ -194,14 +205,22 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms: Sequenc
             elf = collector.read(lambda: zf.open(info))
     except TooLargeError as exc:
         problem = ("file-too-large", exc.message)
-    except ArchiveError as exc:
-        problem = ("bad-elf", exc.message)
+    except ArchiveError as exc:  # "bad-elf", "bad-macho": named after the format that read it
+        kind = fmt.name.lower().replace("-", "") if fmt is not None else "elf"
+        problem = (f"bad-{kind}", exc.message)
     except _CORRUPT as exc:
         message = f"{name} cannot be read from the archive: {exc}"
         return Member(name, size, (), (), None, ("unreadable-member", message))
     digests = tuple((algorithm, _b64(hasher.digest())) for algorithm, hasher in hashers)
     prefixes = tuple(p for p, n in zip(BUILD_PREFIXES, _NEEDLES, strict=True) if n in found)
-    return Member(name, size, digests, prefixes, elf, problem)
+    return Member(name, size, digests, prefixes, elf, problem, _source(zf, info))
+
+
+def _source(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    """The text of a package's ``__init__.py`` or hook module (read again: it is small)."""
+    if info.file_size > MAX_SOURCE or not _SOURCES.fullmatch(info.filename):
+        return None
+    return zf.read(info).decode("utf-8", "replace")
 
 
 def _b64(digest: bytes) -> str:

@@ -3,9 +3,11 @@
 No stage reads, edits or judges a binary itself. The relocate stage asks the
 :class:`BinaryFormat` of the target subdir (:func:`for_subdir`) what a file says and which
 edit it needs, and has it apply the edits; the retag stage asks it for the platform tag; the
-audit asks the format of each member it meets (:func:`for_head`). ELF, for ``linux-*``, is the
-one format implemented (:mod:`condapress.formats.elf`). Mach-O and PE are siblings to come: a
-module that answers the same questions and one line in :data:`_BY_PLATFORM`.
+audit asks the format of each member it meets (:func:`for_head`). ELF is the format of
+``linux-*`` (:mod:`condapress.formats.elf`), Mach-O that of ``osx-*``
+(:mod:`condapress.formats.macho`), PE that of ``win-*`` (:mod:`condapress.formats.pe`); each
+answers the same questions and has one line in
+:data:`_BY_PLATFORM`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from condapress.errors import SpecError
 from condapress.formats.elf import ELF
+from condapress.formats.macho import MACHO
+from condapress.formats.pe import PE
+from condapress.model import KNOWN_SUBDIRS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -103,14 +108,14 @@ class BinaryFormat(Protocol):
 
 
 #: The format of each platform, by the first part of a conda subdir.
-_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF}
+_BY_PLATFORM: dict[str, BinaryFormat] = {"linux": ELF, "osx": MACHO, "win": PE}
 
 
 def for_subdir(subdir: str) -> BinaryFormat:
     """The binary format of packages built for *subdir* (``linux-64`` -> ELF).
 
-    >>> for_subdir("linux-aarch64").name
-    'ELF'
+    >>> for_subdir("linux-aarch64").name, for_subdir("win-64").name
+    ('ELF', 'PE')
 
     :raises SpecError: condapress cannot press wheels for *subdir* yet.
     """
@@ -119,7 +124,8 @@ def for_subdir(subdir: str) -> BinaryFormat:
         implemented = ", ".join(f"{name}-*" for name in _BY_PLATFORM)
         raise SpecError(
             f"condapress cannot press wheels for {subdir} yet: only {implemented} are implemented",
-            hint="press on a Linux subdir (--subdir linux-64, linux-aarch64, ...)",
+            hint="press for one of: "
+            + ", ".join(s for s in KNOWN_SUBDIRS if s.partition("-")[0] in _BY_PLATFORM),
         )
     return found
 

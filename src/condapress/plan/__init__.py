@@ -35,9 +35,16 @@ if TYPE_CHECKING:
 __all__ = ["build_graph", "facts_wanted", "is_compiler_runtime", "plan", "pypi_name"]
 
 
-def is_compiler_runtime(name: str) -> bool:
-    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...)."""
-    return name in system_packages().runtime
+def is_compiler_runtime(name: str, subdir: str = "") -> bool:
+    """Whether conda package *name* is a compiler runtime (libstdcxx-ng, libgcc-ng, libgomp...).
+
+    For a macOS *subdir* (``osx-*``), libc++ (``libcxx``) and ``llvm-openmp`` are too.
+
+    >>> is_compiler_runtime("libcxx"), is_compiler_runtime("libcxx", "osx-arm64")
+    (False, True)
+    """
+    tables = system_packages()
+    return name in tables.runtime or (subdir.startswith("osx-") and name in tables.runtime_osx)
 
 
 def build_graph(closure: Closure) -> nx.DiGraph[str]:
@@ -105,7 +112,7 @@ def plan(
         a control is invalid, or renames a package that is not a python dependency.
     """
     options = options or PlanOptions()
-    _controls.check(options)
+    _controls.check(options, closure.subdir)
     ctx = _context(closure, facts or {}, options)
     wheels = _controls.with_added_requires(group(ctx), ctx.roots, options)
     root_wheels = tuple(dict.fromkeys(wheels.own[root] for root in ctx.roots))
@@ -141,6 +148,6 @@ def _context(
         facts=facts,
         roots=roots,
         options=options,
-        runtime=frozenset(name for name in natives if is_compiler_runtime(name)),
+        runtime=frozenset(name for name in natives if is_compiler_runtime(name, closure.subdir)),
         environment=target_environment(closure.python, closure.subdir),
     )

@@ -37,6 +37,12 @@ def classify(rec: CondaRecord, facts: PackageFacts | None, options: PlanOptions)
     tables = system_packages()
     if tables.provides(rec.name):
         return Classified(NodeClass.SYSTEM, "provided by the target interpreter or platform")
+    if rec.subdir.startswith("osx-") and rec.name in tables.runtime_osx:
+        # Conda's macOS builds load it by @rpath (conda-forge's libc++ is newer than the one
+        # in /usr/lib, and its builds rely on that): no macOS has it, whatever --runtime says.
+        return Classified(
+            NodeClass.NATIVE, "compiler runtime of macOS builds: bundled where a binary needs it"
+        )
     if rec.name in tables.runtime:
         if options.runtime == "system":
             return Classified(

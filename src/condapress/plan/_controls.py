@@ -35,11 +35,14 @@ EXCLUDED = (
 )
 
 
-def check(options: PlanOptions) -> None:
+def check(options: PlanOptions, subdir: str) -> None:
     """Refuse controls that cannot be applied; one error lists every problem.
 
-    :raises SpecError: ``invalid --exclude, --rename or --add-requires: <problem>; ...``.
+    :param subdir: the closure's; ``--exclude`` and ``--strip`` apply to ``linux-*`` (ELF) only.
+    :raises SpecError: ``invalid --exclude, --rename or --add-requires: <problem>; ...``, or
+        ``--exclude``/``--strip`` for a macOS or Windows subdir.
     """
+    _check_format(options, subdir)
     problems = [
         f"--exclude {pattern!r} is not a library name pattern (a file name, '*' and '?' allowed)"
         for pattern in options.exclude
@@ -73,6 +76,26 @@ def check(options: PlanOptions) -> None:
             "written as in pyproject.toml",
             detail="\n".join(printable(p) for p in problems),
         )
+
+
+def _check_format(options: PlanOptions, subdir: str) -> None:
+    # Mach-O and PE keep their debug information outside the binary (a .dSYM, a .pdb), so there
+    # is nothing to strip; and the macOS and Windows audits cannot yet vouch for a library left
+    # to the system (docs/decisions.md).
+    used = [name for name, on in (("--exclude", options.exclude), ("--strip", options.strip)) if on]
+    if not used or subdir.startswith(_ELF_PLATFORM):
+        return
+    given = " and ".join(used)
+    verb = "apply" if len(used) > 1 else "applies"
+    raise SpecError(
+        f"{given} {verb} to linux-* wheels only (ELF binaries), not to {subdir}",
+        hint=f"press {subdir} without {given}: macOS and Windows binaries keep their debug "
+        "information outside them, and their wheels bundle every library they load",
+    )
+
+
+#: The subdirs whose binaries are ELF, the only ones --exclude and --strip apply to.
+_ELF_PLATFORM = "linux-"
 
 
 def renamed(

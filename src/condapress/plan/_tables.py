@@ -36,6 +36,9 @@ class SystemPackages:
     #: the compiler runtime (``libgcc-ng``, ``libstdcxx-ng``, ``libgomp``...): provided by the
     #: target under ``--runtime system``, bundled under ``--runtime bundle``.
     runtime: frozenset[str]
+    #: the C++ and OpenMP runtime of conda's macOS builds (``libcxx``, ``llvm-openmp``): no
+    #: macOS has the copy they need, so they are bundled where a binary needs them.
+    runtime_osx: frozenset[str] = frozenset()
 
     def provides(self, name: str) -> bool:
         """Whether the target always provides conda package *name* (the runtime aside)."""
@@ -66,6 +69,7 @@ def system_packages() -> SystemPackages:
         names=frozenset(data["names"]),
         prefixes=tuple(data["prefixes"]),
         runtime=frozenset(data["runtime"]),
+        runtime_osx=frozenset(data["runtime_osx"]),
     )
 
 

@@ -10,6 +10,7 @@ copied, placeholders rewritten, one edit per binary) and reads the binaries back
 from __future__ import annotations
 
 import logging
+import posixpath
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from condapress._paths import destination, safe_name
 from condapress._progress import NULL_REPORTER
 from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, SpecError, printable
 from condapress.model import PathType, StagedWheel
-from condapress.relocate import _apply, _hook
+from condapress.relocate import _apply, _hook, _windows
 from condapress.relocate._layout import libs_dir, plan_layout, provided_sonames
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def relocate(
             logger.debug("%s: %s of %s left out: %s", layout.distribution, *_left_out_text(left))
     staged = []
     for wheel in the_plan.wheels:
-        layout = _with_environment(wheel, the_plan.wheels, layouts, packages)
+        layout = _with_environment(wheel, the_plan.wheels, layouts, packages, fmt)
         if the_plan.strip:
             layout = replace(layout, strip=tuple(edit.dest for edit in layout.binary_edits))
         root = destination(stage, wheel.distribution)
@@ -153,7 +154,7 @@ def scan(package: UnpackedPackage, fmt: BinaryFormat) -> dict[str, BinaryFacts]:
         if entry.path_type is not PathType.HARDLINK or path.is_symlink():
             continue
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(_HEAD)
         if not fmt.is_binary(head):
             continue
         try:
@@ -166,9 +167,13 @@ def scan(package: UnpackedPackage, fmt: BinaryFormat) -> dict[str, BinaryFacts]:
                 package=package.info.record.dist,
                 path=entry.path,
             ) from exc
-        _check_names(package, entry.path, found[entry.path])
+        _check_names(package, entry.path, found[entry.path], fmt)
     return found
 
+
+#: How much of a file tells its format: a PE header's place is at offset 0x3c, and it is
+#: within the first few hundred bytes of any real file.
+_HEAD = 1024
 
 #: What to do about a DT_SONAME or DT_NEEDED that is not one plain file name.
 _NAME_HINTS = {
@@ -178,13 +183,29 @@ _NAME_HINTS = {
 }
 
 
-def _check_names(package: UnpackedPackage, path: str, facts: BinaryFacts) -> None:
+def _check_names(
+    package: UnpackedPackage, path: str, facts: BinaryFacts, fmt: BinaryFormat
+) -> None:
     """Refuse a DT_SONAME or DT_NEEDED that is not one plain file name.
 
     Sonames become file names in the wheel, and DT_NEEDED entries are looked up among them: both
     are data, never paths. A DT_NEEDED with a '/' is a path to the loader (from the working
-    folder, or absolute), which no installed wheel can honour.
+    folder, or absolute), which no installed wheel can honour. Mach-O install names are paths
+    by design (``@rpath/libz.1.dylib``), looked up whole among the libraries' own: there, the
+    file name of a library's install name must be one plain name, as it names a wheel file.
     """
+    if fmt.name == "Mach-O":
+        own = posixpath.basename(facts.soname or "")
+        if facts.soname is not None and not safe_name(own):
+            raise ArchiveError(
+                f"{package.archive.name}: {path} has the install name (LC_ID_DYLIB) "
+                f"{facts.soname!r}, whose file name {own!r} is not a plain file name (empty, or "
+                "contains '\\', '..' or a control character)",
+                hint=UNSAFE_HINT,
+                package=package.info.record.dist,
+                path=path,
+            )
+        return
     names = [("DT_SONAME", facts.soname)] if facts.soname else []
     for tag, name in [*names, *(("DT_NEEDED", needed) for needed in facts.needed)]:
         if not safe_name(name):
@@ -202,16 +223,22 @@ def _with_environment(
     wheels: Sequence[WheelSpec],
     layouts: Mapping[str, Layout],
     packages: Mapping[str, UnpackedPackage],
+    fmt: BinaryFormat,
 ) -> Layout:
     """*wheel*'s layout with the variables that point its packages at their data, and hooks.
 
     The variables cover the packages of the wheels it requires too; the hooks are the
-    ``__init__.py`` files that import the generated module setting them.
+    ``__init__.py`` files that import the generated module setting them. On Windows the
+    module also adds the folders of the DLLs to the DLL search path and holds the functions of
+    the commands that run the wheel's programs.
     """
     layout = layouts[wheel.distribution]
     settings = _datapaths.environment(wheel, wheels, layouts, packages)
-    hooks = _hook.hook_targets(layout) if any(s.at_import and s.path for s in settings) else ()
-    return replace(layout, environment=settings, hooks=hooks)
+    windows = fmt.name == "PE"
+    hooked = any(s.at_import and s.path for s in settings) or layout.dll_directories
+    hooks = _hook.hook_targets(layout) if hooked or (windows and layout.launchers) else ()
+    layout = replace(layout, environment=settings, hooks=hooks)
+    return _windows.console_scripts(layout) if windows else layout
 
 
 def _in_the_wheel(wheel: WheelSpec, layout: Layout) -> WheelSpec:

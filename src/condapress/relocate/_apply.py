@@ -140,9 +140,8 @@ def _write_scripts(layout: Layout, stage: Path) -> None:
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
     for init in layout.hooks:
-        destination(stage, _hook.hook_module(init)).write_text(
-            _hook.hook_source(layout.environment), encoding="utf-8"
-        )
+        hook = _hook.hook_source(layout.environment, layout.dll_directories, layout.console_scripts)
+        destination(stage, _hook.hook_module(init)).write_text(hook, encoding="utf-8")
         package_init = destination(stage, init)
         package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
 
@@ -173,7 +172,9 @@ class _ByteBudget:
 
 
 def _changes(edit: BinaryEdit) -> bool:
-    return bool(edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname)
+    return bool(
+        edit.set_rpath or edit.remove_rpath or edit.replace_needed or edit.set_soname or edit.sign
+    )
 
 
 __all__ = [

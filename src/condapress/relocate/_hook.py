@@ -2,7 +2,10 @@
 
 Launchers and the ``<package>/_condapress_env.py`` module of a wheel share :func:`point_function`;
 :func:`with_hook_import` makes a package's ``__init__.py`` import the module first. The paths
-they set are relative to the install root and made absolute only when the code runs.
+they set are relative to the install root and made absolute only when the code runs. In a
+Windows wheel the module also adds the folders of the bundled DLLs to the DLL search path
+(``os.add_dll_directory``), and holds the functions of the console scripts that run its
+executables.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import tokenize
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
-    from condapress.model import EnvSetting, Layout
+    from condapress.model import ConsoleScript, EnvSetting, Layout
 
 __all__ = [
     "HOOK_MODULE",
@@ -78,16 +81,84 @@ def point_function(settings: Iterable[EnvSetting]) -> str:
     return _POINT.format(variables=f"({listed}\n)" if rows else "()")
 
 
-def hook_source(settings: Iterable[EnvSetting]) -> str:
-    """The generated ``<package>/_condapress_env.py``: the ``at_import`` variables, set."""
-    return (
+_DLLS = '''
+
+_DLL_DIRECTORIES = {folders!r}
+_DLL_HANDLES = []
+
+
+def _add_dll_directories(root):
+    """Let Windows find the DLLs the wheel bundles, whatever loads them (Python 3.8+)."""
+    for folder in _DLL_DIRECTORIES:
+        path = os.path.join(os.path.abspath(root), *folder.split("/"))
+        if hasattr(os, "add_dll_directory") and os.path.isdir(path):
+            _DLL_HANDLES.append(os.add_dll_directory(path))
+'''
+
+_LAUNCH = '''
+
+_ALL_VARIABLES = {variables}
+
+
+def _launch(target):
+    """Run the executable *target* (a path from the install root) with this process's arguments.
+
+    It gets every variable of the wheel; Ctrl+C reaches it through the console, and its exit
+    status is the command's.
+    """
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = dict(os.environ)
+    for name, path, aliases in _ALL_VARIABLES:
+        value = os.path.join(root, *path.split("/"))
+        if not any(environment.get(n) for n in (name,) + aliases) and os.path.exists(value):
+            environment[name] = value
+    program = os.path.join(root, *target.split("/"))
+    process = subprocess.Popen([program, *sys.argv[1:]], env=environment)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+'''
+
+_SCRIPT = '''
+
+def {function}():
+    """Run one executable of the wheel."""
+    return _launch({target!r})
+'''
+
+
+def hook_source(
+    settings: Iterable[EnvSetting],
+    dll_directories: Sequence[str] = (),
+    console_scripts: Sequence[ConsoleScript] = (),
+) -> str:
+    """The generated ``<package>/_condapress_env.py``: the ``at_import`` variables, set.
+
+    :param dll_directories: folders (from the install root) added to Windows' DLL search path.
+    :param console_scripts: the console scripts whose functions it holds.
+    """
+    settings = list(settings)
+    source = (
         '"""Point the libraries bundled with this package at their data (written by condapress).'
-        '"""\n\nimport os\n'
-        + point_function(s for s in settings if s.at_import)
-        + "\n\n# this file is <install root>/<package>/"
-        + f"{HOOK_MODULE}.py\n"
-        + "_point(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))\n"
+        '"""\n\nimport os\n' + point_function(s for s in settings if s.at_import)
     )
+    if dll_directories:
+        source += _DLLS.format(folders=tuple(dll_directories))
+    if console_scripts:
+        rows = tuple((s.name, s.path, s.aliases) for s in settings if s.path is not None)
+        source += _LAUNCH.format(variables=repr(rows))
+        for script in console_scripts:
+            source += _SCRIPT.format(function=script.function, target=script.target)
+    root = "os.path.dirname(os.path.dirname(os.path.abspath(__file__)))"
+    source += f"\n\n# this file is <install root>/<package>/{HOOK_MODULE}.py\n_point({root})\n"
+    if dll_directories:
+        source += f"_add_dll_directories({root})\n"
+    return source
 
 
 def with_hook_import(source: bytes) -> bytes:

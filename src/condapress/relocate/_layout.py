@@ -22,6 +22,7 @@ from condapress._distinfo import excluded_by
 from condapress._paths import SITE_PACKAGES, Claim, Claims, file_digest
 from condapress.errors import RelocationError, UnresolvedLibraryError
 from condapress.model import FileMode, Launcher, Layout, LeftOut, PathType, Placement
+from condapress.relocate import _windows
 from condapress.relocate._links import expanded, links_to_site_lib, site_dest
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["libs_dir", "mangle", "plan_layout", "provided_sonames"]
 
 logger = logging.getLogger(__name__)
+
+#: The binary format whose layout rules differ: DLLs, programs beside them, no shebangs.
+_WINDOWS = "PE"
+_DYLIB = ".dylib"
 
 # Development files, documentation and conda's own bookkeeping: not needed at run time.
 _LEFT_OUT = (
@@ -56,14 +61,23 @@ def libs_dir(distribution: str) -> str:
 def mangle(soname: str, package_sha256: str) -> str:
     """``libzstd.so.1`` -> ``libzstd-1a2b3c4d.so.1``, the hash taken from the conda package.
 
-    Every wheel that links the library computes the same name from the same package.
+    Every wheel that links the library computes the same name from the same package. A DLL's
+    hash goes before ``.dll``, as delvewheel puts it. A Mach-O install name is a path: its file
+    name is mangled before ``.dylib``.
 
-    >>> mangle("libgreet.so.1", "0" * 64)
-    'libgreet-562049fa.so.1'
+    >>> mangle("libgreet.so.1", "0" * 64), mangle("yaml.dll", "0" * 64)
+    ('libgreet-562049fa.so.1', 'yaml-195beb2e.dll')
+    >>> mangle("@rpath/libzstd.1.dylib", "0" * 64)
+    'libzstd.1-afd636f4.dylib'
     """
     digest = hashlib.sha256(f"{package_sha256}:{soname}".encode()).hexdigest()[:8]
-    stem, dot, rest = soname.partition(".so")
-    return f"{stem}-{digest}{dot}{rest}" if dot else f"{soname}-{digest}"
+    name = posixpath.basename(soname)
+    if name.lower().endswith(".dll"):
+        return f"{name[:-4]}-{digest}{name[-4:]}"
+    if name.endswith(_DYLIB):
+        return f"{name.removesuffix(_DYLIB)}-{digest}{_DYLIB}"
+    stem, dot, rest = name.partition(".so")
+    return f"{stem}-{digest}{dot}{rest}" if dot else f"{name}-{digest}"
 
 
 def _package_sha256(package: UnpackedPackage) -> str:
@@ -81,6 +95,10 @@ def provided_sonames(
 ) -> dict[str, tuple[str, str]]:
     """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry.
 
+    The folder is ``<dist>.libs``; on Windows, when a top-level extension module imports one of
+    them, the root of the wheel (``.``): no ``__init__.py`` runs before such a module to add a
+    folder to the DLL search path, and Windows searches the module's own folder.
+
     :param exclude: patterns of the libraries no wheel carries (``--exclude``).
     """
     folder = libs_dir(wheel.distribution)
@@ -91,6 +109,8 @@ def provided_sonames(
             if soname is not None and excluded_by(soname, exclude) is None:
                 mangled = mangle(soname, _package_sha256(packages[name]))
                 provided.setdefault(soname, (folder, mangled))
+    if fmt.name == _WINDOWS and _windows.top_level_users(wheel.members, elfs, provided):
+        return {soname: (".", mangled) for soname, (_, mangled) in provided.items()}
     return provided
 
 
@@ -125,12 +145,12 @@ def plan_layout(
     """
     folder = libs_dir(wheel.distribution)
     own = provided_sonames(wheel, packages, elfs, fmt, exclude)
-    site_libs = _site_libraries(wheel, elfs)
+    site_libs = _site_libraries(wheel, elfs, fmt)
     builder = _LayoutBuilder(
         wheel=wheel,
         folder=folder,
         own=own,
-        providers={**(others or {}), **own, **_site_providers(site_libs)},
+        providers={**(others or {}), **own, **_site_providers(site_libs, elfs, fmt)},
         site_libs=site_libs,
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
@@ -149,6 +169,7 @@ def plan_layout(
         binary_edits=tuple(builder.edits),
         launchers=tuple(builder.launchers),
         left_out=tuple(builder.left_out),
+        dll_directories=tuple(sorted(builder.dll_directories)),
     )
 
 
@@ -170,6 +191,8 @@ class _LayoutBuilder:
     launchers: list[Launcher] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     data_links: dict[str, dict[str, PathEntry]] = field(default_factory=dict)
+    #: the folders of the DLLs the binaries import (Windows: the import hook adds them).
+    dll_directories: set[str] = field(default_factory=set)
 
     @property
     def data_scripts(self) -> str:
@@ -192,12 +215,8 @@ class _LayoutBuilder:
         elfs: Mapping[str, BinaryFacts],
     ) -> None:
         """Place *entry*, seen at *path* (its own, or its name under a link to its folder)."""
-        if (name, entry.path) in self.unneeded:
-            self.left_out.append(LeftOut(name, entry.path, "runtime library that no binary needs"))
-            return
-        if (pattern := self._excluded(entry.path, elfs)) is not None:
-            reason = f"excluded by --exclude {pattern!r}: another wheel or the system provides it"
-            self.left_out.append(LeftOut(name, entry.path, reason))
+        if (skipped := self._skipped(name, entry.path, elfs)) is not None:
+            self.left_out.append(LeftOut(name, entry.path, skipped))
             return
         entry = self.copied_link(name, package, entry)
         dest, why = _destination(entry, path, package, elfs, self.folder, self.own, self.fmt)
@@ -206,7 +225,8 @@ class _LayoutBuilder:
         elif links_to_site_lib(package, entry, name, self.site_libs):
             dest, why = None, "symbolic link to a library kept under its soname"
         elf = elfs.get(entry.path)
-        shebang = elf is None and path.startswith("bin/")
+        windows = self.fmt.name == _WINDOWS
+        shebang = elf is None and path.startswith("bin/") and not windows
         if dest is not None and shebang:
             dest = f"{self.data_scripts}/{posixpath.basename(path)}"
         source, dist = package.root / entry.path, package.info.record.dist
@@ -214,7 +234,9 @@ class _LayoutBuilder:
         if dest is None or taken:
             self.left_out.append(LeftOut(name, entry.path, taken or why or ""))
             return
-        if path.startswith("bin/") and elf is not None:
+        if elf is not None and (
+            _windows.is_program(path, elf) if windows else path.startswith("bin/")
+        ):
             self._add_launcher(name, dist, path, dest)
         prefix = None
         if entry.prefix_placeholder:
@@ -235,18 +257,28 @@ class _LayoutBuilder:
         )
         if elf is not None:
             _check_resolved(package, entry.path, elf, self.providers, self.fmt, self.exclude)
+            if windows:  # Windows searches a DLL's own folder for its DLLs already
+                found = {self.providers[n][0] for n in elf.needed if n in self.providers}
+                self.dll_directories.update(found - {posixpath.dirname(dest) or "."})
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
 
-    def _excluded(self, path: str, elfs: Mapping[str, BinaryFacts]) -> str | None:
-        """The ``--exclude`` pattern the library at *path* matches by its link name, if any."""
+    def _skipped(self, name: str, path: str, elfs: Mapping[str, BinaryFacts]) -> str | None:
+        """Why the file at *path* stays out before any placement: unneeded, or ``--exclude``."""
+        if (name, path) in self.unneeded:
+            return "runtime library that no binary needs"
         elf = elfs.get(path)
         link = self.fmt.link_name(path, elf) if elf is not None and elf.is_shared else None
-        return excluded_by(link, self.exclude) if link is not None else None
+        pattern = excluded_by(link, self.exclude) if link is not None else None
+        if pattern is None:
+            return None
+        return f"excluded by --exclude {pattern!r}: another wheel or the system provides it"
 
     def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
         script = posixpath.basename(target)
+        if self.fmt.name == _WINDOWS:  # the command of zstd.exe is zstd
+            script = script.removesuffix(".exe").removesuffix(".EXE")
         launcher = Launcher(script, f"{self.data_scripts}/{script}", target)
         claim = Claim(dist, f"the launcher of {path}", lambda: f"launcher of {target}")
         taken = self.claims.claim(launcher.dest, claim)
@@ -257,9 +289,11 @@ class _LayoutBuilder:
 
 
 def _loader_strings(elf: BinaryFacts | None) -> tuple[str, ...]:
+    """The file's RPATH and RUNPATH strings: ELF joins its entries, Mach-O keeps one a command."""
     if elf is None:
         return ()
-    return tuple(text for text in (":".join(elf.rpath), ":".join(elf.runpath)) if text)
+    joined = (":".join(elf.rpath), ":".join(elf.runpath))
+    return tuple(dict.fromkeys(text for text in (*joined, *elf.rpath, *elf.runpath) if text))
 
 
 def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -> None:
@@ -276,27 +310,45 @@ def _check_rewritable(package: UnpackedPackage, entry: PathEntry, prefix: str) -
 
 
 def _site_libraries(
-    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]]
+    wheel: WheelSpec, elfs: Mapping[str, Mapping[str, BinaryFacts]], fmt: BinaryFormat
 ) -> dict[tuple[str, str], str]:
     """(package, path) -> wheel path of every shared library inside site-packages.
 
     Such libraries (pyarrow's libarrow_python) stay beside the modules that load them, as one
-    file under their soname, the way PyPI's own wheels ship them; their users get an $ORIGIN
-    entry to their folder.
+    file under their soname (the file name of a Mach-O install name), the way PyPI's own wheels
+    ship them; their users get an $ORIGIN entry to their folder. A DLL (not an extension module)
+    keeps its file name, by which Windows finds it.
     """
-    return {
-        (name, path): f"{posixpath.dirname(site_dest(path))}/{elf.soname}".lstrip("/")
-        for name in wheel.members
-        for path, elf in elfs.get(name, {}).items()
-        if elf.is_shared and elf.soname and SITE_PACKAGES.match(path)
-    }
+    found = {}
+    for name in wheel.members:
+        for path, elf in elfs.get(name, {}).items():
+            if not elf.is_shared or not SITE_PACKAGES.match(path):
+                continue
+            if fmt.name == _WINDOWS:
+                if path.lower().endswith(".dll"):
+                    found[name, path] = site_dest(path)
+            elif elf.soname:
+                folder = posixpath.dirname(site_dest(path))
+                found[name, path] = f"{folder}/{posixpath.basename(elf.soname)}".lstrip("/")
+    return found
 
 
-def _site_providers(site_libs: Mapping[tuple[str, str], str]) -> dict[str, tuple[str, str]]:
-    return {
-        posixpath.basename(dest): (posixpath.dirname(dest) or ".", posixpath.basename(dest))
-        for dest in site_libs.values()
-    }
+def _site_providers(
+    site_libs: Mapping[tuple[str, str], str],
+    elfs: Mapping[str, Mapping[str, BinaryFacts]],
+    fmt: BinaryFormat,
+) -> dict[str, tuple[str, str]]:
+    """Link name -> (folder, file name) of the libraries kept in site-packages."""
+    providers = {}
+    for (name, path), dest in site_libs.items():
+        # Windows finds a DLL by its file name, without case (the PE reader gives lower case).
+        link = dest.rpartition("/")[2].lower() if fmt.name == _WINDOWS else elfs[name][path].soname
+        providers[str(link)] = (posixpath.dirname(dest) or ".", posixpath.basename(dest))
+    return providers
+
+
+#: The systems whose libraries a binary may need, by format, in messages.
+_SYSTEMS = {"ELF": "a manylinux system", "Mach-O": "macOS", _WINDOWS: "Windows"}
 
 
 def _check_resolved(
@@ -311,9 +363,10 @@ def _check_resolved(
         if soname in providers or excluded_by(soname, exclude) is not None:
             continue
         if not fmt.is_system_library(soname, elf.machine):
+            system = _SYSTEMS.get(fmt.name, "the target system")
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "
-                "closure provides and a manylinux system does not have",
+                f"closure provides and {system} does not have",
                 package=package.info.record.dist,
                 path=path,
             )
@@ -381,11 +434,17 @@ def _prefix_destination(
 ) -> tuple[str | None, str | None]:
     """Where a file outside site-packages goes: libraries by soname, the rest under .libs."""
     path = entry.path
+    if fmt.name == _WINDOWS and (why := _windows.left_out(entry, package)):
+        return None, why
     if elf is None and re.match(r"^lib/[^/]+\.so$", path):
         return None, "linker script for a library's link-time name (development file)"
     soname = fmt.link_name(path, elf) if elf is not None else None
     if soname is not None:
-        return f"{folder}/{own[soname][1]}", None
+        return _windows.joined(*own[soname]), None
+    if fmt.name == _WINDOWS and elf is not None and _windows.is_program(path, elf):
+        # beside the DLLs, where Windows finds a program's DLLs
+        dlls = next(iter(own.values()), (folder, ""))[0]
+        return _windows.joined(dlls, posixpath.basename(path)), None
     if path.startswith("bin/"):
         if elf is not None:
             return f"{folder}/bin/{path[4:]}", None

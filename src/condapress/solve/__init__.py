@@ -1,10 +1,10 @@
 """Stage 1, resolve: turn conda match specs into the runtime closure, solved by py-rattler.
 
 The target interpreter and platform are given to the solver as *provided* packages (``python``,
-``__glibc``, ``__unix``, ``__linux``), so a solve works on channels that hold no ``python`` record
-and never picks a build for another interpreter. The request is checked here; the solving is a
-backend's behind :class:`_Solver`: py-rattler's (``_rattler``, whose failures ``_messages``
-explains) unless another is given.
+``__glibc``, ``__unix``, ``__linux``; ``__osx`` for macOS), so a solve works on channels that
+hold no ``python`` record and never picks a build for another interpreter. The request is
+checked here; the solving is a backend's behind :class:`_Solver`: py-rattler's (``_rattler``,
+whose failures ``_messages`` explains) unless another is given.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = ["resolve"]
 logger = logging.getLogger(__name__)
 
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d{1,2})(\.\d+)*$")
+_MACOS_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 
 
 class _Solver(Protocol):
@@ -105,6 +106,11 @@ def _validate(request: SolveRequest) -> None:
         raise SpecError(
             f"timeout {request.timeout:g} is not a number of seconds above 0",
             hint="pass the seconds a download may take, e.g. --timeout 300",
+        )
+    if not _MACOS_RE.match(request.macos):
+        raise SpecError(
+            f"macOS version '{printable(request.macos)}' is not of the form X.Y",
+            hint="pass the oldest macOS the wheels are for as major.minor, e.g. --macos 11.0",
         )
     if request.subdir not in KNOWN_SUBDIRS or request.subdir == "noarch":
         raise SpecError(

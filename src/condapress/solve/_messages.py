@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from condapress.model import SolveRequest
 
-__all__ = ["channel_error", "python_mismatch", "summary", "timeout_error"]
+__all__ = ["channel_error", "macos_hint", "python_mismatch", "summary", "timeout_error"]
 
 #: The CPython 3 minor versions a build's ``python`` dependency is checked against when a solve
 #: fails, to tell which interpreters the channel has builds for.
@@ -28,6 +28,19 @@ _PYTHON_MINORS = range(30)
 _PYTHON_DEPENDENCY = re.compile(r"^python(?:[\s<>=!~].*)?$", re.MULTILINE)
 #: Lines of a solver explanation short enough to give in full on the ``error:`` line.
 _SHORT_EXPLANATION = 4
+#: How the solver says that a build needs a later macOS than the one provided.
+_OSX_NEEDED = re.compile(r"__osx >=(\d+(?:\.\d+)*)")
+
+
+def macos_hint(request: SolveRequest, explanation: str) -> str | None:
+    """The hint for builds that need a later macOS than ``--macos``; None for other failures."""
+    needs = _OSX_NEEDED.findall(explanation)
+    if not request.subdir.startswith("osx-") or not needs:
+        return None
+    return (
+        f"its builds need macOS {needs[0]} or later, more than --macos {request.macos}: pass "
+        f"--macos {needs[0]} (the wheels' tags follow their binaries either way)"
+    )
 
 
 def summary(explanation: str) -> str:

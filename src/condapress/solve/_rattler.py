@@ -18,7 +18,13 @@ from condapress._folders import default_cache_dir
 from condapress.errors import SolveError, SpecError, printable
 from condapress.model import CondaRecord, NoArch
 from condapress.solve._aio import run_to_the_end
-from condapress.solve._messages import channel_error, python_mismatch, summary, timeout_error
+from condapress.solve._messages import (
+    channel_error,
+    macos_hint,
+    python_mismatch,
+    summary,
+    timeout_error,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -149,7 +155,8 @@ class RattlerSolver:
             raise python_mismatch(request, found, text) or SolveError(
                 f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
                 f"{request.python} on {request.subdir}: {summary(text)}",
-                hint="relax the spec, pick another --python, or run with -v for the solver's "
+                hint=macos_hint(request, text)
+                or "relax the spec, pick another --python, or run with -v for the solver's "
                 "full explanation",
                 detail=text,
             ) from exc
@@ -169,7 +176,7 @@ def _provided(request: SolveRequest) -> list[rattler.GenericVirtualPackage]:
     if request.subdir.startswith("linux-"):
         provided += [pkg("__glibc", request.glibc), pkg("__unix", "0"), pkg("__linux", "5.10")]
     elif request.subdir.startswith("osx-"):
-        provided += [pkg("__osx", "11.0"), pkg("__unix", "0")]
+        provided += [pkg("__osx", request.macos), pkg("__unix", "0")]
     else:
         provided += [pkg("__win", "0")]
     return provided

@@ -36,7 +36,8 @@ def plan_edit(
     >>> plan_edit("p.libs/libb-2.so.1", facts, "libb.so.1",
     ...           {"liba.so.1": ("p.libs", "liba-1.so.1"), "libb.so.1": ("p.libs", "libb-2.so.1")})
     BinaryEdit(dest='p.libs/libb-2.so.1', set_rpath='$ORIGIN', remove_rpath=False, \
-replace_needed=(('liba.so.1', 'liba-1.so.1'),), set_soname='libb-2.so.1')
+replace_needed=(('liba.so.1', 'liba-1.so.1'),), set_soname='libb-2.so.1', \
+sign=False)
     """
     here = posixpath.dirname(dest) or "."
     renamed = tuple(
