@@ -9,10 +9,12 @@ from condapress import _folders, solve, unpack
 from condapress._progress import NULL_REPORTER
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from condapress._progress import Reporter
     from condapress.model import PlanOptions, PressOptions, PressResult, SolveRequest, WheelPlan
 
-__all__ = ["make_plan", "press"]
+__all__ = ["make_plan", "press", "press_each"]
 
 
 def make_plan(
@@ -105,3 +107,39 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
     wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
     return PressResult(plan=the_plan, wheels=wheels, audits=audits, checks=checks)
+
+
+def press_each(
+    request: SolveRequest, pythons: Sequence[str], options: PressOptions
+) -> tuple[PressResult, ...]:
+    """Press *request* for each of *pythons* in turn (``--python 3.11 --python 3.12``).
+
+    Every press waits in a hidden folder of the output folder; the wheels land all together
+    once each press passed its gates, or none does. A wheel two presses make alike (a pure
+    wheel of the closure) lands once.
+
+    :raises OutputError: two presses make different wheels of the same file name.
+    """
+    _folders.check_output_dir(options.output_dir)
+    with _folders.pending_folder(options.output_dir) as held:
+        results = [
+            press(
+                replace(request, python=python),
+                replace(options, output_dir=held / f"python-{number}"),
+            )
+            for number, python in enumerate(pythons)
+        ]
+        unique = _folders.distinct([w.path for r in results for w in r.wheels])
+        (held / "spare").mkdir()
+        moved = _folders.land(unique, options.output_dir, held / "spare")
+        landed = dict(zip(unique, moved, strict=True))
+    return tuple(
+        replace(
+            result,
+            wheels=tuple(
+                replace(w, path=landed.get(w.path, options.output_dir / w.path.name))
+                for w in result.wheels
+            ),
+        )
+        for result in results
+    )

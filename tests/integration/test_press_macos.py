@@ -369,7 +369,7 @@ def test_the_same_press_gives_the_same_bytes(tmp_path: Path) -> None:
 def test_builds_for_a_later_macos_than_asked_are_not_chosen(tmp_path: Path) -> None:
     status, _stdout, stderr = run(
         "-c", str(CHANNEL), "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "out"),
-        "pyyaml", "--subdir", "osx-arm64", "--python", "3.12", "--macos", "10.15",
+        "pyyaml", "--subdir", "osx-arm64", "--python", "3.12", "--macos", "10.15", "-q",
     )  # fmt: skip
     assert status == 1
     assert stderr.splitlines() == [

@@ -19,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _check, _index, _plan, _press, _upload
+from condapress._cli import _audit, _check, _config, _index, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -65,10 +65,14 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in (_press, _plan, _audit, _check, _upload, _index):
         command.configure_parser(subparsers)
-    for subparser in subparsers.choices.values():
+    for name, subparser in subparsers.choices.items():
         # also after the command: counted apart, since a subcommand's value would replace
         # the main parser's
         _add_verbosity(subparser, "_after")
+        if name in _config.COMMANDS:
+            _config.add_config_option(subparser, name)
+            _config.register(subparser, name)
+            _config.suppress_defaults(subparser)
     return parser
 
 
@@ -155,6 +159,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        if hasattr(args, "config_command"):
+            _config.apply_config(args)
+            if not args.specs:
+                args.config_parser.error(
+                    "the following arguments are required: SPEC (or specs in the configuration)"
+                )
         return execute(args)
     except CondapressError as exc:
         print(f"error: {printable(exc.message)}", file=sys.stderr)

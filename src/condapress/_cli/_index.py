@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, plan_options, positive, solve_request
+from condapress._cli._options import (
+    add_solve_options,
+    plan_options,
+    positive,
+    pythons_of,
+    solve_request,
+)
 from condapress._cli._progress import reporting
 from condapress.model import PressOptions
 
@@ -61,8 +66,7 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def execute(args: argparse.Namespace) -> int:
     from condapress.index import build_index  # noqa: PLC0415
 
-    pythons = args.python or [f"{sys.version_info.major}.{sys.version_info.minor}"]
-    args.python = pythons[0]
+    pythons = pythons_of(args)
     with reporting(args) as reporter:
         options = PressOptions(
             plan=plan_options(args),

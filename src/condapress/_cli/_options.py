@@ -34,7 +34,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
     """The options of every command that solves; with *pythons*, ``--python`` may repeat."""
     parser.add_argument(
         "specs",
-        nargs="+",
+        nargs="*",
         metavar="SPEC",
         help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd', or "
         "the path of a local .conda/.tar.bz2 (a fresh feedstock build), whose dependencies are "
@@ -49,7 +49,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         help="channel name (conda-forge), URL (https, http, file) or local folder; repeat for "
         "several, first has priority (default: conda-forge)",
     )
-    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    host = _host_python()
     if pythons:
         parser.add_argument(
             "--python",
@@ -204,6 +204,20 @@ def positive(text: str) -> int:
         msg = f"must be 1 or more, not {value}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def pythons_of(args: argparse.Namespace) -> list[str]:
+    """The pythons of a command that presses for each (``--python`` repeated).
+
+    The request's python becomes the first.
+    """
+    pythons: list[str] = list(dict.fromkeys(args.python or [_host_python()]))
+    args.python = pythons[0]
+    return pythons
+
+
+def _host_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def solve_request(args: argparse.Namespace) -> SolveRequest:

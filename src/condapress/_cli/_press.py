@@ -12,6 +12,7 @@ from condapress._cli._options import (
     add_solve_options,
     plan_options,
     positive,
+    pythons_of,
     solve_request,
 )
 from condapress._cli._progress import reporting
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import argparse
 
     from condapress._progress import Reporter
+    from condapress.model import PressResult
 
 
 def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,7 +34,7 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "one line per wheel: path, tags, size and the conda packages inside. No wheel is "
         "written unless every wheel of the plan could be built.",
     )
-    add_solve_options(parser)
+    add_solve_options(parser, pythons=True)
     parser.add_argument(
         "-o",
         "--output-dir",
@@ -114,16 +116,21 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def execute(args: argparse.Namespace) -> int:
-    from condapress._core import press  # noqa: PLC0415
+    from condapress._core import press, press_each  # noqa: PLC0415
 
+    pythons = pythons_of(args)
+    results: tuple[PressResult, ...]
     with reporting(args) as reporter:
-        result = press(solve_request(args), _options(args, reporter))
+        if len(pythons) == 1:
+            results = (press(solve_request(args), _options(args, reporter)),)
+        else:
+            results = press_each(solve_request(args), pythons, _options(args, reporter))
     if args.json:
         from condapress._result import press_document  # noqa: PLC0415
 
-        print(json.dumps(press_document([result]), indent=2))
+        print(json.dumps(press_document(results), indent=2))
         return 0
-    for wheel in result.wheels:
+    for wheel in (wheel for result in results for wheel in result.wheels):
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
         stripped = (
             "" if wheel.stripped is None else f"  (strip saved {wheel.stripped / 1024:.0f} KiB)"
