@@ -52,6 +52,7 @@ __all__ = [
     "PressResult",
     "Provenance",
     "Runtime",
+    "SkippedPress",
     "SmokeOptions",
     "SolveRequest",
     "StagedWheel",
@@ -963,3 +964,17 @@ class IndexResult:
     unchanged: tuple[str, ...]
     #: every project of the index, PEP 503 normalized.
     projects: tuple[str, ...]
+    #: the presses left out (``index --all``): spec, python and why, in the order tried.
+    skipped: tuple[SkippedPress, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedPress:
+    """A press ``condapress index --all`` left out, and why."""
+
+    #: the spec (a package name of the channel).
+    spec: str
+    #: the target python.
+    python: str
+    #: the error that stopped it.
+    reason: str

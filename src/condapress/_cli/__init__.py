@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         if hasattr(args, "config_command"):
             _config.apply_config(args)
-            if not args.specs:
+            if not args.specs and not getattr(args, "all", False):
                 args.config_parser.error(
                     "the following arguments are required: SPEC (or specs in the configuration)"
                 )

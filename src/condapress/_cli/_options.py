@@ -224,7 +224,7 @@ def solve_request(args: argparse.Namespace) -> SolveRequest:
     from condapress.model import SolveRequest  # noqa: PLC0415
 
     return SolveRequest(
-        specs=tuple(args.specs),
+        specs=tuple(args.specs or ()),
         channels=tuple(args.channels or ("conda-forge",)),
         python=args.python,
         subdir=args.subdir,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from condapress._progress import Reporter
     from condapress.model import CondaRecord, SolveRequest
 
-__all__ = ["resolve"]
+__all__ = ["python_packages", "resolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,22 @@ def resolve(
         subdir=request.subdir,
         channels=request.channels,
     )
+
+
+def python_packages(request: SolveRequest) -> tuple[str, ...]:
+    """The names of every python package on *request*'s channels for its python and subdir.
+
+    A python package is a ``noarch: python`` one, or one whose builds depend on ``python`` and
+    admit the request's version (``index --all``); ``python`` itself is not one. The solver
+    chooses the newest build of each when it is pressed.
+
+    :raises SpecError: the python version or the subdir is malformed.
+    :raises ChannelError: a channel cannot be reached or read.
+    """
+    _validate(replace(request, specs=("python",)))
+    names = RattlerSolver().python_packages(request)
+    logger.info("%d python packages on %s", len(names), ", ".join(request.channels))
+    return names
 
 
 def _validate(request: SolveRequest) -> None:
