@@ -59,7 +59,7 @@ _SOLVER_ERRORS: dict[str, tuple[list[str | Path], list[str]]] = {
                 "found for pygreet >=9."
             ),
             (
-                "hint: relax the spec, pick another --python, or run with -v for the solver's full "
+                "hint: relax the spec or pick another --python; run with -v for the solver's full "
                 "explanation"
             ),
         ],

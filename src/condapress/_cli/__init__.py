@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -144,6 +145,23 @@ def _closed_pipe() -> int:
     return _PIPE_CLOSED
 
 
+#: The clause of a hint that asks for -v (and the "or"/"," before it).
+_VERBOSE_CLAUSE = re.compile(r"(?:[,;] ?)?(?:or )?run (?:again )?with -v for [^;]*")
+
+
+def _hint(hint: str, *, verbose: bool) -> str:
+    """*hint*, without its "run with -v for ..." clause when -v was given already.
+
+    >>> _hint("no wheel was written; run with -v for the output", verbose=True)
+    'no wheel was written'
+    >>> _hint("run again with -v for details", verbose=True)
+    'the lines above say more'
+    """
+    if not verbose:
+        return hint
+    return _VERBOSE_CLAUSE.sub("", hint).strip(" ;,") or "the lines above say more"
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command line *argv* (default: ``sys.argv[1:]``) and return the exit status."""
     parser = _build_parser(prog)
@@ -170,7 +188,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print(f"error: {printable(exc.message)}", file=sys.stderr)
         if exc.detail and verbose:
             print(exc.detail.rstrip(), file=sys.stderr)
-        print(f"hint: {printable(exc.hint)}", file=sys.stderr)
+        print(f"hint: {printable(_hint(exc.hint, verbose=verbose > 0))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

@@ -85,10 +85,14 @@ def gate(built: Sequence[BuiltWheel]) -> tuple[AuditReport, ...]:
 
 
 def _judge(name: str, findings: Sequence[Finding], refusal: str, command: str, flag: str) -> None:
-    """Log every finding about wheel *name*; raise for the first error, if there is one."""
-    for finding in findings:
-        logger.log(_LOG_LEVEL[finding.level], "%s: %s", name, printable(finding.message))
+    """Log every finding about wheel *name*; raise for the first error, if there is one.
+
+    That error is not logged: the exception says it, and the user reads it once.
+    """
     errors = [f for f in findings if f.level is Level.ERROR]
+    for finding in findings:
+        if not errors or finding is not errors[0]:
+            logger.log(_LOG_LEVEL[finding.level], "%s: %s", name, printable(finding.message))
     if errors:
         raise PolicyViolation(
             f"{refusal.format(name)}: {errors[0].message}",

@@ -186,7 +186,7 @@ class RattlerSolver:
                 f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
                 f"{request.python} on {request.subdir}: {summary(text)}",
                 hint=macos_hint(request, text)
-                or "relax the spec, pick another --python, or run with -v for the solver's "
+                or "relax the spec or pick another --python; run with -v for the solver's "
                 "full explanation",
                 detail=text,
             ) from exc
