@@ -33,8 +33,13 @@ _DESCRIPTION = """\
 Press conda packages into wheels that pip installs and PyPI accepts.
 
 condapress resolves a conda spec's runtime closure on conda channels, decides which packages
-become Requires-Dist lines and which native libraries go into the wheel, relocates the ELF files
-to a wheel-relative layout, tags the wheel from its binaries and audits it.
+become Requires-Dist lines and which native libraries go into the wheel, relocates the binaries
+(ELF, Mach-O, PE) to a wheel-relative layout, tags the wheel from its binaries, audits it and
+checks it against PyPI's rules.
+
+press, plan and index read their options' defaults from [tool.condapress] in ./pyproject.toml,
+or ./condapress.toml, or --config FILE (keys: the long options without dashes); the command line
+wins. -v and -q go before or after the command.
 """
 
 _EPILOG = """\
@@ -49,6 +54,8 @@ examples:
   condapress check wheelhouse/*.whl
   TWINE_PASSWORD=pypi-... condapress upload wheelhouse/*.whl
   condapress index pygreet pyshout -c channels_fixture --python 3.11 --python 3.12 -o index/
+  condapress index --all -c channels_fixture --python 3.12 -o index/
+  condapress pygreet -c channels_fixture --python 3.11 --python 3.12 --json
 
 Run 'condapress COMMAND --help' for the options of a command.
 """

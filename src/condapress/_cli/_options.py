@@ -38,7 +38,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         metavar="SPEC",
         help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd', or "
         "the path of a local .conda/.tar.bz2 (a fresh feedstock build), whose dependencies are "
-        "solved on the channels",
+        "solved on the channels; may be left out when the configuration gives specs",
     )
     parser.add_argument(
         "-c",
@@ -123,7 +123,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         metavar="SONAME-GLOB",
         help="do not bundle the libraries of these names (e.g. 'libcuda.so.*'): another wheel or "
         "the target system provides them; the binaries keep needing them by name, and the "
-        "platform tag does not vouch for them (repeatable)",
+        "platform tag does not vouch for them (repeatable; linux-* subdirs only)",
     )
     parser.add_argument(
         "--rename",
@@ -145,7 +145,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         "--strip",
         action="store_true",
         help="remove the debug sections of the binaries the wheels carry, with strip (binutils) "
-        "from PATH; the press says how many bytes that saved",
+        "from PATH; the press says how many bytes that saved (linux-* subdirs only)",
     )
 
 

@@ -32,7 +32,8 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Resolve SPEC on the channels, plan the wheels, then unpack, relocate, tag "
         "and write them. 'condapress SPEC...' is short for 'condapress press SPEC...'. Prints "
         "one line per wheel: path, tags, size and the conda packages inside. No wheel is "
-        "written unless every wheel of the plan could be built.",
+        "written unless every wheel of the plan could be built; with several --python, unless "
+        "every press succeeded.",
     )
     add_solve_options(parser, pythons=True)
     parser.add_argument(
