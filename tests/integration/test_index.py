@@ -248,3 +248,34 @@ def test_all_takes_no_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err.splitlines()[-1] == (
         "condapress index: error: --all presses every python package: give no SPEC with it"
     )
+
+
+def test_all_fails_when_no_package_could_be_pressed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channel = tmp_path / "channel"
+    record = {
+        "name": "brokenpy", "version": "1.0", "build": "pyh0_0", "build_number": 0,
+        "depends": ["python >=3.8", "nosuchdep >=1"], "noarch": "python", "subdir": "noarch",
+        "license": "MIT", "md5": "0" * 32, "sha256": "0" * 64, "size": 1,
+    }  # fmt: skip
+    for subdir, packages in (("noarch", {"brokenpy-1.0-pyh0_0.tar.bz2": record}), ("linux-64", {})):
+        (channel / subdir).mkdir(parents=True)
+        repodata = {"info": {"subdir": subdir}, "packages": packages, "packages.conda": {}}
+        (channel / subdir / "repodata.json").write_text(json.dumps(repodata))
+    root = tmp_path / "index"
+    argv = ["index", "--all", "-c", str(channel), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--python", "3.12", "--subdir", "linux-64", "-o", str(root), "-q"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        (
+            "error: no press succeeded (1 tried); the first, brokenpy for python 3.12: cannot "
+            "solve 'brokenpy' for python 3.12 on linux-64: brokenpy * cannot be installed "
+            "because there are no viable options: brokenpy 1.0 would require nosuchdep >=1, for "
+            "which no candidates were found."
+        ),
+        (
+            "hint: check --python and --subdir against the channel's builds; the log says why "
+            "each was skipped"
+        ),
+    ]
+    assert not root.exists()

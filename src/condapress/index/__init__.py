@@ -84,7 +84,7 @@ def build_index(
 def _nothing_pressed(skipped: Sequence[SkippedPress]) -> CondapressError:
     first = skipped[0]
     return CondapressError(
-        f"none of the {len(skipped)} presses succeeded; the first, {printable(first.spec)} for "
+        f"no press succeeded ({len(skipped)} tried); the first, {printable(first.spec)} for "
         f"python {first.python}: {first.reason}",
         hint="check --python and --subdir against the channel's builds; the log says why each "
         "was skipped",
