@@ -653,6 +653,7 @@ def test_a_dll_no_package_provides_is_refused_naming_windows(
         tmp_path / "out",
         "--cache-dir",
         tmp_path / "cache",
+        "-q",
     )
     assert status != 0
     assert err.splitlines()[0] == (

@@ -28,7 +28,7 @@ else:  # pragma: no cover - Python 3.10
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["add_config_option", "apply_config", "suppress_defaults"]
+__all__ = ["add_config_option", "apply_config", "register", "suppress_defaults"]
 
 #: The commands whose options the configuration sets: a table of each may hold its own keys.
 COMMANDS = ("press", "plan", "index")
