@@ -210,6 +210,25 @@ def reclaim(parent: Path, prefix: str) -> None:
                 os.close(fd)
 
 
+def distinct(files: Sequence[Path]) -> list[Path]:
+    """*files* without the later copies of one file name, which must hold the same bytes.
+
+    :raises OutputError: two of *files* share a name and differ.
+    """
+    first: dict[str, Path] = {}
+    for file in files:
+        seen = first.setdefault(file.name, file)
+        if seen is not file and seen.read_bytes() != file.read_bytes():
+            raise OutputError(
+                f"two presses make different wheels named {printable(file.name)}; no wheel was "
+                "written",
+                hint="their closures hold different builds of one version: press them apart, "
+                "or pin the build in the specs",
+                path=str(file),
+            )
+    return list(first.values())
+
+
 def land(files: Sequence[Path], output_dir: Path, spare: Path) -> tuple[Path, ...]:
     """Move *files* into *output_dir*: all of them, or none (see :func:`land_at`).
 

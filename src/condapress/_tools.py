@@ -31,6 +31,7 @@ __all__ = [
     "python_identity",
     "run",
     "run_python",
+    "strip_debug",
     "twine_upload",
 ]
 
@@ -134,6 +135,36 @@ def patchelf(
     if output is not None:
         argv += ["--output", str(output)]
     run([*argv, str(path)])
+
+
+@cache
+def _strip() -> str:
+    # binutils' strip is on most Linux machines, not on all (a slim container): --strip asks
+    # for it, and a press without --strip never looks for it. llvm-strip takes the same options.
+    exe = shutil.which("strip") or shutil.which("llvm-strip")
+    if exe is None:
+        raise ToolError(
+            "strip is not installed: --strip needs binutils' strip (or llvm-strip) on PATH",
+            hint="install binutils (apt-get install binutils, dnf install binutils), or press "
+            "without --strip",
+        )
+    run([exe, "--version"])
+    return exe
+
+
+def strip_debug(path: Path, output: Path) -> None:
+    """Write *path* without its debug sections to *output* (``strip --strip-debug``).
+
+    *output* may be *path*. The symbols the loader and debuggers' backtraces use stay.
+
+    :raises ToolError: no strip on PATH, or it cannot read the file (another architecture's,
+        for a strip built for this one).
+    """
+    exe = _strip()
+    if output == path:
+        run([exe, "--strip-debug", str(path)])
+    else:
+        run([exe, "--strip-debug", "-o", str(output), str(path)])
 
 
 def python_identity(python: Path) -> tuple[str, int, int]:

@@ -19,6 +19,7 @@ __all__ = [
     "BinaryError",
     "ChannelError",
     "CondapressError",
+    "ConfigError",
     "IndexConflictError",
     "MetadataError",
     "MixedArchitecturesError",
@@ -107,6 +108,12 @@ class SpecError(CondapressError, ValueError):
 
     code = "bad-spec"
     default_hint = "write specs the way conda does, for example 'numpy >=1.26' or 'pyarrow=0.14'"
+
+
+class ConfigError(CondapressError, ValueError):
+    """The configuration file cannot be read, or has keys or values that are wrong."""
+
+    code = "bad-config"
 
 
 class ChannelError(CondapressError):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from condapress._paths import SITE_PACKAGES
+from condapress._progress import NULL_REPORTER, Reporter
 
 __all__ = [
     "DOWNLOAD_TIMEOUT",
@@ -22,6 +23,7 @@ __all__ = [
     "Closure",
     "CondaRecord",
     "ConsoleScript",
+    "Control",
     "CoreMetadata",
     "DataPaths",
     "EnvSetting",
@@ -50,6 +52,7 @@ __all__ = [
     "PressResult",
     "Provenance",
     "Runtime",
+    "SkippedPress",
     "SmokeOptions",
     "SolveRequest",
     "StagedWheel",
@@ -282,6 +285,17 @@ class PlanOptions:
     runtime: Runtime = "system"
     #: distribution name of a wheel made from a native conda package; ``{name}`` is its conda name.
     native_name: str = "{name}-conda"
+    #: shell-style patterns of library names (sonames) that no wheel bundles: another wheel or
+    #: the target system provides them (``--exclude``).
+    exclude: tuple[str, ...] = ()
+    #: ``(conda name, PyPI name)`` of python dependencies whose ``Requires-Dist`` name is not
+    #: the one condapress finds (``--rename``).
+    rename: tuple[tuple[str, str], ...] = ()
+    #: PEP 508 lines added to the ``Requires-Dist`` of every wheel named after a requested
+    #: package (``--add-requires``).
+    add_requires: tuple[str, ...] = ()
+    #: remove the debug sections of every binary the wheels carry (``--strip``).
+    strip: bool = False
 
 
 class NodeClass(enum.Enum):
@@ -306,8 +320,21 @@ class Becomes(enum.Enum):
     DROPPED = "dropped"
 
 
-#: Where the PyPI name of a python dependency came from, most trustworthy first.
-NameSource = Literal["dist-info", "table", "conda-name"]
+#: Where the PyPI name of a python dependency came from: the user (``--rename``), then the most
+#: trustworthy first.
+NameSource = Literal["rename", "dist-info", "table", "conda-name"]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One of the user's dependency and size controls, and what the plan did with it."""
+
+    #: the option: ``exclude``, ``rename``, ``add-requires`` or ``strip``.
+    option: Literal["exclude", "rename", "add-requires", "strip"]
+    #: its value as given (``libcuda.so.*``, ``ruamel.yaml.clib=ruamel-yaml-clib``), or ``""``.
+    value: str
+    #: what it does in this plan, in words.
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +398,12 @@ class WheelPlan:
     #: members of which only the libraries the other members' binaries need go in: the
     #: compiler runtime under ``--runtime bundle``.
     grafted: frozenset[str] = frozenset()
+    #: the user's dependency and size controls, with what each does here.
+    controls: tuple[Control, ...] = ()
+    #: patterns of library names no wheel bundles (``--exclude``).
+    exclude: tuple[str, ...] = ()
+    #: remove the debug sections of the wheels' binaries (``--strip``).
+    strip: bool = False
 
     def decision(self, name: str) -> PackageDecision:
         """The decision about package *name*; raises KeyError if it is not in the closure."""
@@ -531,6 +564,12 @@ class WheelContents:
     runtime: Runtime | None = None
     #: the placeholder sites and environment variables, recorded for the audit.
     data_paths: DataPaths | None = None
+    #: the software bill of materials (a CycloneDX JSON text), written to
+    #: ``.dist-info/sboms/``; None: no SBOM.
+    sbom: str | None = None
+    #: the libraries its binaries need that the press left to the system or other wheels
+    #: (``--exclude``), recorded for the audit.
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +586,8 @@ class BuiltWheel:
     tags: tuple[str, ...]
     #: the conda packages whose files went into it (its provenance), root first.
     members: tuple[str, ...] = ()
+    #: the bytes stripping its binaries' debug sections saved (``--strip``); None: not stripped.
+    stripped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -586,6 +627,9 @@ class PressOptions:
     #: install the wheels into a fresh environment of the target CPython, ``pip check``,
     #: import them and run code, before they land; None: no smoke test.
     smoke: SmokeOptions | None = None
+    #: told what the press is doing, step by step (:class:`condapress._progress.Reporter`);
+    #: by default, nothing is.
+    reporter: Reporter = field(default=NULL_REPORTER, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,6 +640,10 @@ class PressResult:
     plan: WheelPlan
     #: the wheels written, at their paths in the output folder.
     wheels: tuple[BuiltWheel, ...]
+    #: the audit of every wheel, in the order of ``wheels``; empty when not audited.
+    audits: tuple[AuditReport, ...] = ()
+    #: the check against PyPI's upload rules of every wheel, in order; empty when not checked.
+    checks: tuple[CheckReport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -704,6 +752,8 @@ class Layout:
     environment: tuple[EnvSetting, ...] = ()
     #: the ``<package>/__init__.py`` files that import the generated hook module.
     hooks: tuple[str, ...] = ()
+    #: the binaries whose debug sections are removed before their edits (``--strip``).
+    strip: tuple[str, ...] = ()
     #: the wheel folders (``<dist>.libs``, those of the wheels it requires) holding the DLLs its
     #: binaries import, which the import hook adds to Windows' DLL search path.
     dll_directories: tuple[str, ...] = ()
@@ -740,6 +790,10 @@ class StagedWheel:
     tags: tuple[str, ...] = ()
     #: the platform verdict behind the tags; None for a wheel without binaries.
     verdict: PlatformVerdict | None = None
+    #: the libraries its binaries need that ``--exclude`` left to the system or other wheels.
+    excluded: tuple[str, ...] = ()
+    #: the bytes stripping the binaries' debug sections saved; None when not stripped.
+    stripped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -910,3 +964,17 @@ class IndexResult:
     unchanged: tuple[str, ...]
     #: every project of the index, PEP 503 normalized.
     projects: tuple[str, ...]
+    #: the presses left out (``index --all``): spec, python and why, in the order tried.
+    skipped: tuple[SkippedPress, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedPress:
+    """A press ``condapress index --all`` left out, and why."""
+
+    #: the spec (a package name of the channel).
+    spec: str
+    #: the target python.
+    python: str
+    #: the error that stopped it.
+    reason: str

@@ -64,7 +64,9 @@ def tag(
             modules = {dest: facts for dest, facts in binaries.items() if not dest.startswith(libs)}
             pythons[name] = python_tags(extension_names(modules))
             links = {facts.soname for facts in binaries.values() if facts.soname}
-            verdicts[name] = fmt.platform(binaries, links | wheel.external)
+            # an excluded library is the system's or another wheel's: the tag does not vouch
+            # for it, as auditwheel's --exclude
+            verdicts[name] = fmt.platform(binaries, links | wheel.external | set(wheel.excluded))
     requires = {wheel.spec.distribution: wheel.spec.wheel_dependencies for wheel in staged}
     bounded = bounded_by_requirements(verdicts, requires)
     tagged = []

@@ -28,7 +28,16 @@ from support import FIXTURE_CHANNEL, REALWORLD
 from support.archive_edits import file_member, paths_json_for, read_archive, reindex, write_archive
 from support.channel_server import PROXY_VARIABLES, ChannelServer
 from support.conda_archives import Package, index
-from support.presses import LIBGREET, LIBGREETPP, PRESS, Run, Workspace, assert_refused, press
+from support.presses import (
+    LIBGREET,
+    LIBGREETPP,
+    PRESS,
+    Run,
+    Workspace,
+    assert_refused,
+    messages,
+    press,
+)
 from support.venvs import make_venv
 
 if TYPE_CHECKING:
@@ -255,7 +264,7 @@ def test_a_repodata_server_that_never_answers(server: ChannelServer, tmp_path: P
     argv = ["plan", *PRESS, "-c", server.url, "--cache-dir", str(tmp_path / "cache")]
     done, took = _run(tmp_path, *argv, "--timeout", "2")
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr.splitlines() == [
+    assert messages(done.stderr.splitlines()) == [
         f"error: cannot read repodata from {server.url}: no complete answer within 2 s",
         (
             "hint: check your network connection and the channel URL; a slow channel needs a"
@@ -274,7 +283,7 @@ def test_an_archive_that_never_arrives(fault: str, server: ChannelServer, tmp_pa
     done, took = _run(tmp_path, *argv, "--timeout", "2")
     assert (done.returncode, done.stdout) == (1, "")
     url = f"{server.url}/linux-64/{LIBGREET}"
-    assert done.stderr.splitlines() == [
+    assert messages(done.stderr.splitlines()) == [
         f"error: could not download {url}: no complete answer within 2 s",
         TIMEOUT_HINT,
     ]
@@ -291,7 +300,7 @@ def test_a_dropped_connection_is_tried_again_within_the_deadline(
     argv = [*PRESS, "-c", server.url, "-o", str(tmp_path / "out"), "--cache-dir"]
     done, _ = _run(tmp_path, *argv, str(tmp_path / "cache"), "--timeout", "2")
     url = f"{server.url}/linux-64/{LIBGREET}"
-    lines = done.stderr.splitlines()
+    lines = messages(done.stderr.splitlines())
     assert lines[0].startswith(f"WARNING: downloading {url} failed (")
     assert lines[0].endswith("); trying again")
     assert lines[1:] == [

@@ -22,6 +22,7 @@ from condapress import PressOptions, SolveRequest, _folders, press
 from condapress._cli import main
 from condapress.errors import OutputError
 from support import FIXTURE_CHANNEL
+from support.presses import messages, messages_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,7 +59,7 @@ _SOLVER_ERRORS: dict[str, tuple[list[str | Path], list[str]]] = {
                 "found for pygreet >=9."
             ),
             (
-                "hint: relax the spec, pick another --python, or run with -v for the solver's full "
+                "hint: relax the spec or pick another --python; run with -v for the solver's full "
                 "explanation"
             ),
         ],
@@ -91,7 +92,7 @@ def test_a_solver_error_exits_cleanly_every_time(error: str, tmp_path: Path) -> 
     def plan(attempt: int) -> tuple[int, str, str]:
         cache = tmp_path / f"cache-{attempt}"
         done = run("plan", *argv, "--subdir", "linux-64", "--cache-dir", cache)
-        return done.returncode, done.stdout, done.stderr
+        return done.returncode, done.stdout, messages_text(done.stderr)
 
     # Two at a time (the machine has two cores), thirty times: a race at interpreter shutdown
     # used to abort about one run in ten with "Fatal Python error: PyGILState_Release".
@@ -256,7 +257,7 @@ def test_a_closed_pipe_ends_quietly(command: str, how: str, tmp_path: Path) -> N
         assert process.stdout is not None
         process.stdout.close()  # the reader has gone before the first line (| head -0)
         _, stderr = process.communicate(timeout=120)
-    assert (process.returncode, stderr) == (141, "")
+    assert (process.returncode, messages_text(stderr)) == (141, "")
 
 
 # -- wheels land all or none ---------------------------------------------------------------------
@@ -267,7 +268,7 @@ def _press(capsys: pytest.CaptureFixture[str], out: Path, cache: Path) -> tuple[
     argv = ["pygreet", "-c", str(FIXTURE_CHANNEL), "--python", "3.11", "--cache-dir", str(cache)]
     status = main([*argv, "-o", str(out)])
     captured = capsys.readouterr()
-    lines = captured.out.splitlines() if status == 0 else captured.err.splitlines()
+    lines = captured.out.splitlines() if status == 0 else messages(captured.err.splitlines())
     return status, [line for line in lines if not line.startswith("WARNING: ")]
 
 

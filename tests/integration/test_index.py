@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import zipfile
 from html.parser import HTMLParser
@@ -14,6 +15,7 @@ from condapress._cli import main
 from condapress.errors import IndexConflictError
 from condapress.index import _merge
 from support import FIXTURE_CHANNEL
+from support.presses import messages
 from support.venvs import make_venv
 
 if TYPE_CHECKING:
@@ -150,7 +152,7 @@ def test_an_index_never_replaces_a_file(
     other.write_bytes((copy / "simple" / "pyshout").glob("*.whl").__next__().read_bytes())
     before = tree(copy)
     assert _index(copy, cache, "salutation-python", "--python", "3.11", "-q") == 1
-    assert capsys.readouterr().err.splitlines() == [
+    assert messages(capsys.readouterr().err.splitlines()) == [
         (
             "error: the index already has a salutation-1.2.0-py3-none-any.whl other than the one "
             "salutation-python for python 3.11 makes"
@@ -168,7 +170,7 @@ def test_a_spec_that_fails_leaves_the_index_as_it_was(
 ) -> None:
     root = tmp_path / "index"
     assert _index(root, tmp_path / "cache", "tally", "nosuchthing", "--python", "3.11") == 1
-    assert capsys.readouterr().err.splitlines() == [
+    assert messages(capsys.readouterr().err.splitlines()) == [
         (f"error: package 'nosuchthing' is not on {FIXTURE_CHANNEL} for linux-64 or noarch"),
         "hint: check the spelling, or add the channel that has it with -c",
     ]
@@ -191,3 +193,89 @@ def test_two_presses_that_disagree(tmp_path: Path) -> None:
         "their closures hold different builds of one version: index them apart, or pin the "
         "build in the specs"
     )
+
+
+@pytest.mark.slow
+def test_all_indexes_every_python_package_and_skips_what_cannot_be_pressed(
+    channel: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a noarch python package whose dependency no channel has: it cannot be pressed
+    repodata = channel / "noarch" / "repodata.json"
+    data = json.loads(repodata.read_text())
+    data["packages"]["brokenpy-1.0-pyh0_0.tar.bz2"] = {
+        "name": "brokenpy", "version": "1.0", "build": "pyh0_0", "build_number": 0,
+        "depends": ["python >=3.8", "nosuchdep >=1"], "noarch": "python", "subdir": "noarch",
+        "license": "MIT", "md5": "0" * 32, "sha256": "0" * 64, "size": 1,
+    }  # fmt: skip
+    repodata.write_text(json.dumps(data))
+    root = tmp_path / "index"
+    base = ["index", "--all", "-c", str(channel), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*base, "--python", "3.12", "--subdir", "linux-64", "-o", str(root)]) == 0
+    out = capsys.readouterr().out
+    simple = root / "simple"
+    reason = (
+        "cannot solve 'brokenpy' for python 3.12 on linux-64: brokenpy * cannot be installed "
+        "because there are no viable options: brokenpy 1.0 would require nosuchdep >=1, for "
+        "which no candidates were found."
+    )
+    assert out.splitlines() == [
+        f"{simple}/libgreet-conda/libgreet_conda-1.0.0-py3-none-manylinux_2_34_x86_64.whl",
+        f"{simple}/libgreet-conda/libgreet_conda-2.0.0-py3-none-manylinux_2_34_x86_64.whl",
+        f"{simple}/libgreetpp-conda/libgreetpp_conda-1.0.0-py3-none-manylinux_2_34_x86_64.whl",
+        f"{simple}/pygreet/pygreet-1.0.0-cp312-cp312-manylinux_2_34_x86_64.whl",
+        f"{simple}/pyshout/pyshout-2.0.0-cp312-cp312-manylinux_2_34_x86_64.whl",
+        f"{simple}/salutation/salutation-1.2.0-py3-none-any.whl",
+        f"skipped brokenpy for python 3.12: {reason}",
+        (
+            f"{simple}: 5 projects, 6 wheels added, 0 there already; pip install --index-url "
+            f"{simple.resolve().as_uri()} NAME"
+        ),
+    ]
+    assert f"skipped brokenpy for python 3.12: {reason}" in caplog.messages  # logged as it goes
+    venv = make_venv("3.12", tmp_path / "venv")
+    venv.pip("install", "--index-url", simple.resolve().as_uri(), "pyshout", "salutation")
+    code = "import pyshout, salutation; print(pyshout.__name__, salutation.__name__)"
+    assert venv.run(venv.python, "-c", code).stdout == "pyshout salutation\n"
+
+
+def test_all_takes_no_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _index(tmp_path / "index", tmp_path / "cache", "--all", "pygreet")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "condapress index: error: --all presses every python package: give no SPEC with it"
+    )
+
+
+def test_all_fails_when_no_package_could_be_pressed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channel = tmp_path / "channel"
+    record = {
+        "name": "brokenpy", "version": "1.0", "build": "pyh0_0", "build_number": 0,
+        "depends": ["python >=3.8", "nosuchdep >=1"], "noarch": "python", "subdir": "noarch",
+        "license": "MIT", "md5": "0" * 32, "sha256": "0" * 64, "size": 1,
+    }  # fmt: skip
+    for subdir, packages in (("noarch", {"brokenpy-1.0-pyh0_0.tar.bz2": record}), ("linux-64", {})):
+        (channel / subdir).mkdir(parents=True)
+        repodata = {"info": {"subdir": subdir}, "packages": packages, "packages.conda": {}}
+        (channel / subdir / "repodata.json").write_text(json.dumps(repodata))
+    root = tmp_path / "index"
+    argv = ["index", "--all", "-c", str(channel), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--python", "3.12", "--subdir", "linux-64", "-o", str(root), "-q"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        (
+            "error: no press succeeded (1 tried); the first, brokenpy for python 3.12: cannot "
+            "solve 'brokenpy' for python 3.12 on linux-64: brokenpy * cannot be installed "
+            "because there are no viable options: brokenpy 1.0 would require nosuchdep >=1, for "
+            "which no candidates were found."
+        ),
+        (
+            "hint: check --python and --subdir against the channel's builds; the log says why "
+            "each was skipped"
+        ),
+    ]
+    assert not root.exists()

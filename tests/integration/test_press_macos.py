@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jsonschema
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from packaging.tags import mac_platforms
 
 from condapress._cli import main
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
 CHANNEL = REPO / "tests" / "data" / "macos"
 FORGE_OSX_64 = REPO / "tests" / "data" / "macos-forge"
 MANGLED = r"[0-9a-f]{8}"
+PRESS_SCHEMA = json.loads(
+    (REPO / "src" / "condapress" / "data" / "press-schema.json").read_text(encoding="utf-8")
+)
 SYSTEM = "/usr/lib/libSystem.B.dylib"
 
 
@@ -155,10 +161,21 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 def press(out: Path, cache: Path, *argv: str, channel: Path = CHANNEL) -> list[Path]:
     status, stdout, stderr = run(
-        "-c", str(channel), "--cache-dir", str(cache), "-o", str(out), *argv
+        "-c", str(channel), "--cache-dir", str(cache), "-o", str(out), *argv, "--json"
     )
     assert status == 0, stdout + stderr
-    return sorted(out.glob("*.whl"))
+    wheels = sorted(out.glob("*.whl"))
+    # --json: the document of every wheel made; progress lines on standard error
+    document = json.loads(stdout)
+    jsonschema.validate(document, PRESS_SCHEMA)
+    made = [Path(w["path"]) for p in document["presses"] for w in p["wheels"]]
+    assert sorted(made) == wheels
+    compressed = [line for line in stderr.splitlines() if line.startswith("compress: ")]
+    assert len(compressed) == len(made)
+    for line, path in zip(compressed, made, strict=True):
+        size = r"[\d.]+ (?:B|KiB|MiB)"
+        assert re.fullmatch(rf"compress: {re.escape(path.name)}, {size} of files into {size}", line)
+    return wheels
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,19 @@ def test_licenses_and_provenance_of_every_member(pressed: Pressed) -> None:
         for member in members:
             assert any(n.startswith(f"{dist_info}/licenses/{member}/") for n in names), member
             assert f"License-File: {member}/" in metadata
+
+
+def test_the_sbom_names_every_member(pressed: Pressed) -> None:
+    for wheel in pressed.wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            [record] = [n for n in zf.namelist() if n.endswith(".dist-info/conda-packages.json")]
+            members = [p["name"] for p in json.loads(zf.read(record))["packages"]]
+            sbom = zf.read(record.replace("conda-packages.json", "sboms/conda-packages.cdx.json"))
+        assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom.decode()) is None
+        components = json.loads(sbom)["components"]
+        assert sorted(c["name"] for c in components) == sorted(members)
+        subdir = pressed.case.argv[pressed.case.argv.index("--subdir") + 1]
+        assert all(f"&subdir={subdir}&" in c["purl"] for c in components)
 
 
 def test_every_install_name_and_load_command_read_back_by_lief(pressed: Pressed) -> None:
@@ -377,7 +407,7 @@ def test_the_same_press_gives_the_same_bytes(tmp_path: Path) -> None:
 def test_builds_for_a_later_macos_than_asked_are_not_chosen(tmp_path: Path) -> None:
     status, _stdout, stderr = run(
         "-c", str(CHANNEL), "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "out"),
-        "pyyaml", "--subdir", "osx-arm64", "--python", "3.12", "--macos", "10.15",
+        "pyyaml", "--subdir", "osx-arm64", "--python", "3.12", "--macos", "10.15", "-q",
     )  # fmt: skip
     assert status == 1
     assert stderr.splitlines() == [

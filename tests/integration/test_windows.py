@@ -21,8 +21,11 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import jsonschema
 import pefile
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from condapress._cli import main
 from condapress.formats.pe._edit import rename_imports
@@ -42,6 +45,9 @@ WIN64 = REPO / "tests" / "data" / "win-64"
 CONDA_FORGE = WIN64 / "conda-forge"
 ANACONDA = WIN64 / "anaconda-main"
 PYD = "yaml/_yaml.cp39-win_amd64.pyd"
+PRESS_SCHEMA = json.loads(
+    (REPO / "src" / "condapress" / "data" / "press-schema.json").read_text(encoding="utf-8")
+)
 HOOK_LINE = "from . import _condapress_env  # points bundled libraries at their data\n"
 
 
@@ -113,6 +119,7 @@ def delvewheel_show(wheel: Path) -> dict[str, list[str]]:
 class Pressed:
     wheel: Path
     out: str
+    err: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +127,10 @@ def pyyaml(tmp_path_factory: pytest.TempPathFactory) -> Pressed:
     tmp = tmp_path_factory.mktemp("pyyaml-win")
     status, out, err = run(
         "pyyaml", "--subdir", "win-64", "--python", "3.9", "-c", CONDA_FORGE, "--fat",
-        "--cache-dir", tmp / "cache", "-o", tmp / "wheelhouse",
+        "--cache-dir", tmp / "cache", "-o", tmp / "wheelhouse", "--json",
     )  # fmt: skip
     assert status == 0, err
-    return Pressed(tmp / "wheelhouse" / "pyyaml-5.4.1-cp39-cp39-win_amd64.whl", out)
+    return Pressed(tmp / "wheelhouse" / "pyyaml-5.4.1-cp39-cp39-win_amd64.whl", out, err)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +142,34 @@ def zstandard_wheel(tmp_path_factory: pytest.TempPathFactory) -> Pressed:
     )  # fmt: skip
     assert status == 0, err
     return Pressed(tmp / "wheelhouse" / "zstandard-0.23.0-cp311-cp311-win_amd64.whl", out)
+
+
+def test_progress_json_and_sbom_of_a_windows_press(pyyaml: Pressed) -> None:
+    progress = [line.partition(",")[0] for line in pyyaml.err.splitlines()]
+    assert progress == [
+        "solve: pyyaml for python 3.9 on win-64",
+        "solve: 6 packages in the closure",
+        "unpack: 2 archives",
+        "unpack: pyyaml-5.4.1-py39hb82d6ee_1.tar.bz2",
+        "unpack: yaml-0.2.5-he774522_0.tar.bz2",
+        "patch: PyYAML",
+        f"compress: {pyyaml.wheel.name}",
+    ]
+    document = json.loads(pyyaml.out)
+    jsonschema.validate(document, PRESS_SCHEMA)
+    [made] = document["presses"]
+    assert (made["subdir"], made["python"]) == ("win-64", "3.9")
+    [entry] = made["wheels"]
+    assert (entry["path"], entry["members"]) == (str(pyyaml.wheel), ["pyyaml", "yaml"])
+    assert entry["audit"]["findings"] == []
+    sbom = members(pyyaml.wheel)["pyyaml-5.4.1.dist-info/sboms/conda-packages.cdx.json"]
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom.decode()) is None
+    purls = [c["purl"] for c in json.loads(sbom)["components"]]
+    query = "channel=conda-forge&subdir=win-64&type=tar.bz2"
+    assert purls == [
+        f"pkg:conda/pyyaml@5.4.1?build=py39hb82d6ee_1&{query}",
+        f"pkg:conda/yaml@0.2.5?build=he774522_0&{query}",
+    ]
 
 
 def test_pyyaml_presses_into_a_win_amd64_wheel_with_its_dll_mangled(pyyaml: Pressed) -> None:
@@ -618,6 +653,7 @@ def test_a_dll_no_package_provides_is_refused_naming_windows(
         tmp_path / "out",
         "--cache-dir",
         tmp_path / "cache",
+        "-q",
     )
     assert status != 0
     assert err.splitlines()[0] == (

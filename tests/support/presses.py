@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 
 from condapress._cli import main
@@ -81,7 +82,24 @@ class Workspace:
         assert (self.root / "outside" / "secret").read_text() == "keep me"
 
 
+#: A line of progress, which a press prints on standard error when it is no terminal; the
+#: lines themselves are tested in tests/integration/test_progress_cli.py.
+PROGRESS = re.compile(r"(solve|download|unpack|patch|compress): ")
+
+
+def messages(lines: list[str]) -> list[str]:
+    """*lines* of standard error without the lines of progress."""
+    return [line for line in lines if not PROGRESS.match(line)]
+
+
+def messages_text(text: str) -> str:
+    """The text of standard error without the lines of progress."""
+    return "".join(f"{line}\n" for line in messages(text.splitlines()))
+
+
 def assert_refused(run: Run, *lines: str) -> None:
     assert run.status == 1
     assert run.stdout == ""
-    assert [line for line in run.stderr if not line.startswith("WARNING: ")] == list(lines)
+    assert [line for line in messages(run.stderr) if not line.startswith("WARNING: ")] == list(
+        lines
+    )

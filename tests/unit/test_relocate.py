@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from condapress.errors import OverlapError
+from condapress.errors import OverlapError, UnresolvedLibraryError
 from condapress.formats.elf import ELF
 from condapress.model import (
     BinaryEdit,
@@ -303,4 +303,36 @@ def test_two_programs_of_one_name_would_share_a_launcher() -> None:
                 "bin/a/tool of tools-1.0-h0_0 (--allow-overlap)"
             ),
         ),
+    )
+
+
+def test_an_excluded_library_is_left_out_and_its_users_keep_needing_it_by_name() -> None:
+    # libcuda.so.1: no package of the closure has it, nor the manylinux whitelist
+    elfs = {**ELFS, "libc1": {**ELFS["libc1"]}}
+    elfs["libc1"]["bin/c1tool"] = binary_facts("libc1.so.1", "libcuda.so.1", shared=False)
+    wheel = wheel_spec("ext", "ext", "libcxx1", "libc1")
+    layout = plan_layout(wheel, PACKAGES, elfs, ELF, exclude=("libc1.so*", "libcuda.so.?"))
+    assert "lib/libc1.so.1.0.0" not in {p.source for p in layout.placements}
+    assert (
+        LeftOut(
+            "libc1",
+            "lib/libc1.so.1.0.0",
+            "excluded by --exclude 'libc1.so*': another wheel or the system provides it",
+        )
+        in layout.left_out
+    )
+    edits = {edit.dest: edit for edit in layout.binary_edits}
+    assert edits[f"ext.libs/{CXX1}"].replace_needed == ()  # libc1.so.1 stays libc1.so.1
+    assert edits["ext.libs/bin/c1tool"].replace_needed == ()
+    assert "libc1.so.1" not in provided_sonames(wheel, PACKAGES, ELFS, ELF, ("libc1.so*",))
+
+
+def test_without_exclude_an_unknown_library_is_refused() -> None:
+    elfs = {**ELFS, "libc1": {**ELFS["libc1"]}}
+    elfs["libc1"]["bin/c1tool"] = binary_facts("libc1.so.1", "libcuda.so.1", shared=False)
+    with pytest.raises(UnresolvedLibraryError) as refused:
+        plan_layout(wheel_spec("ext", "ext", "libcxx1", "libc1"), PACKAGES, elfs, ELF)
+    assert refused.value.message == (
+        "libc1-1.0-h0_0.conda: bin/c1tool needs libcuda.so.1, which no package of the closure "
+        "provides and a manylinux system does not have"
     )

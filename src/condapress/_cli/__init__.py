@@ -13,13 +13,14 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from condapress import __version__
-from condapress._cli import _audit, _check, _index, _plan, _press, _upload
+from condapress._cli import _audit, _check, _config, _index, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
 if TYPE_CHECKING:
@@ -32,8 +33,13 @@ _DESCRIPTION = """\
 Press conda packages into wheels that pip installs and PyPI accepts.
 
 condapress resolves a conda spec's runtime closure on conda channels, decides which packages
-become Requires-Dist lines and which native libraries go into the wheel, relocates the ELF files
-to a wheel-relative layout, tags the wheel from its binaries and audits it.
+become Requires-Dist lines and which native libraries go into the wheel, relocates the binaries
+(ELF, Mach-O, PE) to a wheel-relative layout, tags the wheel from its binaries, audits it and
+checks it against PyPI's rules.
+
+press, plan and index read their options' defaults from [tool.condapress] in ./pyproject.toml,
+or ./condapress.toml, or --config FILE (keys: the long options without dashes); the command line
+wins. -v and -q go before or after the command.
 """
 
 _EPILOG = """\
@@ -48,6 +54,8 @@ examples:
   condapress check wheelhouse/*.whl
   TWINE_PASSWORD=pypi-... condapress upload wheelhouse/*.whl
   condapress index pygreet pyshout -c channels_fixture --python 3.11 --python 3.12 -o index/
+  condapress index --all -c channels_fixture --python 3.12 -o index/
+  condapress pygreet -c channels_fixture --python 3.11 --python 3.12 --json
 
 Run 'condapress COMMAND --help' for the options of a command.
 """
@@ -65,10 +73,14 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in (_press, _plan, _audit, _check, _upload, _index):
         command.configure_parser(subparsers)
-    for subparser in subparsers.choices.values():
+    for name, subparser in subparsers.choices.items():
         # also after the command: counted apart, since a subcommand's value would replace
         # the main parser's
         _add_verbosity(subparser, "_after")
+        if name in _config.COMMANDS:
+            _config.add_config_option(subparser, name)
+            _config.register(subparser, name)
+            _config.suppress_defaults(subparser)
     return parser
 
 
@@ -140,6 +152,23 @@ def _closed_pipe() -> int:
     return _PIPE_CLOSED
 
 
+#: The clause of a hint that asks for -v (and the "or"/"," before it).
+_VERBOSE_CLAUSE = re.compile(r"(?:[,;] ?)?(?:or )?run (?:again )?with -v for [^;]*")
+
+
+def _hint(hint: str, *, verbose: bool) -> str:
+    """*hint*, without its "run with -v for ..." clause when -v was given already.
+
+    >>> _hint("no wheel was written; run with -v for the output", verbose=True)
+    'no wheel was written'
+    >>> _hint("run again with -v for details", verbose=True)
+    'the lines above say more'
+    """
+    if not verbose:
+        return hint
+    return _VERBOSE_CLAUSE.sub("", hint).strip(" ;,") or "the lines above say more"
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command line *argv* (default: ``sys.argv[1:]``) and return the exit status."""
     parser = _build_parser(prog)
@@ -155,12 +184,18 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        if hasattr(args, "config_command"):
+            _config.apply_config(args)
+            if not args.specs and not getattr(args, "all", False):
+                args.config_parser.error(
+                    "the following arguments are required: SPEC (or specs in the configuration)"
+                )
         return execute(args)
     except CondapressError as exc:
         print(f"error: {printable(exc.message)}", file=sys.stderr)
         if exc.detail and verbose:
             print(exc.detail.rstrip(), file=sys.stderr)
-        print(f"hint: {printable(exc.hint)}", file=sys.stderr)
+        print(f"hint: {printable(_hint(exc.hint, verbose=verbose > 0))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, positive, solve_request
-from condapress.model import PlanOptions, PressOptions
+from condapress._cli._options import (
+    add_solve_options,
+    plan_options,
+    positive,
+    pythons_of,
+    solve_request,
+)
+from condapress._cli._progress import reporting
+from condapress.errors import printable
+from condapress.model import PressOptions
 
 if TYPE_CHECKING:
     import argparse
@@ -22,9 +29,18 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "simple index DIR/simple (PEP 503 pages with sha256 fragments, and PEP 658 metadata "
         "files), so that 'pip install --index-url file:///abs/DIR/simple NAME' works. The same "
         "wheel pressed twice goes in once; a wheel already in the index is kept; a different "
-        "wheel of the same name is refused. The index changes all at once, or not at all.",
+        "wheel of the same name is refused. The index changes all at once, or not at all. "
+        "With --all, every python package of the channels is pressed instead of SPECs.",
     )
     add_solve_options(parser, pythons=True)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="instead of SPECs, press every python package of the channels (noarch python, or "
+        "built for a --python) for --subdir, the newest build of each that solves; a package "
+        "that cannot be pressed is skipped, with its reason logged and listed at the end "
+        "(exit status 0 unless none could be pressed)",
+    )
     parser.add_argument(
         "-o",
         "--output-dir",
@@ -60,21 +76,30 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def execute(args: argparse.Namespace) -> int:
     from condapress.index import build_index  # noqa: PLC0415
 
-    pythons = args.python or [f"{sys.version_info.major}.{sys.version_info.minor}"]
-    args.python = pythons[0]
-    result = build_index(
-        solve_request(args),
-        pythons,
-        PressOptions(
-            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
+    if args.all and args.specs:
+        args.config_parser.error("--all presses every python package: give no SPEC with it")
+    pythons = pythons_of(args)
+    request = solve_request(args)
+    if args.all:
+        from dataclasses import replace  # noqa: PLC0415
+
+        from condapress.solve import python_packages  # noqa: PLC0415
+
+        names = {n for p in pythons for n in python_packages(replace(request, python=p))}
+        request = replace(request, specs=tuple(sorted(names)))
+    with reporting(args) as reporter:
+        options = PressOptions(
+            plan=plan_options(args),
             jobs=args.jobs,
             audit=args.audit,
             check=args.check,
-        ),
-        args.output_dir,
-    )
+            reporter=reporter,
+        )
+        result = build_index(request, pythons, options, args.output_dir, keep_going=args.all)
     for path in result.added:
         print(path)
+    for skipped in result.skipped:
+        print(f"skipped {skipped.spec} for python {skipped.python}: {printable(skipped.reason)}")
     print(
         f"{result.simple}: {len(result.projects)} projects, {len(result.added)} wheels added, "
         f"{len(result.unchanged)} there already; pip install --index-url "

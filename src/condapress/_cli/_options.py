@@ -14,7 +14,7 @@ from condapress.errors import OutputError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, KNOWN_SUBDIRS, Runtime
 
 if TYPE_CHECKING:
-    from condapress.model import SolveRequest
+    from condapress.model import PlanOptions, SolveRequest
 
 
 def host_subdir() -> str:
@@ -34,11 +34,11 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
     """The options of every command that solves; with *pythons*, ``--python`` may repeat."""
     parser.add_argument(
         "specs",
-        nargs="+",
+        nargs="*",
         metavar="SPEC",
         help="conda match spec, e.g. 'pyarrow=0.14', 'numpy >=1.26', 'conda-forge::zstd', or "
         "the path of a local .conda/.tar.bz2 (a fresh feedstock build), whose dependencies are "
-        "solved on the channels",
+        "solved on the channels; may be left out when the configuration gives specs",
     )
     parser.add_argument(
         "-c",
@@ -49,7 +49,7 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         help="channel name (conda-forge), URL (https, http, file) or local folder; repeat for "
         "several, first has priority (default: conda-forge)",
     )
-    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    host = _host_python()
     if pythons:
         parser.add_argument(
             "--python",
@@ -116,6 +116,56 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         "copy and lets its symbol versions bound the tag; 'bundle' grafts conda's copy into the "
         "wheel (default: system)",
     )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="SONAME-GLOB",
+        help="do not bundle the libraries of these names (e.g. 'libcuda.so.*'): another wheel or "
+        "the target system provides them; the binaries keep needing them by name, and the "
+        "platform tag does not vouch for them (repeatable; linux-* subdirs only)",
+    )
+    parser.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        type=_pair,
+        metavar="CONDA=PYPI",
+        help="write the python dependency CONDA as PYPI in Requires-Dist (repeatable)",
+    )
+    parser.add_argument(
+        "--add-requires",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="add a PEP 508 Requires-Dist line to the wheel of every requested package, e.g. "
+        "'numpy>=1.26' (repeatable)",
+    )
+    parser.add_argument(
+        "--strip",
+        action="store_true",
+        help="remove the debug sections of the binaries the wheels carry, with strip (binutils) "
+        "from PATH; the press says how many bytes that saved (linux-* subdirs only)",
+    )
+
+
+def _pair(text: str) -> tuple[str, str]:
+    conda, _, pypi = text.partition("=")
+    return conda, pypi
+
+
+def plan_options(args: argparse.Namespace) -> PlanOptions:
+    """The plan options of the command line."""
+    from condapress.model import PlanOptions  # noqa: PLC0415
+
+    return PlanOptions(
+        fat=args.fat,
+        runtime=args.runtime,
+        exclude=tuple(args.exclude),
+        rename=tuple(args.rename),
+        add_requires=tuple(args.add_requires),
+        strip=args.strip,
+    )
 
 
 def add_max_file_size(parser: argparse.ArgumentParser) -> None:
@@ -156,11 +206,25 @@ def positive(text: str) -> int:
     return value
 
 
+def pythons_of(args: argparse.Namespace) -> list[str]:
+    """The pythons of a command that presses for each (``--python`` repeated).
+
+    The request's python becomes the first.
+    """
+    pythons: list[str] = list(dict.fromkeys(args.python or [_host_python()]))
+    args.python = pythons[0]
+    return pythons
+
+
+def _host_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
 def solve_request(args: argparse.Namespace) -> SolveRequest:
     from condapress.model import SolveRequest  # noqa: PLC0415
 
     return SolveRequest(
-        specs=tuple(args.specs),
+        specs=tuple(args.specs or ()),
         channels=tuple(args.channels or ("conda-forge",)),
         python=args.python,
         subdir=args.subdir,

@@ -6,7 +6,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_solve_options, solve_request, write_atomically
+from condapress._cli._options import (
+    add_solve_options,
+    plan_options,
+    solve_request,
+    write_atomically,
+)
+from condapress._cli._progress import reporting
 
 if TYPE_CHECKING:
     import argparse
@@ -36,12 +42,13 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 def execute(args: argparse.Namespace) -> int:
     from condapress import _folders  # noqa: PLC0415
     from condapress._core import make_plan  # noqa: PLC0415
-    from condapress.model import PlanOptions  # noqa: PLC0415
     from condapress.plan._render import plan_document, plan_dot, plan_table  # noqa: PLC0415
 
     if args.graph is not None:  # before the solve: a graph that cannot be written is no plan
         _folders.check_output_file(args.graph)
-    the_plan = make_plan(solve_request(args), PlanOptions(fat=args.fat, runtime=args.runtime))
+    options = plan_options(args)
+    with reporting(args) as reporter:
+        the_plan = make_plan(solve_request(args), options, reporter=reporter)
     if args.graph is not None:
         write_atomically(args.graph, plan_dot(the_plan))
     if args.json:

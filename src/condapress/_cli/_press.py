@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import add_max_file_size, add_solve_options, positive, solve_request
-from condapress.model import PlanOptions, PressOptions, SmokeOptions
+from condapress._cli._options import (
+    add_max_file_size,
+    add_solve_options,
+    plan_options,
+    positive,
+    pythons_of,
+    solve_request,
+)
+from condapress._cli._progress import reporting
+from condapress.model import PressOptions, SmokeOptions
 
 if TYPE_CHECKING:
     import argparse
+
+    from condapress._progress import Reporter
+    from condapress.model import PressResult
 
 
 def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,9 +32,10 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Resolve SPEC on the channels, plan the wheels, then unpack, relocate, tag "
         "and write them. 'condapress SPEC...' is short for 'condapress press SPEC...'. Prints "
         "one line per wheel: path, tags, size and the conda packages inside. No wheel is "
-        "written unless every wheel of the plan could be built.",
+        "written unless every wheel of the plan could be built; with several --python, unless "
+        "every press succeeded.",
     )
-    add_solve_options(parser)
+    add_solve_options(parser, pythons=True)
     parser.add_argument(
         "-o",
         "--output-dir",
@@ -93,31 +106,57 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="when packages merged into one wheel ship different files at the same path, keep "
         "the file of the first package in the plan's order (with a warning) instead of failing",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was made as versioned JSON (schema: condapress/data/press-schema.json): "
+        "every wheel's path, tags, size, sha256 and conda packages, its audit and check "
+        "findings, and the plan in short, instead of one line per wheel",
+    )
     parser.set_defaults(execute=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
-    from condapress._core import press  # noqa: PLC0415
+    from condapress._core import press, press_each  # noqa: PLC0415
 
-    result = press(
-        solve_request(args),
-        PressOptions(
-            plan=PlanOptions(fat=args.fat, runtime=args.runtime),
-            output_dir=args.output_dir,
-            compression_level=args.compression_level,
-            audit=args.audit,
-            plat=args.plat,
-            jobs=args.jobs,
-            allow_overlap=args.allow_overlap,
-            check=args.check,
-            max_file_size=args.max_file_size,
-            smoke=_smoke(args),
-        ),
-    )
-    for wheel in result.wheels:
+    pythons = pythons_of(args)
+    results: tuple[PressResult, ...]
+    with reporting(args) as reporter:
+        if len(pythons) == 1:
+            results = (press(solve_request(args), _options(args, reporter)),)
+        else:
+            results = press_each(solve_request(args), pythons, _options(args, reporter))
+    if args.json:
+        from condapress._result import press_document  # noqa: PLC0415
+
+        print(json.dumps(press_document(results), indent=2))
+        return 0
+    for wheel in (wheel for result in results for wheel in result.wheels):
         tags = wheel.path.name.removesuffix(".whl").split("-", 2)[2]  # as the file name has them
-        print(f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}")
+        stripped = (
+            "" if wheel.stripped is None else f"  (strip saved {wheel.stripped / 1024:.0f} KiB)"
+        )
+        print(
+            f"{wheel.path}  {tags}  {wheel.size / 1024:.0f} KiB  {' + '.join(wheel.members)}"
+            + stripped
+        )
     return 0
+
+
+def _options(args: argparse.Namespace, reporter: Reporter) -> PressOptions:
+    return PressOptions(
+        plan=plan_options(args),
+        output_dir=args.output_dir,
+        compression_level=args.compression_level,
+        audit=args.audit,
+        plat=args.plat,
+        jobs=args.jobs,
+        allow_overlap=args.allow_overlap,
+        check=args.check,
+        max_file_size=args.max_file_size,
+        smoke=_smoke(args),
+        reporter=reporter,
+    )
 
 
 def _smoke(args: argparse.Namespace) -> SmokeOptions | None:

@@ -12,6 +12,7 @@ modes: the same contents make the same bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import stat
@@ -25,8 +26,9 @@ from packaging.version import InvalidVersion, Version
 
 import condapress
 from condapress import _datapaths
-from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE
+from condapress._distinfo import DATA_PATHS_FILE, PROVENANCE_FILE, SBOM_FILE
 from condapress._paths import path_problem
+from condapress._progress import NULL_REPORTER
 from condapress.assemble._metadata import (
     KEPT_FIELDS,
     core_metadata,
@@ -34,6 +36,7 @@ from condapress.assemble._metadata import (
     provenance,
     spdx_or_none,
 )
+from condapress.assemble._sbom import sbom_text
 from condapress.assemble._zip import Member, date_time, write_atomically
 from condapress.errors import SpecError, WheelContentsError, listing
 from condapress.model import BuiltWheel, CoreMetadata, DataPaths, WheelContents
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from condapress._progress import Reporter
     from condapress.model import CondaRecord, Runtime, StagedWheel, UnpackedPackage
 
 __all__ = ["assemble", "build_wheel", "dist_info_name", "wheel_filename"]
@@ -111,14 +115,16 @@ def assemble(
     runtime: Runtime | None = None,
     compression_level: int = 6,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> BuiltWheel:
     """Write the tagged *staged* wheel into *output_dir*, with its metadata, licenses and records.
 
     METADATA comes from the root's own ``*.dist-info`` when it has one, else from conda's
-    metadata; licenses and provenance from every conda package that put a file in the wheel.
+    metadata; licenses, provenance and the SBOM from every conda package that put a file in it.
 
     :param records: the closure's records by name: the provenance says where each came from.
     :param runtime: the compiler-runtime policy, recorded with the provenance.
+    :param reporter: told of the bytes compressed as they are, and of the wheel written.
     :raises WheelContentsError: the staged files, tags or metadata cannot make a valid wheel.
     :raises WriteError: the file system refused the wheel.
     """
@@ -128,8 +134,10 @@ def assemble(
         if staged.sites or layout.environment
         else None
     )
+    metadata = core_metadata(spec, packages)
+    pressed = provenance(spec, records)
     contents = WheelContents(
-        metadata=core_metadata(spec, packages),
+        metadata=metadata,
         tags=staged.tags,
         # binaries go to platlib; a wheel of python files alone to purelib
         root_is_purelib=not staged.binaries,
@@ -137,11 +145,16 @@ def assemble(
         executables=staged.executables,
         entry_points=entry_points(spec, packages)
         + tuple(("console_scripts", s.name, s.value) for s in layout.console_scripts),
-        provenance=provenance(spec, records),
+        provenance=pressed,
         runtime=runtime,
         data_paths=data_paths,
+        sbom=sbom_text(metadata.name, _version(metadata.version), pressed, records),
+        excluded=staged.excluded,
     )
-    return build_wheel(contents, output_dir, compression_level=compression_level, jobs=jobs)
+    built = build_wheel(
+        contents, output_dir, compression_level=compression_level, jobs=jobs, reporter=reporter
+    )
+    return dataclasses.replace(built, stripped=staged.stripped)
 
 
 def build_wheel(
@@ -151,6 +164,7 @@ def build_wheel(
     compression_level: int = 6,
     source_date_epoch: int | None = None,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> BuiltWheel:
     """Write *contents* as one wheel in *output_dir*, byte for byte the same for the same inputs.
 
@@ -161,6 +175,7 @@ def build_wheel(
     :param source_date_epoch: the time stamp of every member, in seconds since the epoch; when
         None, ``$SOURCE_DATE_EPOCH``, else 1980-01-01 (clamped to what a zip file can hold).
     :param jobs: threads that deflate; the bytes written do not depend on it.
+    :param reporter: told of the bytes written as they are, and of the wheel when complete.
     :raises WheelContentsError: bad names, tags, metadata or paths, or a missing source file.
     :raises WriteError: the file system refused the wheel (no space, no permission).
     """
@@ -177,7 +192,12 @@ def build_wheel(
     payload, licenses = _checked_files(contents, stem)
     members = sorted(payload) + sorted(generated + licenses)
     final = output_dir / filename
-    sha256, size = write_atomically(final, members, stem, stamp, compression_level, max(1, jobs))
+    reporter.compressing(filename, sum(member.size or len(member.data) for member in members))
+    progress = functools.partial(reporter.compressed, filename)
+    sha256, size = write_atomically(
+        final, members, stem, stamp, (compression_level, max(1, jobs)), progress
+    )
+    reporter.assembled(filename, size)
     pressed = tuple(package.name for package in contents.provenance)
     return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed)
 
@@ -296,9 +316,13 @@ def _dist_info_files(contents: WheelContents, stem: str) -> list[Member]:
     }
     if contents.runtime is not None:
         provenance["runtime"] = contents.runtime
+    if contents.excluded:
+        provenance["excluded"] = sorted(contents.excluded)
     texts[PROVENANCE_FILE] = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
     if contents.data_paths is not None:
         texts[DATA_PATHS_FILE] = _datapaths.record_text(contents.data_paths)
+    if contents.sbom is not None:
+        texts[SBOM_FILE] = contents.sbom
     return [Member(f"{stem}.dist-info/{name}", 0o644, data=t.encode()) for name, t in texts.items()]
 
 

@@ -25,7 +25,7 @@ from condapress.assemble import _deflate
 from condapress.errors import SpecError, WheelContentsError, WriteError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 __all__ = ["DateTime", "Member", "date_time", "write_atomically"]
@@ -96,10 +96,11 @@ def _write_zip(
     date_time: DateTime,
     level: int,
     jobs: int,
+    progress: Callable[[int], None],
 ) -> None:
     rows: list[tuple[str, str, str]] = []
 
-    def add(member: Member) -> None:
+    def add(member: Member) -> int:
         zinfo = zipfile.ZipInfo(member.arcname, date_time)
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
@@ -116,10 +117,11 @@ def _write_zip(
             digest, size = _add_deflated(zf, zinfo, member, level, pool, jobs)
         b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
         rows.append((member.arcname, f"sha256={b64}", str(size)))
+        return size
 
     with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
         for member in members:
-            add(member)
+            progress(add(member))
         rows.append((f"{stem}.dist-info/RECORD", "", ""))
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
@@ -171,13 +173,14 @@ def write_atomically(
     members: Sequence[Member],
     stem: str,
     date_time: DateTime,
-    level: int,
-    jobs: int,
+    compression: tuple[int, int],
+    progress: Callable[[int], None] = lambda _size: None,
 ) -> tuple[str, int]:
     """Write the wheel *final* from *members*: in full under a temporary name, then renamed.
 
     :param stem: the wheel's ``name-version``, whose ``.dist-info/RECORD`` is written last.
-    :param level: the deflate level; *jobs* the threads that deflate large members.
+    :param compression: the deflate level, and the threads that deflate large members.
+    :param progress: told the size of each member once it is written.
     :returns: the wheel's hex sha256 and size.
     :raises WriteError: the file system refused the write (nothing is left behind).
     """
@@ -186,7 +189,7 @@ def write_atomically(
         destination(final.parent, tmp.name)  # made of validated names; checked all the same
         # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
         with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
-            _write_zip(fh, members, stem, date_time, level, jobs)
+            _write_zip(fh, members, stem, date_time, *compression, progress)
             fh.flush()
             os.fsync(fh.fileno())
             fh.seek(0)

@@ -71,21 +71,28 @@ def audit_wheel(path: Path) -> AuditReport:
     )
 
 
-def gate(built: Sequence[BuiltWheel]) -> None:
+def gate(built: Sequence[BuiltWheel]) -> tuple[AuditReport, ...]:
     """Audit every wheel a press wrote; log each finding; refuse them all at the first error.
 
+    :returns: the report of every wheel, in order.
     :raises PolicyViolation: a wheel has an error-level finding; the message names the first.
     """
+    reports = []
     for wheel in built:
-        report = audit_wheel(wheel.path)
+        reports.append(report := audit_wheel(wheel.path))
         _judge(wheel.path.name, report.findings, "{} fails its audit", "audit", "--no-audit")
+    return tuple(reports)
 
 
 def _judge(name: str, findings: Sequence[Finding], refusal: str, command: str, flag: str) -> None:
-    """Log every finding about wheel *name*; raise for the first error, if there is one."""
-    for finding in findings:
-        logger.log(_LOG_LEVEL[finding.level], "%s: %s", name, printable(finding.message))
+    """Log every finding about wheel *name*; raise for the first error, if there is one.
+
+    That error is not logged: the exception says it, and the user reads it once.
+    """
     errors = [f for f in findings if f.level is Level.ERROR]
+    for finding in findings:
+        if not errors or finding is not errors[0]:
+            logger.log(_LOG_LEVEL[finding.level], "%s: %s", name, printable(finding.message))
     if errors:
         raise PolicyViolation(
             f"{refusal.format(name)}: {errors[0].message}",
@@ -117,11 +124,16 @@ def check_wheel(path: Path, *, max_file_size: int | None = None) -> CheckReport:
     )
 
 
-def check_gate(built: Sequence[BuiltWheel], *, max_file_size: int | None = None) -> None:
+def check_gate(
+    built: Sequence[BuiltWheel], *, max_file_size: int | None = None
+) -> tuple[CheckReport, ...]:
     """Check every wheel a press wrote against PyPI's rules; refuse them all at the first error.
 
+    :returns: the report of every wheel, in order.
     :raises PolicyViolation: PyPI would refuse a wheel; the message names the first reason.
     """
+    reports = []
     for wheel in built:
-        report = check_wheel(wheel.path, max_file_size=max_file_size)
+        reports.append(report := check_wheel(wheel.path, max_file_size=max_file_size))
         _judge(wheel.path.name, report.findings, "PyPI would refuse {}", "check", "--no-check")
+    return tuple(reports)

@@ -41,8 +41,10 @@ def binary_findings(
     if fmt.name == "PE":
         return dll_findings(binaries, members, facts, fmt)
     verdict = _verdict(binaries, members, facts, findings, fmt)
-    check = _macho.libraries if fmt.name == "Mach-O" else _libraries
-    libraries = check(binaries, members, verdict, facts.requires_dist, findings, fmt)
+    if fmt.name == "Mach-O":
+        libraries = _macho.libraries(binaries, members, verdict, facts.requires_dist, findings, fmt)
+    else:
+        libraries = _libraries(binaries, members, verdict, facts, findings, fmt)
     return verdict, libraries, findings
 
 
@@ -88,6 +90,7 @@ def _verdict(
     """The platform tag the binaries allow; append what is wrong with the claimed ones."""
     platforms = sorted({tag.rpartition("-")[2] for tag in facts.claimed_tags})
     wheel_libs = {name for path, elf in elfs.items() for name in _names(path, elf)}
+    wheel_libs |= facts.excluded  # the press left them to the system: the tag does not judge them
     expected: set[str] = set()
     if facts.requires_dist and fmt.name == "Mach-O":
         expected = _macho.elsewhere(elfs, members, fmt)
@@ -191,11 +194,12 @@ def _libraries(
     elfs: Mapping[str, BinaryFacts],
     members: Sequence[Member],
     verdict: PlatformVerdict,
-    requires_dist: Sequence[str],
+    facts: WheelFacts,
     findings: list[Finding],
     fmt: BinaryFormat,
 ) -> tuple[LibraryReport, ...]:
     """One report per ELF file; append the problems of its needs, RPATH and C++ exports."""
+    requires_dist = facts.requires_dist
     files = {installed(m.name) for m in members}
     folders = {"."} | {f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)}
     provided: dict[str, list[str]] = {}
@@ -223,8 +227,8 @@ def _libraries(
             elif fmt.is_system_library(soname, verdict.arch, tag):
                 where = "system"
             else:
-                where = "missing"
-                findings.append(missing_library(path, soname, requires_dist))
+                where = "excluded" if soname in facts.excluded else "missing"
+                findings.append(missing_library(path, soname, requires_dist, facts.excluded))
             needed.append((soname, where))
         findings += cxx_findings(path, elf, _names(path, elf))
         weak, strong = len(elf.exported_weak_std), len(elf.exported_global_std)

@@ -27,7 +27,7 @@ from condapress.errors import listing
 from condapress.model import Finding, Level
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from condapress.audit._scan import Member, WheelScan
     from condapress.model import BinaryFacts
@@ -89,6 +89,7 @@ CODES: dict[str, tuple[Level, str]] = {
     "bad-elf": (_E, "rebuild the wheel: the loader cannot use a truncated or corrupt binary"),
     "file-too-large": (_E, "do not install this wheel: no real wheel has a file like this"),
     "missing-library": (_E, "bundle it in the wheel (condapress --fat, auditwheel repair)"),
+    "library-excluded": (_I, "make sure the target systems or a required wheel install it"),
     "library-from-other-wheel": (_W, "check that a Requires-Dist wheel installs it on the RPATH"),
     "unreachable-library": (_W, "add an RPATH entry $ORIGIN/<its folder> (patchelf --add-rpath)"),
     "rpath-absolute": (
@@ -200,6 +201,8 @@ class WheelFacts:
     requires_dist: tuple[str, ...]
     #: the compiler-runtime policy recorded in the provenance file, if any.
     runtime: str | None
+    #: the libraries the provenance file says the press left to the system (``--exclude``).
+    excluded: frozenset[str] = frozenset()
 
 
 def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
@@ -241,7 +244,17 @@ def integrity_findings(scan: WheelScan) -> tuple[WheelFacts, list[Finding]]:
     claimed = tuple(file_tags or ())
     if "WHEEL" not in unread:
         claimed = _wheel_tags(dist_info, scan.text("WHEEL"), file_tags, findings)
-    return WheelFacts(claimed, requires, _runtime(scan.text(PROVENANCE_FILE))), findings
+    recorded = _provenance(scan.text(PROVENANCE_FILE))
+    runtime = recorded.get("runtime")
+    excluded = recorded.get("excluded")
+    return WheelFacts(
+        claimed,
+        requires,
+        runtime if isinstance(runtime, str) else None,
+        frozenset(n for n in excluded if isinstance(n, str))
+        if isinstance(excluded, list)
+        else frozenset(),
+    ), findings
 
 
 def _member_findings(members: Sequence[Member]) -> list[Finding]:
@@ -373,16 +386,28 @@ def _wheel_tags(
     return (*listed, *(tag for tag in file_tags if tag not in listed))
 
 
-def _runtime(text: str | None) -> str | None:
+def _provenance(text: str | None) -> dict[str, object]:
+    """The provenance file's object; empty when there is none, or it is no JSON object."""
     with contextlib.suppress(ValueError):
         document = json.loads(text or "{}")
-        if isinstance(document, dict) and isinstance(runtime := document.get("runtime"), str):
-            return runtime
-    return None
+        if isinstance(document, dict):
+            return document
+    return {}
 
 
-def missing_library(path: str, soname: str, requires_dist: Sequence[str]) -> Finding:
-    """The finding for a library that is neither in the wheel nor on the whitelist."""
+def missing_library(
+    path: str, soname: str, requires_dist: Sequence[str], excluded: Collection[str] = ()
+) -> Finding:
+    """The finding for a library that is neither in the wheel nor on the whitelist.
+
+    :param excluded: the libraries the press left out on purpose (``--exclude``).
+    """
+    if soname in excluded:
+        message = (
+            f"{path} needs {soname}, which the press left out (--exclude): the system or another "
+            "wheel provides it, and the platform tag does not vouch for it"
+        )
+        return finding("library-excluded", message, path)
     where = f"{path} needs {soname}, which is neither in the wheel nor on the manylinux whitelist"
     if requires_dist:
         message = f"{where}: expected from another wheel ({', '.join(requires_dist)})"

@@ -19,9 +19,9 @@ from itertools import product
 from typing import TYPE_CHECKING
 
 from condapress import _folders
-from condapress.errors import IndexConflictError, printable
+from condapress.errors import CondapressError, IndexConflictError, printable
 from condapress.index._pages import index_file, project_of, project_page, root_page
-from condapress.model import IndexResult
+from condapress.model import IndexResult, SkippedPress
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,30 +36,59 @@ logger = logging.getLogger(__name__)
 
 
 def build_index(
-    request: SolveRequest, pythons: Sequence[str], options: PressOptions, root: Path
+    request: SolveRequest,
+    pythons: Sequence[str],
+    options: PressOptions,
+    root: Path,
+    *,
+    keep_going: bool = False,
 ) -> IndexResult:
     """Press every spec of *request* for every one of *pythons* into the index at *root*.
 
     :param options: how to press; its output folder is not used.
+    :param keep_going: a press that fails is skipped (logged, and listed in the result)
+        instead of stopping the index (``index --all``).
     :raises IndexConflictError: two presses made, or the index already has, a wheel of the same
         name with other bytes.
-    :raises CondapressError: whatever a press raises; then the index is left as it was.
+    :raises CondapressError: whatever a press raises (with *keep_going*: when none succeeds);
+        then the index is left as it was.
     """
     from condapress._core import press  # noqa: PLC0415
 
     simple = root / "simple"
     _folders.check_output_dir(root)
+    skipped: list[SkippedPress] = []
     with _folders.work_folder() as work:
         made: dict[str, tuple[str, Path, str]] = {}  # file name -> (made by, path, sha256)
         for number, (spec, python) in enumerate(product(request.specs, pythons)):
-            result = press(
-                replace(request, specs=(spec,), python=python),
-                replace(options, output_dir=work / f"press-{number}"),
-            )
+            try:
+                result = press(
+                    replace(request, specs=(spec,), python=python),
+                    replace(options, output_dir=work / f"press-{number}"),
+                )
+            except CondapressError as exc:
+                if not keep_going:
+                    raise
+                logger.warning("skipped %s for python %s: %s", spec, python, exc.message)
+                skipped.append(SkippedPress(spec, python, exc.message))
+                continue
             for wheel in result.wheels:
                 _merge(made, f"{spec} for python {python}", wheel.path, wheel.sha256)
+        if not made and skipped:
+            raise _nothing_pressed(skipped)
         new = _new_files(made, simple)
-        return _write(simple, new, kept=sorted(made.keys() - {p.name for p in new}))
+        written = _write(simple, new, kept=sorted(made.keys() - {p.name for p in new}))
+    return replace(written, skipped=tuple(skipped))
+
+
+def _nothing_pressed(skipped: Sequence[SkippedPress]) -> CondapressError:
+    first = skipped[0]
+    return CondapressError(
+        f"no press succeeded ({len(skipped)} tried); the first, {printable(first.spec)} for "
+        f"python {first.python}: {first.reason}",
+        hint="check --python and --subdir against the channel's builds; the log says why each "
+        "was skipped",
+    )
 
 
 def _merge(made: dict[str, tuple[str, Path, str]], origin: str, path: Path, sha256: str) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from condapress.model import NoArch, NodeClass, PlanOptions, WheelPlan
+from condapress.plan import _controls
 from condapress.plan._classify import classify, python_hint
 from condapress.plan._context import PlanContext
 from condapress.plan._decide import decide
@@ -106,11 +107,15 @@ def plan(
 
     :param facts: what the archives at hand say, by conda name (see :func:`facts_wanted` and
         :func:`condapress.unpack.peek`).
-    :param options: fat or split, and the compiler-runtime policy.
-    :raises SpecError: a version of the closure has no PEP 440 spelling for a wheel or a pin.
+    :param options: fat or split, the compiler-runtime policy, the user's controls.
+    :raises SpecError: a version of the closure has no PEP 440 spelling for a wheel or a pin;
+        a control is invalid, or renames a package that is not a python dependency.
     """
-    ctx = _context(closure, facts or {}, options or PlanOptions())
-    wheels = group(ctx)
+    options = options or PlanOptions()
+    _controls.check(options, closure.subdir)
+    ctx = _context(closure, facts or {}, options)
+    wheels = _controls.with_added_requires(group(ctx), ctx.roots, options)
+    root_wheels = tuple(dict.fromkeys(wheels.own[root] for root in ctx.roots))
     return WheelPlan(
         closure=closure,
         fat=ctx.options.fat,
@@ -119,6 +124,9 @@ def plan(
         wheels=wheel_specs(wheels, ctx),
         edges=tuple(sorted(ctx.graph.edges())),
         grafted=frozenset(name for name in ctx.runtime if name in wheels.owners),
+        controls=_controls.controls(options, ctx.names, root_wheels),
+        exclude=options.exclude,
+        strip=options.strip,
     )
 
 
@@ -130,10 +138,13 @@ def _context(
     classes = {rec.name: classify(rec, facts.get(rec.name), options) for rec in closure.records}
     roots = tuple(name for name in dict.fromkeys(closure.roots) if name in graph)
     natives = {n for n, c in classes.items() if c.node_class is NodeClass.NATIVE} - set(roots)
+    names = {rec.name: pypi_name(rec, facts.get(rec.name)) for rec in closure.records}
+    names, renamed_from = _controls.renamed(names, classes, roots, options)
     return PlanContext(
         graph=graph,
         classes=classes,
-        names={rec.name: pypi_name(rec, facts.get(rec.name)) for rec in closure.records},
+        names=names,
+        renamed_from=renamed_from,
         facts=facts,
         roots=roots,
         options=options,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from condapress.model import NodeClass
@@ -39,6 +39,8 @@ class PlanContext:
     runtime: frozenset[str]
     #: the PEP 508 marker environment of the target.
     environment: Mapping[str, str]
+    #: the PyPI name each package renamed by ``--rename`` had before, by conda name.
+    renamed_from: Mapping[str, str] = field(default_factory=dict)
 
     def record(self, name: str) -> CondaRecord:
         """The record of package *name*."""

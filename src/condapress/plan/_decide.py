@@ -83,6 +83,8 @@ def _python_dependency(rec: CondaRecord, ctx: PlanContext, wheels: Wheels) -> Pa
         why = ctx.needed_by(rec.name)
         notes = [f"needed only by {why}; pip installs it through their own requirements"]
     name, source = ctx.names[rec.name]
+    if source == "rename":
+        notes.insert(0, f"named {name} by --rename")
     return PackageDecision(
         record=rec,
         node_class=NodeClass.PYTHON,
@@ -91,7 +93,7 @@ def _python_dependency(rec: CondaRecord, ctx: PlanContext, wheels: Wheels) -> Pa
         requirement=lines[0] if merged else None,
         pypi_name=name,
         name_source=source,
-        name_verified=source == "dist-info",
+        name_verified=source in ("dist-info", "rename"),
         notes=tuple(dict.fromkeys(notes)),
     )
 

@@ -138,7 +138,8 @@ def _requirements(
             conda.append(CondaRequirement(name, name, f"=={version}", version))
             continue
         specifier, notes = _specifier(dep_specs)
-        conda.append(CondaRequirement(dep, ctx.names[dep][0], specifier, _version(rec), notes))
+        name, was = ctx.names[dep][0], ctx.renamed_from.get(dep)
+        conda.append(CondaRequirement(dep, name, specifier, _version(rec), notes, was=was))
     facts = ctx.facts.get(members[0])
     return merge(facts.requires_dist if facts else None, conda, ctx.environment)
 

@@ -64,6 +64,11 @@ def plan_table(plan: WheelPlan) -> str:
     for wheel in plan.wheels:
         lines.append(f"wheel {wheel.distribution} {wheel.version}: {' + '.join(wheel.members)}")
         lines.extend(f"  Requires-Dist: {req}" for req in wheel.requires_dist)
+    if plan.controls:
+        lines.append("")
+    for control in plan.controls:
+        value = f" {control.value}" if control.value else ""
+        lines.append(f"--{control.option}{value}: {control.reason}")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -106,6 +111,9 @@ def plan_document(plan: WheelPlan) -> dict[str, Any]:
                 "wheel_dependencies": list(wheel.wheel_dependencies),
             }
             for wheel in plan.wheels
+        ],
+        "controls": [
+            {"option": c.option, "value": c.value, "reason": c.reason} for c in plan.controls
         ],
     }
 

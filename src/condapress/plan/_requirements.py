@@ -77,6 +77,9 @@ class CondaRequirement:
     version: str | None = None
     #: what the translation of conda's constraints changed.
     notes: tuple[str, ...] = ()
+    #: the name it had before ``--rename`` gave it *name*: the package's own METADATA names it
+    #: so, and its lines are renamed.
+    was: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +159,15 @@ def merge(
     if upstream is None:
         return Requirements(tuple(_as_conda_says(dep) for dep in conda))
     parsed, problems = _parse(upstream)
-    by_name = {canonicalize_name(dep.name): dep for dep in conda}
+    by_name = {canonicalize_name(dep.was or dep.name): dep for dep in conda}
     lines: dict[str | None, list[tuple[bool, str]]] = {}
     notes: dict[str | None, list[str]] = {}
     for req in parsed:
         dep = by_name.get(canonicalize_name(req.name))
         holds = req.marker is None or _holds(req.marker, environment)
         key = dep.key if dep is not None else None
+        if dep is not None and dep.was is not None:
+            req.name = dep.name  # --rename: the name it goes by on the index
         if dep is not None and holds:
             notes.setdefault(key, []).extend(_narrow(req, dep))
         elif dep is not None:

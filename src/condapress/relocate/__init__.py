@@ -15,8 +15,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from condapress import _datapaths
+from condapress._distinfo import excluded_by
 from condapress._paths import destination, safe_name
-from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, printable
+from condapress._progress import NULL_REPORTER
+from condapress.errors import UNSAFE_HINT, ArchiveError, BinaryError, SpecError, printable
 from condapress.model import PathType, StagedWheel
 from condapress.relocate import _apply, _hook, _windows
 from condapress.relocate._layout import libs_dir, plan_layout, provided_sonames
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from condapress._progress import Reporter
     from condapress.formats import BinaryFormat
     from condapress.model import (
         BinaryFacts,
@@ -48,6 +51,7 @@ def relocate(
     *,
     allow_overlap: bool = False,
     jobs: int = 1,
+    reporter: Reporter = NULL_REPORTER,
 ) -> tuple[StagedWheel, ...]:
     """Stage every wheel of *the_plan* under ``stage/<distribution>``, in the plan's order.
 
@@ -55,15 +59,22 @@ def relocate(
     :param fmt: the binary format of the plan's subdir.
     :param allow_overlap: keep the first of two different files at one wheel path (warning).
     :param jobs: binaries edited at once.
+    :param reporter: told how many binaries of each wheel are edited, and of each edit done.
     :raises UnresolvedLibraryError: a binary needs a library nothing provides.
     :raises OverlapError: two different files would take one wheel path.
     :raises ArchiveError: a binary is damaged, or names a library by more than a file name.
     :raises RelocationError: a binary cannot be edited.
+    :raises ToolError: the plan strips the binaries, and strip is missing or fails.
     :raises WriteError: the temporary folder is full or not writable.
     """
+    if the_plan.strip and fmt.name != "ELF":
+        raise SpecError(
+            f"--strip removes the debug sections of ELF files; {fmt.name} files are not stripped",
+            hint="press without --strip",
+        )
     binaries = {name: scan(package, fmt) for name, package in packages.items()}
     provided = {
-        wheel.distribution: provided_sonames(wheel, packages, binaries, fmt)
+        wheel.distribution: provided_sonames(wheel, packages, binaries, fmt, the_plan.exclude)
         for wheel in the_plan.wheels
     }
     others = {
@@ -85,6 +96,7 @@ def relocate(
             others=others[wheel.distribution],
             graft_only_needed=frozenset(m for m in wheel.members if m in the_plan.grafted),
             allow_overlap=allow_overlap,
+            exclude=the_plan.exclude,
         )
         for wheel in the_plan.wheels
     }
@@ -94,8 +106,14 @@ def relocate(
     staged = []
     for wheel in the_plan.wheels:
         layout = _with_environment(wheel, the_plan.wheels, layouts, packages, fmt)
+        if the_plan.strip:
+            layout = replace(layout, strip=tuple(edit.dest for edit in layout.binary_edits))
         root = destination(stage, wheel.distribution)
-        sites = _apply.write_layout(layout, packages, root, fmt, jobs=jobs)
+        written = _apply.write_layout(layout, packages, root, fmt, jobs=jobs, reporter=reporter)
+        if the_plan.strip:
+            logger.info("%s: strip saved %d bytes", wheel.distribution, written.stripped)
+        read = tuple((e.dest, fmt.read(root / e.dest)) for e in layout.binary_edits)
+        needed = {name for _, facts in read for name in facts.needed}
         staged.append(
             StagedWheel(
                 spec=_in_the_wheel(wheel, layout),
@@ -104,9 +122,11 @@ def relocate(
                 files=tuple(sorted(_files(layout))),
                 executables=frozenset(p.dest for p in layout.placements if p.executable)
                 | {launcher.dest for launcher in layout.launchers},
-                binaries=tuple((e.dest, fmt.read(root / e.dest)) for e in layout.binary_edits),
+                binaries=read,
                 external=frozenset(name for _, name in others[wheel.distribution].values()),
-                sites=sites,
+                sites=written.sites,
+                excluded=tuple(sorted(n for n in needed if excluded_by(n, the_plan.exclude))),
+                stripped=written.stripped if the_plan.strip else None,
             )
         )
     return tuple(staged)

@@ -9,11 +9,12 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from condapress import _datapaths
+from condapress import _datapaths, _tools
 from condapress._folders import is_refused_write, write_hint
 from condapress._paths import destination
+from condapress._progress import NULL_REPORTER
 from condapress.errors import WriteError
 from condapress.model import FileMode, PlaceholderSite
 from condapress.relocate import _hook
@@ -21,8 +22,19 @@ from condapress.relocate import _hook
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
+    from condapress._progress import Reporter
     from condapress.formats import BinaryFormat
     from condapress.model import BinaryEdit, EnvSetting, Layout, Placement, UnpackedPackage
+
+
+class Written(NamedTuple):
+    """What writing a layout made beside the files."""
+
+    #: every file that held the build-prefix placeholder, and the paths it named.
+    sites: tuple[PlaceholderSite, ...]
+    #: the bytes stripping the binaries' debug sections saved (``Layout.strip``).
+    stripped: int
+
 
 #: patchelf holds about twice the file it edits in memory: files of more than this many bytes
 #: in all are not edited at once (one always may be), so memory stays flat as closures grow.
@@ -36,16 +48,22 @@ def write_layout(
     fmt: BinaryFormat,
     *,
     jobs: int = 1,
-) -> tuple[PlaceholderSite, ...]:
+    reporter: Reporter = NULL_REPORTER,
+) -> Written:
     """Write every file of *layout* under *stage*: copies, rewritten placeholders, edited binaries.
 
     An ELF file that only needs patchelf's edits is written by patchelf straight from the
-    unpacked package (``--output``), not copied first.
+    unpacked package (``--output``), not copied first. A binary of ``layout.strip`` is written
+    by strip, before patchelf edits it (strip after patchelf can undo its work: auditwheel
+    strips first for that reason).
 
+    :param reporter: told how many binaries are edited or stripped, and of each one done (from
+        the threads that edit them).
+    :raises ToolError: ``strip`` is not installed, or cannot read a binary.
     :raises WriteError: the file system refused a write (no space, a quota, no permission).
     """
     try:
-        return _write_layout(layout, packages, stage, fmt, jobs=jobs)
+        return _write_layout(layout, packages, stage, fmt, jobs=jobs, reporter=reporter)
     except OSError as exc:
         if not is_refused_write(exc):
             raise
@@ -65,8 +83,11 @@ def _write_layout(
     fmt: BinaryFormat,
     *,
     jobs: int,
-) -> tuple[PlaceholderSite, ...]:
+    reporter: Reporter,
+) -> Written:
     edits = {edit.dest: edit for edit in layout.binary_edits if _changes(edit)}
+    strip = frozenset(layout.strip)
+    saved: dict[str, int] = {}
     patch_from: dict[str, Path] = {}
     modes: dict[str, int] = {}
     sites: list[PlaceholderSite] = []
@@ -82,7 +103,7 @@ def _write_layout(
                 sites.append(
                     PlaceholderSite(placement.dest, placement.package, placement.file_mode, paths)
                 )
-        elif placement.dest in edits:
+        elif placement.dest in edits or placement.dest in strip:
             patch_from[placement.dest] = source
             continue
         else:
@@ -90,15 +111,29 @@ def _write_layout(
         target.chmod(modes[placement.dest])
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
-    def patch(edit: BinaryEdit) -> None:
-        source, target = patch_from.get(edit.dest), destination(stage, edit.dest)
+    def patch(dest: str) -> None:
+        source, target = patch_from.get(dest), destination(stage, dest)
         with budget.taking((source or target).stat().st_size):
-            fmt.apply_edit(source or target, edit, target if source is not None else None)
-        target.chmod(modes[edit.dest])
+            if dest in strip:
+                before = (source or target).stat().st_size
+                _tools.strip_debug(source or target, target)
+                saved[dest], source = before - target.stat().st_size, None
+            if dest in edits:
+                fmt.apply_edit(source or target, edits[dest], None if source is None else target)
+        target.chmod(modes[dest])
+        reporter.patched(layout.distribution, dest)
 
+    work = sorted(edits.keys() | strip)
+    reporter.patching(layout.distribution, len(work))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # list() re-raises the first failure, after every call has finished
-        list(pool.map(patch, edits.values()))
+        list(pool.map(patch, work))
+    _write_scripts(layout, stage)
+    return Written(tuple(sites), sum(saved.values()))
+
+
+def _write_scripts(layout: Layout, stage: Path) -> None:
+    """Write the launchers and the import hooks of *layout*."""
     for launcher in layout.launchers:
         target = destination(stage, launcher.dest)
         script = launcher_source(launcher.name, launcher.target, layout.environment)
@@ -109,7 +144,6 @@ def _write_layout(
         destination(stage, _hook.hook_module(init)).write_text(hook, encoding="utf-8")
         package_init = destination(stage, init)
         package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
-    return tuple(sites)
 
 
 def _literal(text: str) -> str:
@@ -145,6 +179,7 @@ def _changes(edit: BinaryEdit) -> bool:
 
 __all__ = [
     "LAUNCHER",
+    "Written",
     "launcher_source",
     "rewrite_placeholder",
     "write_layout",

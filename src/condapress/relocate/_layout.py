@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from condapress import _datapaths
+from condapress._distinfo import excluded_by
 from condapress._paths import SITE_PACKAGES, Claim, Claims, file_digest
 from condapress.errors import RelocationError, UnresolvedLibraryError
 from condapress.model import FileMode, Launcher, Layout, LeftOut, PathType, Placement
@@ -25,7 +26,7 @@ from condapress.relocate import _windows
 from condapress.relocate._links import expanded, links_to_site_lib, site_dest
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from condapress.formats import BinaryFormat
@@ -90,19 +91,22 @@ def provided_sonames(
     packages: Mapping[str, UnpackedPackage],
     elfs: Mapping[str, Mapping[str, BinaryFacts]],
     fmt: BinaryFormat,
+    exclude: Sequence[str] = (),
 ) -> dict[str, tuple[str, str]]:
     """Link name -> (libs folder, mangled name) of every shared library *wheel* will carry.
 
     The folder is ``<dist>.libs``; on Windows, when a top-level extension module imports one of
     them, the root of the wheel (``.``): no ``__init__.py`` runs before such a module to add a
     folder to the DLL search path, and Windows searches the module's own folder.
+
+    :param exclude: patterns of the libraries no wheel carries (``--exclude``).
     """
     folder = libs_dir(wheel.distribution)
     provided: dict[str, tuple[str, str]] = {}
     for name in wheel.members:
         for path, elf in sorted(elfs.get(name, {}).items()):
             soname = fmt.link_name(path, elf)
-            if soname is not None:
+            if soname is not None and excluded_by(soname, exclude) is None:
                 mangled = mangle(soname, _package_sha256(packages[name]))
                 provided.setdefault(soname, (folder, mangled))
     if fmt.name == _WINDOWS and _windows.top_level_users(wheel.members, elfs, provided):
@@ -119,6 +123,7 @@ def plan_layout(
     others: Mapping[str, tuple[str, str]] | None = None,
     graft_only_needed: frozenset[str] = frozenset(),
     allow_overlap: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Layout:
     """Decide where every file of the members of *wheel* goes, and every binary's edit.
 
@@ -131,13 +136,15 @@ def plan_layout(
         only the shared libraries that the wheel's other binaries need are kept.
     :param allow_overlap: when two files would take one wheel path and differ, keep the first
         (members in the wheel's order) instead of raising :class:`~condapress.errors.OverlapError`.
+    :param exclude: patterns of library names left out (``--exclude``): their files are not
+        placed, and the binaries' DT_NEEDED entries that name them stay as they are.
     :raises UnresolvedLibraryError: a binary needs a library that neither the wheel, the wheels
         it requires nor the target system provides.
     :raises OverlapError: two different files would take one wheel path.
     :raises ArchiveError: a symbolic link in site-packages loops or leads nowhere.
     """
     folder = libs_dir(wheel.distribution)
-    own = provided_sonames(wheel, packages, elfs, fmt)
+    own = provided_sonames(wheel, packages, elfs, fmt, exclude)
     site_libs = _site_libraries(wheel, elfs, fmt)
     builder = _LayoutBuilder(
         wheel=wheel,
@@ -148,6 +155,7 @@ def plan_layout(
         unneeded=_unneeded(wheel, elfs, graft_only_needed, fmt),
         fmt=fmt,
         claims=Claims(allow_overlap=allow_overlap),
+        exclude=tuple(exclude),
     )
     for name in wheel.members:
         package = packages[name]
@@ -177,6 +185,7 @@ class _LayoutBuilder:
     unneeded: set[tuple[str, str]]
     fmt: BinaryFormat
     claims: Claims
+    exclude: tuple[str, ...] = ()
     placements: list[Placement] = field(default_factory=list)
     edits: list[BinaryEdit] = field(default_factory=list)
     launchers: list[Launcher] = field(default_factory=list)
@@ -206,8 +215,8 @@ class _LayoutBuilder:
         elfs: Mapping[str, BinaryFacts],
     ) -> None:
         """Place *entry*, seen at *path* (its own, or its name under a link to its folder)."""
-        if (name, entry.path) in self.unneeded:
-            self.left_out.append(LeftOut(name, entry.path, "runtime library that no binary needs"))
+        if (skipped := self._skipped(name, entry.path, elfs)) is not None:
+            self.left_out.append(LeftOut(name, entry.path, skipped))
             return
         entry = self.copied_link(name, package, entry)
         dest, why = _destination(entry, path, package, elfs, self.folder, self.own, self.fmt)
@@ -247,13 +256,24 @@ class _LayoutBuilder:
             )
         )
         if elf is not None:
-            _check_resolved(package, entry.path, elf, self.providers, self.fmt)
+            _check_resolved(package, entry.path, elf, self.providers, self.fmt, self.exclude)
             if windows:  # Windows searches a DLL's own folder for its DLLs already
                 found = {self.providers[n][0] for n in elf.needed if n in self.providers}
                 self.dll_directories.update(found - {posixpath.dirname(dest) or "."})
             self.edits.append(
                 self.fmt.plan_edit(dest, elf, self.fmt.link_name(entry.path, elf), self.providers)
             )
+
+    def _skipped(self, name: str, path: str, elfs: Mapping[str, BinaryFacts]) -> str | None:
+        """Why the file at *path* stays out before any placement: unneeded, or ``--exclude``."""
+        if (name, path) in self.unneeded:
+            return "runtime library that no binary needs"
+        elf = elfs.get(path)
+        link = self.fmt.link_name(path, elf) if elf is not None and elf.is_shared else None
+        pattern = excluded_by(link, self.exclude) if link is not None else None
+        if pattern is None:
+            return None
+        return f"excluded by --exclude {pattern!r}: another wheel or the system provides it"
 
     def _add_launcher(self, name: str, dist: str, path: str, target: str) -> None:
         script = posixpath.basename(target)
@@ -337,9 +357,12 @@ def _check_resolved(
     elf: BinaryFacts,
     providers: Mapping[str, tuple[str, str]],
     fmt: BinaryFormat,
+    exclude: Sequence[str],
 ) -> None:
     for soname in elf.needed:
-        if soname not in providers and not fmt.is_system_library(soname, elf.machine):
+        if soname in providers or excluded_by(soname, exclude) is not None:
+            continue
+        if not fmt.is_system_library(soname, elf.machine):
             system = _SYSTEMS.get(fmt.name, "the target system")
             raise UnresolvedLibraryError(
                 f"{package.archive.name}: {path} needs {soname}, which no package of the "

@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from condapress._progress import NULL_REPORTER
 from condapress.errors import SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure
 from condapress.solve._rattler import RattlerSolver, spec_name
@@ -21,9 +22,10 @@ from condapress.solve._rattler import RattlerSolver, spec_name
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from condapress._progress import Reporter
     from condapress.model import CondaRecord, SolveRequest
 
-__all__ = ["resolve"]
+__all__ = ["python_packages", "resolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def resolve(
     *,
     local: Mapping[str, CondaRecord] | None = None,
     solver: _Solver | None = None,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Closure:
     """Solve *request* and return its closure.
 
@@ -54,6 +57,7 @@ def resolve(
         read by :func:`condapress.unpack.local_records`); its dependencies are solved on the
         channels beside the other specs.
     :param solver: the backend; py-rattler's unless given (a fake in tests).
+    :param reporter: told when the solve begins and how many packages it found.
     :raises SpecError: a spec, the python version or the subdir is malformed.
     :raises SolveError: a package is unknown or the specs conflict.
     :raises ChannelError: a channel cannot be reached or read.
@@ -64,9 +68,11 @@ def resolve(
     roots = tuple(local[s].name if s in local else spec_name(s) for s in request.specs)
     # A local archive's own dependencies are solved on the channels, beside the other specs.
     needed = names + tuple(dep for rec in local.values() for dep in rec.depends)
+    reporter.solving(request.specs, request.python, request.subdir)
     solved = (solver or RattlerSolver()).solve(replace(request, specs=needed)) if needed else ()
     records = {rec.name: rec for rec in solved} | {rec.name: rec for rec in local.values()}
     logger.info("solved %s: %d packages", " ".join(request.specs), len(records))
+    reporter.solved(len(records))
     return Closure(
         specs=request.specs,
         roots=roots,
@@ -75,6 +81,22 @@ def resolve(
         subdir=request.subdir,
         channels=request.channels,
     )
+
+
+def python_packages(request: SolveRequest) -> tuple[str, ...]:
+    """The names of every python package on *request*'s channels for its python and subdir.
+
+    A python package is a ``noarch: python`` one, or one whose builds depend on ``python`` and
+    admit the request's version (``index --all``); ``python`` itself is not one. The solver
+    chooses the newest build of each when it is pressed.
+
+    :raises SpecError: the python version or the subdir is malformed.
+    :raises ChannelError: a channel cannot be reached or read.
+    """
+    _validate(replace(request, specs=("python",)))
+    names = RattlerSolver().python_packages(request)
+    logger.info("%d python packages on %s", len(names), ", ".join(request.channels))
+    return names
 
 
 def _validate(request: SolveRequest) -> None:

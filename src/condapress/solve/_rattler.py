@@ -93,13 +93,7 @@ class RattlerSolver:
         """
         import rattler  # noqa: PLC0415
 
-        cache = request.cache_dir or default_cache_dir()
-        # Each request gets the whole deadline and one retry (a dropped connection); the
-        # deadline around the solve below bounds them all together.
-        client = rattler.Client.default_client(
-            max_retries=1, timeout=max(1, math.ceil(request.timeout))
-        )
-        gateway = rattler.Gateway(cache_dir=cache / "repodata", client=client)
+        gateway = _gateway(request)
         channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]
         for spec in request.specs:  # 'conda-forge::zstd' also searches conda-forge
             spec_channel = rattler.MatchSpec(spec).channel
@@ -114,6 +108,42 @@ class RattlerSolver:
         except asyncio.TimeoutError:
             raise timeout_error(", ".join(request.channels), request.timeout) from None
         return tuple(_to_record(rec) for rec in solved)
+
+    def python_packages(self, request: SolveRequest) -> tuple[str, ...]:
+        """The names on *request*'s channels of packages built for its python (or noarch python).
+
+        :raises ChannelError: a channel cannot be read within the request's timeout.
+        """
+        import rattler  # noqa: PLC0415
+        from rattler.exceptions import GatewayError  # noqa: PLC0415
+
+        gateway = _gateway(request)
+        channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]
+        platforms: list[PlatformLiteral] = [request.subdir, "noarch"]  # type: ignore[list-item]
+        where = ", ".join(request.channels)
+        python = rattler.Version(request.python)
+
+        async def listing() -> list[list[rattler.RepoDataRecord]]:
+            names = await gateway.names(channels, platforms)
+            wanted = [name.normalized for name in names]
+            return await gateway.query(channels, platforms, wanted, recursive=False)
+
+        try:
+            found = run_to_the_end(asyncio.wait_for(listing(), timeout=request.timeout))
+        except asyncio.TimeoutError:
+            raise timeout_error(where, request.timeout) from None
+        except GatewayError as exc:
+            raise channel_error(exc, where, request.timeout) from exc
+        return tuple(
+            sorted(
+                {
+                    rec.name.normalized
+                    for per_channel in found
+                    for rec in per_channel
+                    if rec.name.normalized != "python" and _for_python(rec, python)
+                }
+            )
+        )
 
     async def _solve(
         self,
@@ -156,12 +186,37 @@ class RattlerSolver:
                 f"cannot solve {' '.join(repr(s) for s in request.specs)} for python "
                 f"{request.python} on {request.subdir}: {summary(text)}",
                 hint=macos_hint(request, text)
-                or "relax the spec, pick another --python, or run with -v for the solver's "
+                or "relax the spec or pick another --python; run with -v for the solver's "
                 "full explanation",
                 detail=text,
             ) from exc
         except GatewayError as exc:  # pragma: no cover - query above reads the same repodata
             raise channel_error(exc, where, request.timeout) from exc
+
+
+def _gateway(request: SolveRequest) -> rattler.Gateway:
+    import rattler  # noqa: PLC0415
+
+    cache = request.cache_dir or default_cache_dir()
+    # Each request gets the whole deadline and one retry (a dropped connection); the
+    # deadline around the solve bounds them all together.
+    client = rattler.Client.default_client(
+        max_retries=1, timeout=max(1, math.ceil(request.timeout))
+    )
+    return rattler.Gateway(cache_dir=cache / "repodata", client=client)
+
+
+def _for_python(rec: rattler.RepoDataRecord, python: rattler.Version) -> bool:
+    """Whether *rec* is noarch python, or depends on a python that *python* is."""
+    import rattler  # noqa: PLC0415
+
+    if rec.noarch.python:
+        return True
+    for dep in rec.depends:
+        spec = rattler.MatchSpec(dep)
+        if spec_name(dep) == "python":
+            return spec.version is None or rattler.VersionSpec(spec.version).matches(python)
+    return False
 
 
 def _provided(request: SolveRequest) -> list[rattler.GenericVirtualPackage]:

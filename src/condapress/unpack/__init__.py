@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from condapress._paths import destination
+from condapress._progress import NULL_REPORTER
 from condapress.unpack._archive import extract, read_info, read_python_metadata
 from condapress.unpack._fetch import fetch
 from condapress.unpack._peek import local_records, peek
@@ -21,6 +22,7 @@ from condapress.unpack._peek import local_records, peek
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from condapress._progress import Reporter
     from condapress.model import UnpackedPackage, WheelPlan
 
 __all__ = [
@@ -35,22 +37,28 @@ __all__ = [
 
 
 def unpack(
-    the_plan: WheelPlan, cache_dir: Path, dest: Path, *, timeout: float
+    the_plan: WheelPlan,
+    cache_dir: Path,
+    dest: Path,
+    *,
+    timeout: float,
+    reporter: Reporter = NULL_REPORTER,
 ) -> dict[str, UnpackedPackage]:
     """Fetch and extract every conda package of *the_plan*'s wheels into ``dest/<name>``.
 
     :param timeout: the deadline of each download.
+    :param reporter: told about each download and each archive extracted.
     :raises ArchiveError: an archive is damaged, unsafe, or not the one its record lists.
     :raises ChannelError: an archive could not be downloaded.
     :raises WriteError: the file system refused a write.
     """
     records = {record.name: record for record in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
-    return {
-        name: extract(
-            fetch(records[name], cache_dir, timeout=timeout),
-            destination(dest, name),
-            record=records[name],
-        )
-        for name in members
-    }
+    reporter.unpacking(len(members), sum(records[name].size or 0 for name in members))
+    unpacked = {}
+    for name in members:
+        archive = fetch(records[name], cache_dir, timeout=timeout, reporter=reporter)
+        unpacked[name] = extract(archive, destination(dest, name), record=records[name])
+        # the cache names its copies <sha256>-<file name>: the record's name is the archive's
+        reporter.unpacked(records[name].file_name or archive.name, archive.stat().st_size)
+    return unpacked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import http.client
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import IO, TYPE_CHECKING
 from condapress._folders import write_hint
 from condapress._limits import CHUNK
 from condapress._paths import safe_name, stream_digest
+from condapress._progress import NULL_REPORTER
 from condapress.errors import ArchiveError, ChannelError, WriteError, printable
 from condapress.model import DOWNLOAD_TIMEOUT
 from condapress.unpack import _verdicts
@@ -28,6 +30,7 @@ from condapress.unpack import _verdicts
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from condapress._progress import Reporter
     from condapress.model import CondaRecord
 
 __all__ = [
@@ -65,6 +68,7 @@ def fetch(
     attempts: int = DOWNLOAD_ATTEMPTS,
     backoff: float = DOWNLOAD_BACKOFF,
     timeout: float = DOWNLOAD_TIMEOUT,
+    reporter: Reporter = NULL_REPORTER,
 ) -> Path:
     """Return a local, verified copy of the archive of *record*.
 
@@ -81,6 +85,8 @@ def fetch(
     :param backoff: seconds before the second try, doubled before each later one.
     :param timeout: the deadline of a download in seconds, all its tries included; a trickle
         of bytes cannot hold it open longer.
+    :param reporter: told when a download (or another try of it) begins, of every chunk of
+        bytes as it arrives, and when the archive is in the cache.
     :raises ArchiveError: ``size mismatch for <file>: expected <n> bytes, got <m>``,
         ``sha256 mismatch for <file>: expected <x>, got <y>`` (``md5 mismatch ...``).
     :raises ChannelError: ``cannot fetch <dist>: its record has no URL``,
@@ -105,7 +111,7 @@ def fetch(
     file_name = record.file_name or posixpath.basename(urllib.parse.unquote(parts.path))
     _check_record(record, file_name)
     if parts.scheme in ("http", "https"):
-        return _download(record, file_name, cache_dir, attempts, backoff, timeout)
+        return _download(record, file_name, cache_dir, (attempts, backoff, timeout), reporter)
     if parts.scheme not in ("file", ""):
         raise ChannelError(
             f"cannot fetch {printable(record.dist)}: unsupported URL scheme {parts.scheme!r} in "
@@ -177,10 +183,11 @@ def _download(
     record: CondaRecord,
     file_name: str,
     cache_dir: Path,
-    attempts: int,
-    backoff: float,
-    timeout: float,
+    tries: tuple[int, float, float],
+    reporter: Reporter,
 ) -> Path:
+    """Download *record* into the cache; *tries* are the attempts, backoff and timeout."""
+    attempts, backoff, timeout = tries
     target = cached_path(record, cache_dir, file_name)
     if _cached(record, file_name, target, cache_dir):
         return target
@@ -190,8 +197,12 @@ def _download(
         _remove_abandoned(target.parent, file_name)
         for attempt in range(1, attempts + 1):
             with _part_file(target.parent, file_name) as (part, out):
-                if _tried(record, out, deadline, (attempt, attempts), timeout):
-                    return _keep(record, file_name, part, target, cache_dir)
+                reporter.downloading(file_name, record.size)
+                received = functools.partial(reporter.received, file_name)
+                if _tried(record, (out, received), deadline, (attempt, attempts), timeout):
+                    kept = _keep(record, file_name, part, target, cache_dir)
+                    reporter.downloaded(file_name)
+                    return kept
             time.sleep(min(backoff * 2 ** (attempt - 1), max(deadline - time.monotonic(), 0)))
     except (OSError, _WriteFailed) as exc:  # the cache's file system refused a write
         error = exc.error if isinstance(exc, _WriteFailed) else exc
@@ -206,12 +217,19 @@ def _download(
 
 
 def _tried(
-    record: CondaRecord, out: IO[bytes], deadline: float, attempt: tuple[int, int], timeout: float
+    record: CondaRecord,
+    out: tuple[IO[bytes], Callable[[int], None]],
+    deadline: float,
+    attempt: tuple[int, int],
+    timeout: float,
 ) -> bool:
-    """Try to download *record* into *out*: whether it worked; False means try again."""
+    """Try to download *record* into *out* (a file, and what is told of each chunk's size).
+
+    :returns: whether it worked; False means try again.
+    """
     number, attempts = attempt
     try:
-        _download_into(record.url, out, deadline)
+        _download_into(record.url, *out, deadline)
     except _Deadline:
         raise _deadline_error(record, timeout, number) from None
     except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
@@ -283,8 +301,13 @@ class _WriteFailed(Exception):  # an OSError of the cache, not of the network
         self.error = error
 
 
-def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
-    """Download *url* into *out*, flushed to disk, by the *deadline* (``time.monotonic()``)."""
+def _download_into(
+    url: str, out: IO[bytes], received: Callable[[int], None], deadline: float
+) -> None:
+    """Download *url* into *out*, flushed to disk, by the *deadline* (``time.monotonic()``).
+
+    *received* is told the size of every chunk written.
+    """
     with urllib.request.urlopen(url, timeout=_wait(deadline)) as response:  # noqa: S310 - http(s) only
         sock = _socket_of(response)
         while True:
@@ -296,6 +319,7 @@ def _download_into(url: str, out: IO[bytes], deadline: float) -> None:
             if not chunk:
                 break
             _written(out.write, chunk)
+            received(len(chunk))
         if response.length:  # http.client does not complain when the body ends early
             message = f"the connection closed with {response.length} bytes still to come"
             raise ConnectionError(message)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from condapress._paths import file_digest, is_valid_name
+from condapress._progress import NULL_REPORTER
 from condapress.errors import UNSAFE_HINT, MetadataError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, PackageFacts
 from condapress.unpack import _fetch
@@ -24,6 +25,7 @@ from condapress.unpack._archive import read_info, read_python_metadata
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
 
+    from condapress._progress import Reporter
     from condapress.model import Closure, CondaRecord
 
 __all__ = ["local_records", "peek"]
@@ -51,6 +53,7 @@ def peek(
     cache_dir: Path,
     *,
     timeout: float = DOWNLOAD_TIMEOUT,
+    reporter: Reporter = NULL_REPORTER,
 ) -> dict[str, PackageFacts]:
     """Facts for the packages of *closure* whose archives the plan reads (module docstring).
 
@@ -60,12 +63,15 @@ def peek(
     site-packages, their own ``*.dist-info/METADATA`` to learn their PyPI name and requirements.
 
     :param timeout: the deadline of each download.
+    :param reporter: told about each download.
     :raises ArchiveError: an archive is not the one its record lists, or cannot be read.
     :raises ChannelError: a root's archive could not be downloaded.
     :raises MetadataError: a package's own METADATA names it with something that is no name.
     """
     return {
-        record.name: _facts(record, _fetch.fetch(record, cache_dir, timeout=timeout))
+        record.name: _facts(
+            record, _fetch.fetch(record, cache_dir, timeout=timeout, reporter=reporter)
+        )
         for record in closure.records
         if _read(record, wanted=record.name in wanted)
     }
