@@ -44,7 +44,7 @@ __all__ = [
     "press",
 ]
 
-# Loaded on first use: the pipeline imports py-rattler and networkx, which 'condapress --help'
+# Loaded on first use: the pipeline imports py-rattler and pyelftools, which 'condapress --help'
 # and 'condapress --version' do not need.
 _LAZY = {
     "PressOptions": "condapress.model",

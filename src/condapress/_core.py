@@ -15,7 +15,8 @@ __all__ = ["make_plan", "press"]
 
 def make_plan(request: SolveRequest, options: PlanOptions) -> WheelPlan:
     """Resolve *request* and plan its wheels (``condapress plan``)."""
-    # networkx and the plan load slowly: a spec that does not solve is reported without them
+    # the plan loads packaging's and the tables' modules: a spec that does not solve is
+    # reported without them
     from condapress import plan  # noqa: PLC0415
 
     cache_dir = request.cache_dir or _folders.default_cache_dir()

@@ -19,6 +19,18 @@ def test_importing_condapress_does_not_load_the_pipeline() -> None:
     assert out.stdout == "False False\n"
 
 
+def test_planning_does_not_load_networkx(tmp_path: Path) -> None:
+    """networkx draws ``--graph`` only: a plan (``condapress plan``, a press) does without it."""
+    code = (
+        "import pathlib, sys; from condapress import _core; from condapress.model import *; "
+        f"p = _core.make_plan(SolveRequest(specs=('tally',), channels=({str(FIXTURE_CHANNEL)!r},),"
+        f" python='3.11', cache_dir=pathlib.Path({str(tmp_path)!r})), PlanOptions(fat=True)); "
+        "print(len(p.wheels), 'networkx' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "1 False\n"
+
+
 def test_press_as_a_library(tmp_path: Path) -> None:
     from condapress.model import PlanOptions
 
