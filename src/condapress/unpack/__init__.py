@@ -11,17 +11,18 @@ after it, :func:`unpack` extracts every member of every wheel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from condapress._paths import destination
-from condapress.unpack._archive import extract, read_info, read_python_metadata
-from condapress.unpack._fetch import fetch
 from condapress.unpack._peek import local_records, peek
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from condapress.model import UnpackedPackage, WheelPlan
+    from condapress.unpack._archive import extract, read_info, read_python_metadata
+    from condapress.unpack._fetch import fetch
 
 __all__ = [
     "extract",
@@ -44,6 +45,9 @@ def unpack(
     :raises ChannelError: an archive could not be downloaded.
     :raises WriteError: the file system refused a write.
     """
+    from condapress.unpack._archive import extract  # noqa: PLC0415 - see _LAZY
+    from condapress.unpack._fetch import fetch  # noqa: PLC0415
+
     records = {record.name: record for record in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
     return {
@@ -54,3 +58,19 @@ def unpack(
         )
         for name in members
     }
+
+
+# Loaded on first use: the readers and the downloader (conda-package-streaming, tarfile, zstd,
+# http.client) take longer to import than a plan from repodata alone takes to make.
+_LAZY = {
+    "extract": "condapress.unpack._archive",
+    "read_info": "condapress.unpack._archive",
+    "read_python_metadata": "condapress.unpack._archive",
+    "fetch": "condapress.unpack._fetch",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the named module defines
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'condapress.unpack' has no attribute {name!r}")

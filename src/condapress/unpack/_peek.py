@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 from condapress._paths import file_digest, is_valid_name
 from condapress.errors import UNSAFE_HINT, MetadataError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, PackageFacts
-from condapress.unpack import _fetch
-from condapress.unpack._archive import read_info, read_python_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
@@ -64,11 +62,12 @@ def peek(
     :raises ChannelError: a root's archive could not be downloaded.
     :raises MetadataError: a package's own METADATA names it with something that is no name.
     """
-    return {
-        record.name: _facts(record, _fetch.fetch(record, cache_dir, timeout=timeout))
-        for record in closure.records
-        if _read(record, wanted=record.name in wanted)
-    }
+    read = [record for record in closure.records if _read(record, wanted=record.name in wanted)]
+    if not read:  # a plan from repodata alone: the readers are not even imported
+        return {}
+    from condapress.unpack._fetch import fetch  # noqa: PLC0415 - see unpack._LAZY
+
+    return {rec.name: _facts(rec, fetch(rec, cache_dir, timeout=timeout)) for rec in read}
 
 
 def _read(record: CondaRecord, *, wanted: bool) -> bool:
@@ -83,6 +82,8 @@ def _read(record: CondaRecord, *, wanted: bool) -> bool:
 
 
 def _facts(record: CondaRecord, archive: Path) -> PackageFacts:
+    from condapress.unpack._archive import read_info, read_python_metadata  # noqa: PLC0415
+
     info = read_info(archive, record=record)
     has_site_packages = bool(info.site_packages)
     metadata = read_python_metadata(archive) if has_site_packages else None
@@ -131,6 +132,8 @@ def _is_archive(spec: str) -> bool:
 
 def _local_record(path: Path) -> CondaRecord:
     """The record of a local archive (a feedstock's fresh build), as a channel would give it."""
+    from condapress.unpack._archive import read_info  # noqa: PLC0415 - see unpack._LAZY
+
     record = read_info(path).record
     sha256, size = file_digest(path)
     return replace(
