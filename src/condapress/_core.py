@@ -91,5 +91,8 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                     work=work / "smoke",
                 )
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
-    wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
+    # the scans were for the gates: a result does not keep every member's tables
+    wheels = tuple(
+        replace(wheel, path=path, scan=None) for wheel, path in zip(built, landed, strict=True)
+    )
     return PressResult(plan=the_plan, wheels=wheels)

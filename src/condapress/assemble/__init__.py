@@ -177,9 +177,11 @@ def build_wheel(
     payload, licenses = _checked_files(contents, stem)
     members = sorted(payload) + sorted(generated + licenses)
     final = output_dir / filename
-    sha256, size = write_atomically(final, members, stem, stamp, compression_level, max(1, jobs))
+    sha256, size, scan = write_atomically(
+        final, members, stem, stamp, compression_level, max(1, jobs)
+    )
     pressed = tuple(package.name for package in contents.provenance)
-    return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed)
+    return BuiltWheel(final, sha256, size, contents.tags, pressed, scan)
 
 
 def _version(version: str) -> str:
