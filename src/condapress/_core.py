@@ -49,7 +49,9 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     records = {record.name: record for record in the_plan.closure.records}
     with _folders.work_folder() as work:
         # 4. unpack: fetch (verified) and extract every package that goes into a wheel
-        packages = unpack.unpack(the_plan, cache_dir, work / "pkgs", timeout=request.timeout)
+        packages = unpack.unpack(
+            the_plan, cache_dir, work / "pkgs", timeout=request.timeout, jobs=options.jobs
+        )
         # 5. relocate: plan every path and binary edit, then stage each wheel's files
         staged = relocate.relocate(
             the_plan,

@@ -622,7 +622,7 @@ class PressOptions:
     audit: bool = True
     #: the platform tag asked for (``--plat``); the binaries must honour it.
     plat: str | None = None
-    #: threads for compression and patchelf; the wheels' bytes do not depend on it.
+    #: threads that extract packages, deflate and patch binaries; the bytes do not depend on it.
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: when two merged packages ship different files at one wheel path, keep the first
     #: package's (in the plan's member order) with a warning, instead of refusing.

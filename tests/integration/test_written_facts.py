@@ -59,7 +59,7 @@ def test_the_facts_of_edited_binaries_are_those_read_from_the_written_files(
     request = SolveRequest(specs, (str(channel),), python=python, cache_dir=tmp_path / "cache")
     plan = _core.make_plan(request, options)
     fmt = formats.for_subdir(plan.closure.subdir)
-    packages = unpack.unpack(plan, tmp_path / "cache", tmp_path / "pkgs", timeout=60)
+    packages = unpack.unpack(plan, tmp_path / "cache", tmp_path / "pkgs", timeout=60, jobs=3)
     counting = CountingReads(fmt)
     staged = relocate.relocate(plan, packages, tmp_path / "stage", counting, jobs=2)  # type: ignore[arg-type]
     # each ELF file is parsed once: a staged one only when staging rewrote it first

@@ -11,6 +11,7 @@ after it, :func:`unpack` extracts every member of every wheel.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,14 @@ __all__ = [
 
 
 def unpack(
-    the_plan: WheelPlan, cache_dir: Path, dest: Path, *, timeout: float
+    the_plan: WheelPlan, cache_dir: Path, dest: Path, *, timeout: float, jobs: int = 1
 ) -> dict[str, UnpackedPackage]:
     """Fetch and extract every conda package of *the_plan*'s wheels into ``dest/<name>``.
 
     :param timeout: the deadline of each download.
+    :param jobs: packages fetched and extracted at once (each into a folder of its own, so the
+        result does not depend on it); the first failure in the plan's order is raised, once
+        every package started has finished.
     :raises ArchiveError: an archive is damaged, unsafe, or not the one its record lists.
     :raises ChannelError: an archive could not be downloaded.
     :raises WriteError: the file system refused a write.
@@ -50,14 +54,15 @@ def unpack(
 
     records = {record.name: record for record in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
-    return {
-        name: extract(
-            fetch(records[name], cache_dir, timeout=timeout),
-            destination(dest, name),
-            record=records[name],
-        )
-        for name in members
-    }
+    folders = {name: destination(dest, name) for name in members}
+
+    def one(name: str) -> UnpackedPackage:
+        archive = fetch(records[name], cache_dir, timeout=timeout)
+        return extract(archive, folders[name], record=records[name])
+
+    # zstd, bz2 and the writes release the GIL: one large archive extracts beside the others
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(members, pool.map(one, members), strict=True))
 
 
 # Loaded on first use: the readers and the downloader (conda-package-streaming, tarfile, zstd,
