@@ -181,7 +181,9 @@ def build_wheel(
         final, members, stem, stamp, compression_level, max(1, jobs)
     )
     pressed = tuple(package.name for package in contents.provenance)
-    return BuiltWheel(final, sha256, size, contents.tags, pressed, scan)
+    return BuiltWheel(
+        path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed, scan=scan
+    )
 
 
 def _version(version: str) -> str:

@@ -42,9 +42,9 @@ def unpack(
     """Fetch and extract every conda package of *the_plan*'s wheels into ``dest/<name>``.
 
     :param timeout: the deadline of each download.
-    :param jobs: packages fetched and extracted at once (each into a folder of its own, so the
-        result does not depend on it); the first failure in the plan's order is raised, once
-        every package started has finished.
+    :param jobs: packages extracted at once (each into a folder of its own, so the result does
+        not depend on it); the first failure in the plan's order is raised, once the packages
+        started have finished.
     :raises ArchiveError: an archive is damaged, unsafe, or not the one its record lists.
     :raises ChannelError: an archive could not be downloaded.
     :raises WriteError: the file system refused a write.
@@ -55,14 +55,20 @@ def unpack(
     records = {record.name: record for record in the_plan.closure.records}
     members = sorted({name for wheel in the_plan.wheels for name in wheel.members})
     folders = {name: destination(dest, name) for name in members}
-
-    def one(name: str) -> UnpackedPackage:
-        archive = fetch(records[name], cache_dir, timeout=timeout)
-        return extract(archive, folders[name], record=records[name])
-
-    # zstd, bz2 and the writes release the GIL: one large archive extracts beside the others
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return dict(zip(members, pool.map(one, members), strict=True))
+    # Downloads on this thread: Ctrl-C or SIGTERM stops one at once, which no worker would.
+    archives = {name: fetch(records[name], cache_dir, timeout=timeout) for name in members}
+    # zstd, bz2 and the writes release the GIL: one large archive extracts beside the others.
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [
+            pool.submit(extract, archives[name], folders[name], record=records[name])
+            for name in members
+        ]
+        return {name: future.result() for name, future in zip(members, futures, strict=True)}
+    finally:
+        # after a failure or an interrupt: none starts, and those running finish before the
+        # work folder is removed
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # Loaded on first use: the readers and the downloader (conda-package-streaming, tarfile, zstd,
