@@ -68,6 +68,12 @@ COMPRESSION_LEVEL = 6
 # speed hardly depends on it).
 ZSTD_LEVEL = 3
 EPOCH = fixture.DEFAULT_SOURCE_DATE_EPOCH
+MAX_FILE_SIZE_MIB = 1024
+# The real conda-forge closure with many small files: ncurses' terminfo database (some 3,000
+# files, most under 4 KiB), tk's Tcl/Tk script libraries, xz.
+REALWORLD_CHANNEL = _bench.REPO_ROOT.parent / "shared" / "realworld" / "cf2024"
+REALWORLD_SPECS = ("ncurses", "tk", "xz")
+REALWORLD_PYTHON = "3.10"
 # The closure's stand-ins for the interpreter and the compiler runtime, from the fixture recipes.
 METADATA_RECIPES = tuple(
     name for name in fixture.RECIPE_ORDER if fixture.load_recipe(name)["kind"] == "metadata"
@@ -467,6 +473,8 @@ class Runner:
             *("pyarrow", "--fat", "-c", url, "--python", PYTHON),
             *("--cache-dir", str(cache), "-o", str(out)),
             *("--compression-level", str(COMPRESSION_LEVEL)),
+            # the 4x wheel is larger than PyPI's default limit; the check runs all the same
+            *("--max-file-size", str(MAX_FILE_SIZE_MIB)),
         ]
 
     def press(self, scale: int, cache: Path, *, keep: Path | None = None) -> _bench.Sample:
@@ -493,6 +501,21 @@ class Runner:
         shutil.rmtree(out)
         return sample
 
+    def press_realworld(
+        self, channel: Path, cache: Path, keep: Path | None = None
+    ) -> _bench.Sample:
+        """Press the real conda-forge closure of REALWORLD_SPECS; with *keep*, unpack it there."""
+        out = self._out()
+        argv = [_bench.tool("condapress"), *REALWORLD_SPECS, "--fat", "-c", str(channel)]
+        argv += ["--python", REALWORLD_PYTHON, "--cache-dir", str(cache), "-o", str(out)]
+        sample = _bench.measure([*argv, "--compression-level", str(COMPRESSION_LEVEL)])
+        if keep is not None:
+            for wheel in sorted(out.glob("*.whl")):
+                with zipfile.ZipFile(wheel) as zf:
+                    zf.extractall(keep / wheel.stem)
+        shutil.rmtree(out)
+        return sample
+
     def floor(self, files: Path) -> _bench.Sample:
         """A single-thread deflate zip of the folder *files*, by Python's zipfile."""
         out = self._out()
@@ -516,7 +539,7 @@ def _row(label: str, samples: Sequence[_bench.Sample]) -> list[str]:
     ]
 
 
-def run(args: argparse.Namespace, work: Path) -> int:
+def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one report, in order
     """Build the channels, run the commands, print the tables; returns the exit status."""
     scales = sorted({1, *args.scales})
     wheel = args.wheel or download_wheel(args.pyarrow, work / "download")
@@ -543,6 +566,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
             runner.press(scale, cache, keep=floor_input[scale])
             series[scale] = (runner.press(scale, cache), runner.floor(floor_input[scale]))
             shutil.rmtree(floor_input[scale])
+        small = realworld(runner, args.realworld, args.rounds, work)
         if args.profile is not None:
             profile(runner, warm, args.profile)
     a, b, c = (_bench.median_sample(s) for s in (presses, audits, floors))
@@ -604,11 +628,56 @@ def run(args: argparse.Namespace, work: Path) -> int:
     print(_bench.table(scale_header, rows))
     print("1x: the medians above; 2x and 4x: one warm press and one floor each")
     print()
+    if small is not None:
+        print(small)
+        print()
     print(
         f"press/auditwheel={a.wall / b.wall:.2f} press/floor={a.wall / c.wall:.2f} "
         f"press_rss_mb={a.rss_mb:.0f}"
     )
     return 0
+
+
+def realworld(runner: Runner, channel: Path, rounds: int, work: Path) -> str | None:
+    """Press the many-small-files closure of REALWORLD_SPECS *rounds* times; its table."""
+    if not (channel / "linux-64" / "repodata.json").is_file():
+        print(f"bench_press: {channel} is absent; no real conda-forge closure", flush=True)
+        return None
+    print(f"bench_press: real closure {' '.join(REALWORLD_SPECS)} from {channel}", flush=True)
+    cache, files = work / "cache-realworld", work / "floor-realworld"
+    runner.press_realworld(channel, cache, keep=files)  # untimed: fills the cache
+    presses, floors = [], []
+    for _ in range(rounds):
+        presses.append(runner.press_realworld(channel, cache))
+        floors.append(runner.floor(files))
+    count = sum(1 for p in files.rglob("*") if p.is_file())
+    mb = _tree_bytes(files) / 2**20
+    press_s, floor_s = _bench.median_sample(presses), _bench.median_sample(floors)
+    header = ["command", "runs", "wall s", "CPU s", "tree RSS MB", "files/s", "MB/s"]
+    rows = [
+        [
+            *(label, str(len(samples)), f"{med.wall:.2f}", f"{med.cpu:.2f}", f"{med.rss_mb:.0f}"),
+            *(f"{count / med.wall:.0f}", f"{mb / med.wall:.1f}"),
+        ]
+        for label, samples, med in (
+            (f"condapress {' '.join(REALWORLD_SPECS)} --fat, warm", presses, press_s),
+            ("floor: zipfile deflate-6, 1 thread", floors, floor_s),
+        )
+    ]
+    shutil.rmtree(files)
+    title = (
+        f"real conda-forge closure: {' '.join(REALWORLD_SPECS)} from {channel.name} "
+        f"(python {REALWORLD_PYTHON}); wheels hold {count} files, {mb:.1f} MB; "
+        f"medians of {rounds} rounds"
+    )
+    return "\n".join(
+        [
+            title,
+            "",
+            _bench.table(header, rows),
+            f"press/floor (real closure): {press_s.wall / floor_s.wall:.2f}",
+        ]
+    )
 
 
 def profile(runner: Runner, cache: Path, report: Path) -> None:
@@ -642,6 +711,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="use this pyarrow wheel, do not download")
     parser.add_argument("--profile", type=Path, help="also profile one press into this file")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--realworld",
+        type=Path,
+        default=REALWORLD_CHANNEL,
+        help="local channel with the real closure of many small files; default "
+        "../shared/realworld/cf2024",
+    )
     args = parser.parse_args(argv)
     if sys.platform != "linux":
         print("error: the benchmark runs on Linux x86_64 only", file=sys.stderr)

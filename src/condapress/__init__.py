@@ -19,7 +19,6 @@ Every failure a user can cause is a :class:`CondapressError` with a ``message`` 
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from condapress.errors import CondapressError
@@ -27,11 +26,6 @@ from condapress.errors import CondapressError
 if TYPE_CHECKING:
     from condapress._core import make_plan, press
     from condapress.model import PressOptions, PressResult, SolveRequest, WheelPlan
-
-try:
-    __version__ = version("condapress")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
-    __version__ = "0.0.0"
 
 __all__ = [
     "CondapressError",
@@ -44,7 +38,7 @@ __all__ = [
     "press",
 ]
 
-# Loaded on first use: the pipeline imports py-rattler and networkx, which 'condapress --help'
+# Loaded on first use: the pipeline imports py-rattler and pyelftools, which 'condapress --help'
 # and 'condapress --version' do not need.
 _LAZY = {
     "PressOptions": "condapress.model",
@@ -57,9 +51,21 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the named module defines
+    if name == "__version__":
+        return _version()
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'condapress' has no attribute {name!r}")
+
+
+def _version() -> str:
+    # importlib.metadata takes longer to import than 'condapress plan' takes to solve
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("condapress")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        return "0.0.0"
 
 
 def __dir__() -> list[str]:

@@ -24,7 +24,8 @@ def make_plan(
 
     :param reporter: told about the solve and the downloads (:mod:`condapress._progress`).
     """
-    # networkx and the plan load slowly: a spec that does not solve is reported without them
+    # the plan loads packaging's and the tables' modules: a spec that does not solve is
+    # reported without them
     from condapress import plan  # noqa: PLC0415
 
     cache_dir = request.cache_dir or _folders.default_cache_dir()
@@ -61,7 +62,12 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
     with _folders.work_folder() as work:
         # 4. unpack: fetch (verified) and extract every package that goes into a wheel
         packages = unpack.unpack(
-            the_plan, cache_dir, work / "pkgs", timeout=request.timeout, reporter=reporter
+            the_plan,
+            cache_dir,
+            work / "pkgs",
+            timeout=request.timeout,
+            jobs=options.jobs,
+            reporter=reporter,
         )
         # 5. relocate: plan every path and binary edit, then stage each wheel's files
         staged = relocate.relocate(
@@ -105,7 +111,10 @@ def press(request: SolveRequest, options: PressOptions) -> PressResult:
                     work=work / "smoke",
                 )
             landed = _folders.land([wheel.path for wheel in built], options.output_dir, pending)
-    wheels = tuple(replace(wheel, path=path) for wheel, path in zip(built, landed, strict=True))
+    # the scans were for the gates: a result does not keep every member's tables
+    wheels = tuple(
+        replace(wheel, path=path, scan=None) for wheel, path in zip(built, landed, strict=True)
+    )
     return PressResult(plan=the_plan, wheels=wheels, audits=audits, checks=checks)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Level",
     "LibraryReport",
     "MachoSlice",
+    "MemberScan",
     "NameSource",
     "NoArch",
     "NodeClass",
@@ -60,6 +61,7 @@ __all__ = [
     "Uploaded",
     "WheelContents",
     "WheelPlan",
+    "WheelScan",
     "WheelSpec",
 ]
 
@@ -588,6 +590,53 @@ class BuiltWheel:
     members: tuple[str, ...] = ()
     #: the bytes stripping its binaries' debug sections saved (``--strip``); None: not stripped.
     stripped: int | None = None
+    #: what the audit reads of it, gathered while it was written; None once it has landed.
+    scan: WheelScan | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberScan:
+    """What one pass over a wheel member's bytes found (the audit's view of one member)."""
+
+    #: its name in the archive.
+    name: str
+    #: how many bytes it unpacked to.
+    size: int
+    #: ``(algorithm, urlsafe base64 digest without padding)`` for every algorithm RECORD uses.
+    digests: tuple[tuple[str, str], ...]
+    #: the build-prefix strings it contains.
+    prefixes: tuple[str, ...]
+    #: what it says about linking, when it is a binary condapress reads.
+    elf: BinaryFacts | None
+    #: ``(finding code, message)``: it could not be read, or is a broken or oversized ELF file.
+    problem: tuple[str, str] | None
+    #: the text of a top-level package's ``__init__.py`` or import hook module (where a
+    #: Windows wheel adds its DLL folders), up to ``_wheelscan.MAX_SOURCE`` bytes.
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WheelScan:
+    """Every member of a wheel and the texts of its ``.dist-info`` files: what the audit reads.
+
+    The audit stage reads it from a wheel file; the assemble stage gathers it while it writes
+    one, from the same bytes, so that a press audits its wheels without reading them again.
+    """
+
+    #: the wheel's file name.
+    filename: str
+    #: every member that is not a folder, in the archive's order.
+    members: tuple[MemberScan, ...]
+    #: the top-level ``.dist-info`` folders (a valid wheel has exactly one).
+    dist_infos: tuple[str, ...]
+    #: ``(file name, text)`` of METADATA, WHEEL, RECORD and the provenance file, when present.
+    texts: tuple[tuple[str, str], ...]
+    #: ``(file name, size)`` of those larger than ``_wheelscan.MAX_DIST_INFO_FILE``, left unread.
+    too_large: tuple[tuple[str, int], ...] = ()
+
+    def text(self, leaf: str) -> str | None:
+        """The text of ``<dist-info>/<leaf>``, or None."""
+        return dict(self.texts).get(leaf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -614,7 +663,7 @@ class PressOptions:
     audit: bool = True
     #: the platform tag asked for (``--plat``); the binaries must honour it.
     plat: str | None = None
-    #: threads for compression and patchelf; the wheels' bytes do not depend on it.
+    #: threads that extract packages, deflate and patch binaries; the bytes do not depend on it.
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: when two merged packages ship different files at one wheel path, keep the first
     #: package's (in the plan's member order) with a warning, instead of refusing.

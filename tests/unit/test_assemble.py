@@ -791,3 +791,29 @@ def test_written_metadata_reads_back(description: str, license_text: str) -> Non
         assert raw["description"] == description + ("" if description.endswith("\n") else "\n")
     expected = license_text.strip()
     assert core_metadata_from_dist_info(text, name="a", version="1").license == (expected or None)
+
+
+@pytest.mark.parametrize("level", [0, 6])
+def test_the_wheel_written_is_scanned_as_the_audit_reads_it(
+    contents: WheelContents, tmp_path: Path, realworld: Path, level: int
+) -> None:
+    """The press audits its wheels from what it wrote: the same scan as reading them back."""
+    from condapress.audit import audit_scan, audit_wheel
+    from condapress.audit._scan import read_wheel
+    from condapress.unpack import extract
+
+    tk = extract(realworld / "cf2024/linux-64/tk-8.6.13-noxft_h4845f30_101.conda", tmp_path / "tk")
+    libs = sorted(p for p in (tk.root / "lib").glob("lib*.so*") if not p.is_symlink())
+    files = contents.files + tuple((f"pygreet.libs/{p.name}", p) for p in libs)
+    built = build_wheel(
+        dataclasses.replace(contents, files=files), tmp_path, compression_level=level
+    )
+    assert built.scan is not None
+    assert built.scan == read_wheel(built.path)
+    assert audit_scan(built.scan) == audit_wheel(built.path)
+    # what the scan holds: binaries read, broken ones named, the build prefix in tk's RPATH
+    scans = {member.name: member for member in built.scan.members}
+    assert scans["pygreet.libs/libtk8.6.so"].elf is not None
+    assert scans["pygreet.libs/libtk8.6.so"].prefixes
+    assert scans["pygreet.libs/libgreet-0a1b2c3d.so.1"].problem is not None
+    assert scans["pygreet/__init__.py"].source == "from pygreet._greet import hello\n"

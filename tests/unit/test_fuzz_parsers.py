@@ -583,3 +583,19 @@ def test_damaged_archives(
     assert sorted(e.path for e in unpacked.info.paths) == [
         path for path in payload if not (unpacked.root / path).is_dir()
     ]
+
+
+@given(st.text(alphabet=" \t\r\n\x0b\x0c\xa0#\\/\"'ab._-=:", max_size=24))
+@example("/opt/_placehold text lib/x.so")
+@example('"/opt/a b" binary "lib/my file"')
+def test_has_prefix_lines_split_as_conda_splits_them(line: str) -> None:
+    """The fast split of a has_prefix line is conda's (shlex, non-POSIX, quotes stripped)."""
+    import shlex
+
+    from condapress.unpack._conda_meta import _split_prefix_line
+
+    try:
+        conda = [part.strip("\"'") for part in shlex.split(line, posix=False)]
+    except ValueError:
+        conda = []
+    assert _split_prefix_line(line) == conda

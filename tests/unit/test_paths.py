@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -133,6 +134,35 @@ def test_launcher_names_are_escaped_into_its_script(tmp_path: Path) -> None:
     }
     assert target in strings
     assert f"{name}: cannot find {target} on sys.path; is its package installed?" in strings
+
+
+def test_staged_files_are_links_to_the_unpacked_ones_and_never_written_through(
+    tmp_path: Path,
+) -> None:
+    """Staging copies no bytes a file keeps as it is, and never changes the unpacked package."""
+    pkg = package(tmp_path / "work")
+    init = pkg.root / "site-packages" / "mod" / "__init__.py"
+    init.parent.mkdir(parents=True)
+    init.write_bytes(b"VALUE = 1\n")
+    init.chmod(0o644)
+    (pkg.root / "bin" / "tool").chmod(0o600)
+    placements = (
+        Placement("tool", "site-packages/mod/__init__.py", "mod/__init__.py"),
+        Placement("tool", "bin/tool", "tool.libs/bin/tool", executable=True),
+    )
+    stage = tmp_path / "stage"
+    write_layout(replace(layout(placements), hooks=("mod/__init__.py",)), {"tool": pkg}, stage, ELF)
+    # the hook's import went into a file of its own: the unpacked one is as it was
+    assert init.read_bytes() == b"VALUE = 1\n"
+    assert b"VALUE = 1" in (stage / "mod" / "__init__.py").read_bytes() != init.read_bytes()
+    assert (stage / "mod" / "__init__.py").stat().st_ino != init.stat().st_ino
+    # the tool needs another mode than its unpacked file's: a copy, the unpacked mode kept
+    tool, staged_tool = pkg.root / "bin" / "tool", stage / "tool.libs" / "bin" / "tool"
+    assert (tool.stat().st_mode & 0o777, staged_tool.stat().st_mode & 0o777) == (0o600, 0o755)
+    assert staged_tool.stat().st_ino != tool.stat().st_ino
+    # a file kept as it is, with its mode: the same file, no bytes copied
+    write_layout(layout(placements[:1]), {"tool": pkg}, tmp_path / "plain", ELF)
+    assert (tmp_path / "plain" / "mod" / "__init__.py").stat().st_ino == init.stat().st_ino
 
 
 # -- Claims: one file per wheel path ---------------------------------------------------------------

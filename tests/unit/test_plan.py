@@ -422,3 +422,30 @@ def test_macos_libcxx_is_grafted_where_a_binary_needs_it_whatever_the_runtime_po
     linux = plan(closure(tuple(replace(r, subdir="linux-64") for r in records), "lz4-c"))
     assert linux.grafted == frozenset()
     assert linux.decision("libcxx").becomes is Becomes.WHEEL
+
+
+def test_dependency_graph_walks_as_networkx_does() -> None:
+    """networkx (kept for ``--graph``) is the oracle of the plan's own graph walk."""
+    import networkx as nx
+
+    from condapress.plan import build_graph
+
+    records = (
+        *PYGREET,
+        record("liba", "1", "0", "libc", "libb", "libc >=1", "liba"),
+        record("libb", "1", "0", "libc", "libd"),
+        record("libc", "1", "0", "libb"),
+        record("libd", "1", "0"),
+    )
+    graph = build_graph(closure(records, "pygreet"))
+    oracle: nx.DiGraph[str] = nx.DiGraph()
+    oracle.add_nodes_from(rec.name for rec in records)
+    oracle.add_edges_from(graph.edges())
+    assert sorted(graph.edges()) == sorted(oracle.edges())
+    assert dict(graph.out_edges("liba")) == {"libc": "libc >=1", "libb": "libb"}
+    for name in graph:
+        assert list(graph.successors(name)) == list(oracle.successors(name))
+        assert sorted(graph.predecessors(name)) == sorted(oracle.predecessors(name))
+        for within in (lambda _: True, lambda n: n.startswith("lib")):
+            kept = oracle.subgraph(n for n in oracle if n == name or within(n))
+            assert graph.preorder(name, within) == list(nx.dfs_preorder_nodes(kept, name))

@@ -1271,3 +1271,47 @@ def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
         == f"could not download {url}: [Errno 111] Connection refused (tried 2 times)"
     )
     assert cache_files(tmp_path / "cache") == []
+
+
+def test_the_payload_is_hashed_as_it_is_written(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from condapress.unpack._payload import hash_while_writing
+
+    files = {"lib/libx.so.1": os.urandom(3 << 20), "share/empty": b"", "bin/tool": b"#!/bin/sh\n"}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    digests: dict[str, str] = {}
+    with tarfile.open(fileobj=buffer, mode="r|") as tar:
+        hash_while_writing(tar, digests)
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4, as the unpack stage
+            tar.extractall(tmp_path, filter="data")
+        else:  # pragma: no cover
+            tar.extractall(tmp_path)  # noqa: S202 - the test's own archive
+    assert digests == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    assert {name: (tmp_path / name).read_bytes() for name in files} == files
+
+
+def test_the_payload_is_verified_with_the_digests_taken_while_writing(
+    realworld: Path, tmp_path: Path
+) -> None:
+    from condapress.unpack import _payload
+
+    archive = realworld / "cf2024/linux-64/lz4-c-1.9.4-hcb278e6_0.conda"
+    package = extract(archive, tmp_path / "lz4")
+    entry = next(e for e in package.info.paths if e.path_type is PathType.HARDLINK and e.sha256)
+    # a digest taken while writing is not checked against the disk again: a wrong one is refused
+    with pytest.raises(ArchiveError) as exc:
+        _payload.verify(
+            package.info, package.root, archive.name, legacy=False, digests={entry.path: "0" * 64}
+        )
+    assert exc.value.message == (
+        f"{archive.name} does not match its paths.json: {entry.path} has sha256 {'0' * 64}, "
+        f"not {entry.sha256}"
+    )

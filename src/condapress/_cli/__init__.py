@@ -19,7 +19,6 @@ import sys
 import threading
 from typing import TYPE_CHECKING, NoReturn
 
-from condapress import __version__
 from condapress._cli import _audit, _check, _config, _index, _plan, _press, _upload
 from condapress.errors import CondapressError, printable
 
@@ -61,6 +60,19 @@ Run 'condapress COMMAND --help' for the options of a command.
 """
 
 
+class _Version(argparse.Action):
+    """``--version``, which looks the version up only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:  # noqa: A002
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        import condapress  # noqa: PLC0415 - the package, for its version
+
+        print(f"{parser.prog} {condapress.__version__}")
+        parser.exit()
+
+
 def _build_parser(prog: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or "condapress",
@@ -68,7 +80,7 @@ def _build_parser(prog: str | None) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in (_press, _plan, _audit, _check, _upload, _index):

@@ -55,7 +55,7 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         type=positive,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="threads for compression and ELF patching (default: the machine's cores)",
+        help="threads that extract, compress and patch binaries (default: the machine's cores)",
     )
     parser.add_argument(
         "--no-audit",

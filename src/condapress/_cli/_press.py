@@ -59,8 +59,8 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         type=positive,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="threads for compression and ELF patching; the wheels are byte for byte the same "
-        f"for any N (default: the machine's cores, {os.cpu_count() or 1})",
+        help="threads that extract, compress and patch binaries; the wheels are byte for byte "
+        f"the same for any N (default: the machine's cores, {os.cpu_count() or 1})",
     )
     parser.add_argument(
         "--plat",

@@ -194,12 +194,14 @@ def build_wheel(
     final = output_dir / filename
     reporter.compressing(filename, sum(member.size or len(member.data) for member in members))
     progress = functools.partial(reporter.compressed, filename)
-    sha256, size = write_atomically(
-        final, members, stem, stamp, (compression_level, max(1, jobs)), progress
+    sha256, size, scan = write_atomically(
+        final, members, stem, stamp, compression_level, max(1, jobs), progress
     )
     reporter.assembled(filename, size)
     pressed = tuple(package.name for package in contents.provenance)
-    return BuiltWheel(path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed)
+    return BuiltWheel(
+        path=final, sha256=sha256, size=size, tags=contents.tags, members=pressed, scan=scan
+    )
 
 
 def _version(version: str) -> str:

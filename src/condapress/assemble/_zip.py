@@ -21,12 +21,23 @@ from typing import TYPE_CHECKING
 from condapress._folders import write_hint
 from condapress._limits import CHUNK
 from condapress._paths import destination
+from condapress._wheelscan import (
+    DIST_INFO_FILES,
+    MAX_DIST_INFO_FILE,
+    MemberScanner,
+    dist_infos,
+    has_source,
+)
 from condapress.assemble import _deflate
 from condapress.errors import SpecError, WheelContentsError, WriteError
+from condapress.model import WheelScan
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+    from typing import IO
+
+    from condapress.model import MemberScan
 
 __all__ = ["DateTime", "Member", "date_time", "write_atomically"]
 
@@ -67,6 +78,10 @@ class Member:
                 path=str(self.source),
             ) from exc
 
+    def reopen(self) -> IO[bytes]:
+        """Its bytes, from the start, as a file object."""
+        return io.BytesIO(self.data) if self.source is None else self.source.open("rb")
+
 
 def date_time(epoch: int | None) -> DateTime:
     """The time every zip entry carries: *epoch*, else ``SOURCE_DATE_EPOCH``, else 1980.
@@ -97,27 +112,41 @@ def _write_zip(
     level: int,
     jobs: int,
     progress: Callable[[int], None],
-) -> None:
+) -> tuple[list[MemberScan], dict[str, bytes]]:
+    """Write the zip; return what the audit reads of each member, from the bytes written.
+
+    The second item holds the bytes of the members that may be ``.dist-info`` files the audit
+    reads (:func:`_wheel_scan`). *progress* is told the size of each member once it is written.
+    """
     rows: list[tuple[str, str, str]] = []
+    scans: list[MemberScan] = []
+    held: dict[str, bytes] = {}
 
     def add(member: Member) -> int:
         zinfo = zipfile.ZipInfo(member.arcname, date_time)
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
         zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
+        scanner = MemberScanner(member.arcname, zinfo.file_size, ("sha256",))
         if level == 0:
             zinfo.compress_type = zipfile.ZIP_STORED
-            digest, size = hashlib.sha256(), 0
             with zf.open(zinfo, "w") as out:
                 for chunk in member.chunks():  # the source is never read whole
-                    digest.update(chunk)
-                    size += len(chunk)
+                    scanner.feed(chunk)
                     out.write(chunk)
         else:
-            digest, size = _add_deflated(zf, zinfo, member, level, pool, jobs)
-        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-        rows.append((member.arcname, f"sha256={b64}", str(size)))
-        return size
+            _add_deflated(zf, zinfo, member, level, pool, jobs, scanner)
+        b64 = base64.urlsafe_b64encode(scanner.digest("sha256")).rstrip(b"=").decode()
+        rows.append((member.arcname, f"sha256={b64}", str(scanner.size)))
+        source = None
+        if has_source(member.arcname, scanner.size):
+            source = b"".join(member.chunks()).decode("utf-8", "replace")
+        folder, _, leaf = member.arcname.partition("/")
+        read = folder.endswith(".dist-info") and leaf in DIST_INFO_FILES
+        if read and scanner.size <= MAX_DIST_INFO_FILE:
+            held[member.arcname] = b"".join(member.chunks())
+        scans.append(scanner.finish(member.reopen, source))
+        return scanner.size
 
     with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
         for member in members:
@@ -126,6 +155,7 @@ def _write_zip(
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         add(Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode()))
+    return scans, held
 
 
 def _add_deflated(
@@ -135,7 +165,8 @@ def _add_deflated(
     level: int,
     pool: ThreadPoolExecutor,
     jobs: int,
-) -> tuple[hashlib._Hash, int]:
+    scanner: MemberScanner,
+) -> None:
     """Write one member deflated in parallel blocks (:mod:`condapress.assemble._deflate`).
 
     ``ZipFile.open(..., "w")`` can only deflate on the calling thread, so the member is written
@@ -149,9 +180,9 @@ def _add_deflated(
     zip64 = zinfo.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
     zinfo.header_offset = fp.tell()
     fp.write(zinfo.FileHeader(zip64))
-    digest, crc, size, compressed = hashlib.sha256(), 0, 0, 0
+    crc, size, compressed = 0, 0, 0
     for block, data in _deflate.deflate(member.chunks(), level, pool, ahead=2 * jobs):
-        digest.update(block)
+        scanner.feed(block)  # while the pool deflates the blocks ahead
         crc = zlib.crc32(block, crc)
         size += len(block)
         compressed += len(data)
@@ -165,7 +196,6 @@ def _add_deflated(
     zf.NameToInfo[zinfo.filename] = zinfo
     zf.start_dir = end  # where the central directory will go
     zf._didModify = True  # type: ignore[attr-defined]  # noqa: SLF001 - as ZipFile.open does
-    return digest, size
 
 
 def write_atomically(
@@ -173,15 +203,17 @@ def write_atomically(
     members: Sequence[Member],
     stem: str,
     date_time: DateTime,
-    compression: tuple[int, int],
+    level: int,
+    jobs: int,
     progress: Callable[[int], None] = lambda _size: None,
-) -> tuple[str, int]:
+) -> tuple[str, int, WheelScan]:
     """Write the wheel *final* from *members*: in full under a temporary name, then renamed.
 
     :param stem: the wheel's ``name-version``, whose ``.dist-info/RECORD`` is written last.
-    :param compression: the deflate level, and the threads that deflate large members.
+    :param level: the deflate level; *jobs* the threads that deflate large members.
     :param progress: told the size of each member once it is written.
-    :returns: the wheel's hex sha256 and size.
+    :returns: the wheel's hex sha256 and size, and what the audit reads of it
+        (:class:`~condapress.model.WheelScan`, from the bytes written).
     :raises WriteError: the file system refused the write (nothing is left behind).
     """
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
@@ -189,7 +221,7 @@ def write_atomically(
         destination(final.parent, tmp.name)  # made of validated names; checked all the same
         # os.open with 0o666 lets the umask decide the wheel's mode, as for any other new file.
         with os.fdopen(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), "w+b") as fh:
-            _write_zip(fh, members, stem, date_time, *compression, progress)
+            scans = _write_zip(fh, members, stem, date_time, level, jobs, progress)
             fh.flush()
             os.fsync(fh.fileno())
             fh.seek(0)
@@ -209,7 +241,26 @@ def write_atomically(
                 detail=str(exc),
             ) from exc
         raise
-    return digest.hexdigest(), size
+    return digest.hexdigest(), size, _wheel_scan(final.name, *scans)
+
+
+def _wheel_scan(filename: str, scans: Sequence[MemberScan], held: dict[str, bytes]) -> WheelScan:
+    """The audit's view of the wheel just written, as :func:`audit._scan.read_wheel` gives it.
+
+    :param held: the bytes of the members that may be ``.dist-info`` files the audit reads.
+    """
+    folders = dist_infos(scan.name for scan in scans)
+    texts: list[tuple[str, str]] = []
+    too_large: list[tuple[str, int]] = []
+    if len(folders) == 1:
+        sizes = {scan.name: scan.size for scan in scans}
+        for leaf in DIST_INFO_FILES:
+            name = f"{folders[0]}/{leaf}"
+            if name in held:
+                texts.append((leaf, held[name].decode("utf-8", "replace")))
+            elif name in sizes:
+                too_large.append((leaf, sizes[name]))
+    return WheelScan(filename, tuple(scans), folders, tuple(texts), tuple(too_large))
 
 
 _EPOCH_1980 = 315_532_800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can carry

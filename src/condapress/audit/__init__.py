@@ -30,11 +30,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from condapress.model import BuiltWheel, Finding
+    from condapress.model import BuiltWheel, Finding, WheelScan
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
     "audit_document",
+    "audit_scan",
     "audit_text",
     "audit_wheel",
     "check_gate",
@@ -57,7 +58,11 @@ def audit_wheel(path: Path) -> AuditReport:
     :raises ArchiveError: *path* is not a readable zip archive.
     :raises TooLargeError: it has more members, or unpacks to more, than condapress reads.
     """
-    scan = read_wheel(path)
+    return audit_scan(read_wheel(path))
+
+
+def audit_scan(scan: WheelScan) -> AuditReport:
+    """Audit a wheel from one pass over its members (:func:`audit_wheel` without the reading)."""
     facts, findings = integrity_findings(scan)
     findings += data_path_findings(scan.text(DATA_PATHS_FILE), (m.name for m in scan.members))
     verdict, libraries, binary = binary_findings(scan.members, facts)
@@ -79,7 +84,9 @@ def gate(built: Sequence[BuiltWheel]) -> tuple[AuditReport, ...]:
     """
     reports = []
     for wheel in built:
-        reports.append(report := audit_wheel(wheel.path))
+        # what the press gathered while it wrote the wheel, else the wheel read again
+        report = audit_scan(wheel.scan) if wheel.scan is not None else audit_wheel(wheel.path)
+        reports.append(report)
         _judge(wheel.path.name, report.findings, "{} fails its audit", "audit", "--no-audit")
     return tuple(reports)
 

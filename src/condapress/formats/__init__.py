@@ -84,6 +84,12 @@ class BinaryFormat(Protocol):
         :raises RelocationError: the format's tool could not make the edit.
         """
 
+    def edited(self, facts: BinaryFacts, edit: BinaryEdit) -> BinaryFacts | None:
+        """What a binary that said *facts* says once :meth:`apply_edit` made *edit*.
+
+        None when the format cannot tell without reading the file again (then it is read).
+        """
+
     def platform(
         self, binaries: Mapping[str, BinaryFacts], wheel_libs: Collection[str]
     ) -> PlatformVerdict:

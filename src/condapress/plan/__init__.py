@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 from condapress.model import NoArch, NodeClass, PlanOptions, WheelPlan
 from condapress.plan import _controls
 from condapress.plan._classify import classify, python_hint
 from condapress.plan._context import PlanContext
 from condapress.plan._decide import decide
+from condapress.plan._graph import build_graph
 from condapress.plan._group import group, wheel_specs
 from condapress.plan._requirements import target_environment
 from condapress.plan._tables import pypi_names, system_packages
@@ -45,27 +44,6 @@ def is_compiler_runtime(name: str, subdir: str = "") -> bool:
     """
     tables = system_packages()
     return name in tables.runtime or (subdir.startswith("osx-") and name in tables.runtime_osx)
-
-
-def build_graph(closure: Closure) -> nx.DiGraph[str]:
-    """The dependency graph of the closure: an edge ``a -> b`` when *a* depends on *b*.
-
-    Each edge carries the dependency's match spec as ``spec``; dependencies outside the
-    closure (virtual packages, the provided ``python``) are left out.
-    """
-    import rattler  # noqa: PLC0415 - parsing match specs only; no I/O
-
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    names = {rec.name for rec in closure.records}
-    for rec in closure.records:
-        graph.add_node(rec.name, record=rec)
-    for rec in closure.records:
-        for dep in rec.depends:
-            spec = rattler.MatchSpec(dep)
-            target = spec.name.normalized
-            if target in names and target != rec.name:
-                graph.add_edge(rec.name, target, spec=dep)
-    return graph
 
 
 def pypi_name(record: CondaRecord, facts: PackageFacts | None) -> tuple[str, NameSource]:

@@ -10,10 +10,9 @@ from condapress.model import NodeClass
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import networkx as nx
-
     from condapress.model import CondaRecord, NameSource, PackageFacts, PlanOptions
     from condapress.plan._classify import Classified
+    from condapress.plan._graph import DependencyGraph
 
 __all__ = ["PlanContext"]
 
@@ -23,7 +22,7 @@ class PlanContext:
     """The closure as the plan sees it: its graph, every package's class and name, the options."""
 
     #: the dependency graph (:func:`condapress.plan.build_graph`); each node holds its ``record``.
-    graph: nx.DiGraph[str]
+    graph: DependencyGraph
     #: every package's class and why, by conda name.
     classes: Mapping[str, Classified]
     #: every package's PyPI name and where that name came from, by conda name.
@@ -44,8 +43,7 @@ class PlanContext:
 
     def record(self, name: str) -> CondaRecord:
         """The record of package *name*."""
-        record: CondaRecord = self.graph.nodes[name]["record"]
-        return record
+        return self.graph.records[name]
 
     def is_native(self, name: str) -> bool:
         """Whether *name* is a native package that is not a root (one a root's wheel may take)."""

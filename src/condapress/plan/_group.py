@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import networkx as nx
 from packaging.specifiers import SpecifierSet
 
 from condapress._versions import pep440_version, translate_version_spec
@@ -91,8 +90,7 @@ def wheel_specs(wheels: Wheels, ctx: PlanContext) -> tuple[WheelSpec, ...]:
 
 def _bundle(root: str, ctx: PlanContext) -> list[str]:
     """The root, then the natives it reaches without passing a python, system or other root."""
-    natives = ctx.graph.subgraph(n for n in ctx.graph if n == root or ctx.is_native(n))
-    return list(nx.dfs_preorder_nodes(natives, root))
+    return ctx.graph.preorder(root, ctx.is_native)
 
 
 def _runtime_of(members: tuple[str, ...], ctx: PlanContext) -> tuple[str, ...]:
@@ -124,8 +122,7 @@ def _requirements(
     """
     specs: dict[str, list[str]] = {}
     for member in members:
-        spec: str
-        for _, dep, spec in ctx.graph.out_edges(member, data="spec"):
+        for dep, spec in ctx.graph.out_edges(member):
             if dep in members:
                 continue
             if ctx.classes[dep].node_class is NodeClass.PYTHON or dep in ctx.roots or dep in own:

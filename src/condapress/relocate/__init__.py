@@ -112,7 +112,11 @@ def relocate(
         written = _apply.write_layout(layout, packages, root, fmt, jobs=jobs, reporter=reporter)
         if the_plan.strip:
             logger.info("%s: strip saved %d bytes", wheel.distribution, written.stripped)
-        read = tuple((e.dest, fmt.read(root / e.dest)) for e in layout.binary_edits)
+        read = (
+            tuple((e.dest, fmt.read(root / e.dest)) for e in layout.binary_edits)
+            if the_plan.strip  # strip rewrote every binary: each is read as written
+            else _as_written(layout, binaries, root, fmt)
+        )
         needed = {name for _, facts in read for name in facts.needed}
         staged.append(
             StagedWheel(
@@ -130,6 +134,26 @@ def relocate(
             )
         )
     return tuple(staged)
+
+
+def _as_written(
+    layout: Layout, scanned: Mapping[str, Mapping[str, BinaryFacts]], root: Path, fmt: BinaryFormat
+) -> tuple[tuple[str, BinaryFacts], ...]:
+    """Every binary of *layout* as written: what the scan read, with its edit applied.
+
+    Each file is parsed once: a binary placed straight from its package is not read again
+    when the format can tell what its edit changed (:meth:`BinaryFormat.edited`); one whose
+    placeholder was rewritten, or of a format that cannot tell, is read as written.
+    """
+    placed = {placement.dest: placement for placement in layout.placements}
+    written = []
+    for edit in layout.binary_edits:
+        placement, facts = placed.get(edit.dest), None
+        if placement is not None and not placement.placeholder and not placement.python_shebang:
+            before = scanned.get(placement.package, {}).get(placement.source)
+            facts = fmt.edited(before, edit) if before is not None else None
+        written.append((edit.dest, facts if facts is not None else fmt.read(root / edit.dest)))
+    return tuple(written)
 
 
 def _left_out_text(left: LeftOut) -> tuple[str, str, str]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import shutil
+import stat
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +110,8 @@ def _write_layout(
             patch_from[placement.dest] = source
             continue
         else:
-            shutil.copyfile(source, target)
+            _place(source, target, modes[placement.dest])
+            continue
         target.chmod(modes[placement.dest])
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
@@ -134,6 +138,7 @@ def _write_layout(
 
 def _write_scripts(layout: Layout, stage: Path) -> None:
     """Write the launchers and the import hooks of *layout*."""
+    executables = {placement.dest for placement in layout.placements if placement.executable}
     for launcher in layout.launchers:
         target = destination(stage, launcher.dest)
         script = launcher_source(launcher.name, launcher.target, layout.environment)
@@ -143,7 +148,33 @@ def _write_scripts(layout: Layout, stage: Path) -> None:
         hook = _hook.hook_source(layout.environment, layout.dll_directories, layout.console_scripts)
         destination(stage, _hook.hook_module(init)).write_text(hook, encoding="utf-8")
         package_init = destination(stage, init)
-        package_init.write_bytes(_hook.with_hook_import(package_init.read_bytes()))
+        text = _hook.with_hook_import(package_init.read_bytes())
+        package_init.unlink()  # it may be the unpacked package's file (_place): not written through
+        package_init.write_bytes(text)
+        package_init.chmod(0o755 if init in executables else 0o644)
+
+
+def _place(source: Path, target: Path, mode: int) -> None:
+    """Put *source*'s bytes at *target* with *mode*: a hard link when its mode is already *mode*.
+
+    A link copies nothing; the unpacked file is never written again, and its mode is left as
+    it is (two placements of one file may want different modes). Otherwise, or where the file
+    system refuses links, a copy.
+    """
+    if stat.S_IMODE(source.stat().st_mode) == mode:
+        try:
+            os.link(source, target, follow_symlinks=True)
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise
+        else:
+            return
+    shutil.copyfile(source, target)
+    target.chmod(mode)
+
+
+#: What a file system answers when it cannot link: another device, not supported, too many.
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 def _literal(text: str) -> str:

@@ -162,9 +162,10 @@ def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> 
                 _check_record(_load_info(dest, archive.name)[0], record, archive.name)
             reader.extract("pkg", guard)
             guard.sweep_symlinks()
+            digests = reader.digests
         info, legacy = _load_info(dest, archive.name)
         _check_record(info, record, archive.name)
-        info = _payload.verify(info, dest, archive.name, legacy=legacy)
+        info = _payload.verify(info, dest, archive.name, legacy=legacy, digests=digests)
     except BaseException:
         _remove_written(dest, keep_folder=existed)
         raise
@@ -185,6 +186,8 @@ class _Reader:
         self.limit = unpack_limit(os.fstat(fileobj.fileno()).st_size)
         self._zip: zipfile.ZipFile | None = None
         self._inner: dict[str, str] = {}
+        #: sha256 (hex) of every regular file written so far, by member name.
+        self.digests: dict[str, str] = {}
         if self.name.endswith(".conda"):
             self._open_conda()
         elif self.name.endswith(".tar.bz2"):
@@ -339,6 +342,7 @@ class _Reader:
             if first is None:
                 return
             tar = first[0]
+            _payload.hash_while_writing(tar, self.digests)
 
             def checked() -> Iterator[tarfile.TarInfo]:
                 yield guard.check(first[1])

@@ -201,18 +201,25 @@ def _has_prefix(lines: list[str], problems: list[str]) -> list[list[str]]:
     split = [_split_prefix_line(line) for line in lines]
     problems += [
         f"info/has_prefix: cannot read the line {_shown(line)}"
-        for line in lines
-        if not _split_prefix_line(line)
+        for line, parts in zip(lines, split, strict=True)
+        if not parts
     ]
     return [parts for parts in split if parts]
 
 
 def _split_prefix_line(line: str) -> list[str]:
-    # conda splits has_prefix lines with shlex in non-POSIX mode and strips the quotes.
+    # conda splits has_prefix lines with shlex in non-POSIX mode and strips the quotes. A line
+    # without quotes splits the same on shlex's whitespace, some fifty times faster (ncurses
+    # lists 664 lines).
+    if '"' not in line and "'" not in line:
+        return [part for part in _SHLEX_WHITESPACE.split(line) if part]
     try:
         return [part.strip("\"'") for part in shlex.split(line, posix=False)]
     except ValueError:
         return []
+
+
+_SHLEX_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 
 def validate(raw: RawInfo, archive: str) -> PackageInfo:

@@ -14,20 +14,27 @@ Messages (``<a>`` is the archive's file name, ``<p>`` a path of paths.json):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import stat
+import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from condapress._limits import CHUNK
 from condapress._paths import file_digest
 from condapress.errors import ArchiveError, printable
 from condapress.model import PathEntry, PathType
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from _typeshed import StrOrBytesPath
+
     from condapress.model import PackageInfo
 
-__all__ = ["MISMATCH_HINT", "lstat_mode", "verify"]
+__all__ = ["MISMATCH_HINT", "hash_while_writing", "lstat_mode", "verify"]
 
 # The unpack stage's logger: callers configure logging per stage.
 logger = logging.getLogger("condapress.unpack")
@@ -36,7 +43,14 @@ MISMATCH_HINT = "the archive was changed after it was built; download it again f
 _KIND_WANTED = {PathType.HARDLINK: "file", PathType.SOFTLINK: "symbolic link"}
 
 
-def verify(info: PackageInfo, root: Path, archive: str, *, legacy: bool) -> PackageInfo:
+def verify(
+    info: PackageInfo,
+    root: Path,
+    archive: str,
+    *,
+    legacy: bool,
+    digests: Mapping[str, str] | None = None,
+) -> PackageInfo:
     """Check the payload under *root* against *info*; return *info* with legacy types corrected.
 
     Every entry must exist with its kind, size and sha256, and nothing unlisted may exist.
@@ -45,10 +59,12 @@ def verify(info: PackageInfo, root: Path, archive: str, *, legacy: bool) -> Pack
 
     :param legacy: the package predates paths.json: *info* comes from ``info/files``, whose
         entries say nothing about kinds, sizes or digests.
+    :param digests: sha256 (hex) of files as they were written, by path under *root*
+        (:func:`hash_while_writing`): those are not read again.
     :raises ArchiveError: ``<a> does not match its paths.json: <problem>``.
     """
     source = "info/files" if legacy else "paths.json"
-    checker = _Checker(root)
+    checker = _Checker(root, digests or {})
     try:
         entries = [checker.entry(entry, legacy=legacy) for entry in info.paths]
         _check_unlisted(root, {entry.path for entry in info.paths})
@@ -86,11 +102,12 @@ class _Mismatch(Exception):  # an internal signal, turned into ArchiveError by v
 class _Checker:
     """Checks entries one by one; remembers the digests it computed and what they verified."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, written: Mapping[str, str]) -> None:
         self.root = root
         self.real_root = root.resolve()
-        #: sha256 of each file hashed so far, by real path (links share their targets).
-        self.digests: dict[Path, str] = {}
+        #: sha256 of each file hashed so far, by real path (links share their targets); the
+        #: extraction wrote each member where it names, through no link (the guard's rule).
+        self.digests = {self.real_root / name: digest for name, digest in written.items()}
         #: real paths of the files whose sha256 a paths.json entry confirmed.
         self.confirmed: set[Path] = set()
 
@@ -162,6 +179,35 @@ def _check_unlisted(root: Path, listed: set[str]) -> None:
             real_folder = name in dirs and not Path(folder, name).is_symlink()
             if path not in listed and not real_folder:
                 raise _Mismatch(f"{path} is not listed", path)
+
+
+def hash_while_writing(tar: tarfile.TarFile, digests: dict[str, str]) -> None:
+    """Make *tar* hash every regular file as it writes it, into *digests* by member name.
+
+    The payload is then verified without reading it again. tarfile writes each file's bytes
+    in ``TarFile.makefile``; this one is the same copy with a sha256 beside it.
+    """
+
+    def makefile(member: tarfile.TarInfo, target: StrOrBytesPath) -> None:
+        if member.sparse is not None:  # pragma: no cover - no conda archive holds a sparse file
+            tarfile.TarFile.makefile(tar, member, target)
+            return
+        source = tar.fileobj
+        assert source is not None  # noqa: S101 - an open archive
+        source.seek(member.offset_data)
+        digest, remaining = hashlib.sha256(), member.size
+        with open(target, "wb") as out:  # noqa: PTH123 - tarfile's own call
+            while remaining:
+                chunk = source.read(min(CHUNK, remaining))
+                if not chunk:
+                    raise tarfile.ReadError("unexpected end of data")
+                digest.update(chunk)
+                out.write(chunk)
+                remaining -= len(chunk)
+        digests[member.name] = digest.hexdigest()
+
+    # an instance attribute: this archive alone writes its files so
+    tar.makefile = makefile  # type: ignore[method-assign, assignment]
 
 
 def lstat_mode(path: Path) -> int:

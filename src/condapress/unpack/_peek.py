@@ -19,8 +19,6 @@ from condapress._paths import file_digest, is_valid_name
 from condapress._progress import NULL_REPORTER
 from condapress.errors import UNSAFE_HINT, MetadataError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, PackageFacts
-from condapress.unpack import _fetch
-from condapress.unpack._archive import read_info, read_python_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
@@ -68,12 +66,14 @@ def peek(
     :raises ChannelError: a root's archive could not be downloaded.
     :raises MetadataError: a package's own METADATA names it with something that is no name.
     """
+    read = [record for record in closure.records if _read(record, wanted=record.name in wanted)]
+    if not read:  # a plan from repodata alone: the readers are not even imported
+        return {}
+    from condapress.unpack._fetch import fetch  # noqa: PLC0415 - see unpack._LAZY
+
     return {
-        record.name: _facts(
-            record, _fetch.fetch(record, cache_dir, timeout=timeout, reporter=reporter)
-        )
-        for record in closure.records
-        if _read(record, wanted=record.name in wanted)
+        rec.name: _facts(rec, fetch(rec, cache_dir, timeout=timeout, reporter=reporter))
+        for rec in read
     }
 
 
@@ -89,6 +89,8 @@ def _read(record: CondaRecord, *, wanted: bool) -> bool:
 
 
 def _facts(record: CondaRecord, archive: Path) -> PackageFacts:
+    from condapress.unpack._archive import read_info, read_python_metadata  # noqa: PLC0415
+
     info = read_info(archive, record=record)
     has_site_packages = bool(info.site_packages)
     metadata = read_python_metadata(archive) if has_site_packages else None
@@ -137,6 +139,8 @@ def _is_archive(spec: str) -> bool:
 
 def _local_record(path: Path) -> CondaRecord:
     """The record of a local archive (a feedstock's fresh build), as a channel would give it."""
+    from condapress.unpack._archive import read_info  # noqa: PLC0415 - see unpack._LAZY
+
     record = read_info(path).record
     sha256, size = file_digest(path)
     return replace(

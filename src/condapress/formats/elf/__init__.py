@@ -59,6 +59,7 @@ class ElfFormat:
     # The edits are _edit's functions as they stand: no state of the format's is involved.
     plan_edit = staticmethod(_edit.plan_edit)
     apply_edit = staticmethod(_edit.apply_edit)
+    edited = staticmethod(_edit.edited)
 
     def platform(
         self, binaries: Mapping[str, BinaryFacts], wheel_libs: Collection[str]

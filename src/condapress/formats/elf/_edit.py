@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from condapress import _tools
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
     from condapress.model import BinaryFacts
 
-__all__ = ["apply_edit", "plan_edit"]
+__all__ = ["apply_edit", "edited", "plan_edit"]
 
 
 def plan_edit(
@@ -83,3 +84,38 @@ def apply_edit(source: Path, edit: BinaryEdit, output: Path | None) -> None:
             path=edit.dest,
             detail=exc.detail,
         ) from exc
+
+
+def edited(facts: BinaryFacts, edit: BinaryEdit) -> BinaryFacts:
+    """What an ELF file that said *facts* says after :func:`apply_edit` made *edit*.
+
+    patchelf's semantics, which the tests check against the edited files read again:
+    ``--force-rpath --set-rpath`` leaves one DT_RPATH (a DT_RUNPATH becomes DT_RPATH),
+    ``--remove-rpath`` removes both, ``--replace-needed`` renames the DT_NEEDED entry in place
+    and the library of its symbol versions (``.gnu.version_r``), ``--set-soname`` sets or adds
+    DT_SONAME. Nothing else changes.
+
+    >>> from condapress.model import BinaryFacts, BinaryEdit
+    >>> facts = BinaryFacts("x86_64", True, False, None, ("liba.so.1", "libc.so.6"), (),
+    ...                     ("/opt/x",), None, (("liba.so.1", ("A_1",)),), (), (), False)
+    >>> after = edited(facts, BinaryEdit("p.libs/libb-2.so.1", set_rpath="$ORIGIN",
+    ...     replace_needed=(("liba.so.1", "liba-1.so.1"),), set_soname="libb-2.so.1"))
+    >>> after.soname, after.needed, after.rpath, after.runpath, after.version_needs
+    ('libb-2.so.1', ('liba-1.so.1', 'libc.so.6'), ('$ORIGIN',), (), (('liba-1.so.1', ('A_1',)),))
+    """
+    renames = dict(edit.replace_needed)
+    rpath, runpath = facts.rpath, facts.runpath
+    if edit.set_rpath is not None:
+        rpath, runpath = tuple(p for p in edit.set_rpath.split(":") if p), ()
+    elif edit.remove_rpath:
+        rpath, runpath = (), ()
+    return replace(
+        facts,
+        soname=facts.soname if edit.set_soname is None else edit.set_soname,
+        needed=tuple(renames.get(name, name) for name in facts.needed),
+        rpath=rpath,
+        runpath=runpath,
+        version_needs=tuple(
+            sorted((renames.get(lib, lib), versions) for lib, versions in facts.version_needs)
+        ),
+    )

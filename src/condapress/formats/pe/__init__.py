@@ -71,6 +71,10 @@ class PeFormat:
     def apply_edit(self, source: Path, edit: BinaryEdit, output: Path | None) -> None:  # noqa: D102
         _edit.apply_edit(source, edit, output)
 
+    def edited(self, facts: BinaryFacts, edit: BinaryEdit) -> None:  # noqa: ARG002
+        """None: the edited file is read again (its signature or import table was rewritten)."""
+        return
+
     def platform(  # noqa: D102
         self,
         binaries: Mapping[str, BinaryFacts],
