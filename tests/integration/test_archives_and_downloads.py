@@ -345,14 +345,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(folder)], check=True)
 
 
-def _with_a_big_file(path: Path, data: bytes) -> None:
-    """Add share/big.bin (*data*) to the archive at *path*, listed in paths.json; re-index it."""
+def _with_a_big_file(path: Path, data: bytes, placeholder: str | None = None) -> None:
+    """Add share/big.bin (*data*) to the archive at *path*, listed in paths.json; re-index it.
+
+    With *placeholder*, paths.json lists the file as a text file holding that build prefix.
+    """
     info, pkg = read_archive(path)
     big = file_member("share/big.bin", data)
     for member in info:
         if member.info.name == "info/paths.json":
             paths = json.loads(member.data)
-            paths["paths"].append({"_path": big.info.name, "path_type": "hardlink"})
+            entry = {"_path": big.info.name, "path_type": "hardlink"}
+            if placeholder is not None:
+                entry |= {"prefix_placeholder": placeholder, "file_mode": "text"}
+            paths["paths"].append(entry)
             member.data = json.dumps(paths).encode()
     write_archive(path, paths_json_for(info, [*pkg, big]), [*pkg, big])
     reindex(path)
@@ -417,8 +423,12 @@ def test_a_full_staging_folder(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    # the archive fits (it compresses), its staged, patched copy does not
-    _with_a_big_file(channel / "linux-64" / LIBGREET, b"\0" * (500 << 10))
+    # the archive fits (it compresses), its staged copy, whose build prefix is rewritten, does
+    # not (a file staged unchanged is a link to the unpacked one, which takes no space)
+    prefix = "/opt/conda-bld/placeholder_" + "a" * 40
+    _with_a_big_file(
+        channel / "linux-64" / LIBGREET, prefix.encode() + b"\n" * (500 << 10), prefix
+    )
     monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
     run = press(str(channel), tmp_path / "out", tmp_path / "cache", *PRESS)
     assert_refused(
