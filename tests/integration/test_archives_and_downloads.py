@@ -426,9 +426,7 @@ def test_a_full_staging_folder(
     # the archive fits (it compresses), its staged copy, whose build prefix is rewritten, does
     # not (a file staged unchanged is a link to the unpacked one, which takes no space)
     prefix = "/opt/conda-bld/placeholder_" + "a" * 40
-    _with_a_big_file(
-        channel / "linux-64" / LIBGREET, prefix.encode() + b"\n" * (500 << 10), prefix
-    )
+    _with_a_big_file(channel / "linux-64" / LIBGREET, prefix.encode() + b"\n" * (500 << 10), prefix)
     monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
     run = press(str(channel), tmp_path / "out", tmp_path / "cache", *PRESS)
     assert_refused(

@@ -46,9 +46,10 @@ def test_plain_lines_of_a_press_from_a_channel_server(
         download_line(PYGREET, "7.0 KiB"),
         download_line(SALUTATION, "3.7 KiB"),
         "unpack: 4 archives, 26.9 KiB",
+        # every download, then the extractions (on --jobs threads), reported in order
         download_line(LIBGREET, "8.6 KiB"),
-        f"unpack: {LIBGREET}, 8.6 KiB (1 of 4)",
         download_line(LIBGREETPP, "7.6 KiB"),
+        f"unpack: {LIBGREET}, 8.6 KiB (1 of 4)",
         f"unpack: {LIBGREETPP}, 7.6 KiB (2 of 4)",
         f"unpack: {PYGREET}, 7.0 KiB (3 of 4)",
         f"unpack: {SALUTATION}, 3.7 KiB (4 of 4)",
