@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from packaging.utils import InvalidName, canonicalize_name
@@ -25,7 +28,6 @@ from condapress.errors import OverlapError, WheelContentsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
 __all__ = [
     "DIST_INFO",
@@ -127,7 +129,8 @@ def destination(root: Path, relative: str) -> Path:
     problem = path_problem(relative)
     target = root / relative
     if problem is None:
-        base, resolved = root.resolve(), target.resolve()
+        base = root.resolve()
+        resolved = _resolved_under(base, relative)
         if base not in resolved.parents:
             problem = f"resolves to {resolved}, outside {base}"
     if problem is not None:
@@ -136,6 +139,30 @@ def destination(root: Path, relative: str) -> Path:
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
+
+
+def _resolved_under(base: Path, relative: str) -> Path:
+    """``(base / relative).resolve()`` for a resolved *base* and a clean *relative* path.
+
+    The same answer, with one ``lstat`` per component of *relative* that exists instead of one
+    per component of the whole path: a component that does not exist ends the walk (nothing
+    below it can be a link), and the first symbolic link hands the rest to ``resolve``.
+    """
+    current = str(base)
+    parts = relative.split("/")
+    for index, part in enumerate(parts):
+        candidate = f"{current}/{part}"
+        rest = "".join(f"/{later}" for later in parts[index + 1 :])
+        try:
+            mode = os.lstat(candidate).st_mode
+        except FileNotFoundError:
+            return Path(candidate + rest)
+        except OSError:  # not a folder, no permission: resolve() says what it makes of it
+            return Path(candidate + rest).resolve()
+        if stat.S_ISLNK(mode):
+            return Path(candidate + rest).resolve()
+        current = candidate
+    return Path(current)
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:

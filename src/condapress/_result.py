@@ -29,29 +29,20 @@ def press_document(results: Sequence[PressResult]) -> dict[str, Any]:
     return {"version": PRESS_SCHEMA_VERSION, "presses": [_press(result) for result in results]}
 
 
+#: What a press's document says of its plan: these keys of ``condapress plan --json``'s.
+_PLAN_KEYS = ("specs", "python", "subdir", "channels", "fat", "runtime")
+_PACKAGE_KEYS = ("name", "version", "build", "class", "becomes", "wheels", "requirement")
+
+
 def _press(result: PressResult) -> dict[str, Any]:
-    plan, closure = result.plan, result.plan.closure
+    from condapress.plan._render import plan_document  # noqa: PLC0415 - only with --json
+
+    plan = plan_document(result.plan)
     audits = {report.wheel: report for report in result.audits}
     checks = {report.wheel: report for report in result.checks}
     return {
-        "specs": list(closure.specs),
-        "python": closure.python,
-        "subdir": closure.subdir,
-        "channels": list(closure.channels),
-        "fat": plan.fat,
-        "runtime": plan.runtime,
-        "packages": [
-            {
-                "name": dec.record.name,
-                "version": dec.record.version,
-                "build": dec.record.build,
-                "class": dec.node_class.value,
-                "becomes": dec.becomes.value,
-                "wheels": list(dec.wheels),
-                "requirement": dec.requirement,
-            }
-            for dec in plan.decisions
-        ],
+        **{key: plan[key] for key in _PLAN_KEYS},
+        "packages": [{key: row[key] for key in _PACKAGE_KEYS} for row in plan["packages"]],
         "wheels": [
             _wheel(wheel, audits.get(wheel.path.name), checks.get(wheel.path.name))
             for wheel in result.wheels

@@ -274,3 +274,20 @@ def test_content_is_read_only_when_two_files_meet() -> None:
     assert read == []
     claims.claim("a", content("a"))
     assert read == ["a", "a"]
+
+
+def test_destination_resolves_as_path_resolve_does(tmp_path: Path) -> None:
+    """The walk that checks a destination agrees with ``Path.resolve`` through each kind of link."""
+    from condapress._paths import _resolved_under
+
+    root = tmp_path.resolve()
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "f").write_text("x")
+    (root / "a" / "up").symlink_to("../..")
+    (root / "abs").symlink_to(root / "a")
+    (root / "a" / "b" / "tofile").symlink_to("f")
+    cases = ["a/b/c", "a/up/x", "abs/b/n", "f/x", "a/b/tofile/y", "new/deep/file", "a/up", "abs"]
+    assert [str(_resolved_under(root, case)) for case in cases] == [
+        str((root / case).resolve()) for case in cases
+    ]
+    assert str(_resolved_under(root, "a/up/x")) == str(root.parent / "x")  # outside: refused

@@ -56,13 +56,17 @@ def deflate(
     primer = b""
     blocks = _blocks(chunks)
     current = next(blocks)
-    for following in blocks:
+    following = next(blocks, None)
+    if following is None:  # one block (most members): no thread could share it, none waits
+        yield current, _compress(current, primer, level, last=True)
+        return
+    while following is not None:
         in_flight.append((current, pool.submit(_compress, current, primer, level, last=False)))
         primer = (primer + current)[-_WINDOW:]
-        current = following
         while len(in_flight) >= ahead:
             block, future = in_flight.popleft()
             yield block, future.result()
+        current, following = following, next(blocks, None)
     in_flight.append((current, pool.submit(_compress, current, primer, level, last=True)))
     while in_flight:
         block, future = in_flight.popleft()

@@ -59,17 +59,9 @@ class PeFormat:
             return None
         return name.lower()
 
-    def plan_edit(  # noqa: D102
-        self,
-        dest: str,
-        facts: BinaryFacts,
-        link_name: str | None,
-        providers: Mapping[str, tuple[str, str]],
-    ) -> BinaryEdit:
-        return _edit.plan_edit(dest, facts, link_name, providers)
-
-    def apply_edit(self, source: Path, edit: BinaryEdit, output: Path | None) -> None:  # noqa: D102
-        _edit.apply_edit(source, edit, output)
+    # The edits are _edit's functions as they stand: no state of the format's is involved.
+    plan_edit = staticmethod(_edit.plan_edit)
+    apply_edit = staticmethod(_edit.apply_edit)
 
     def edited(self, facts: BinaryFacts, edit: BinaryEdit) -> None:  # noqa: ARG002
         """None: the edited file is read again (its signature or import table was rewritten)."""
