@@ -45,6 +45,11 @@ class Sample:
     #: peak resident memory of the largest single process of the tree (``ru_maxrss``), in MiB:
     #: what ``/usr/bin/time`` reports.
     max_rss_mb: float
+    #: peak of the summed proportional set size (``Pss`` of ``/proc/<pid>/smaps_rollup``) of the
+    #: tree, in MiB: each page shared by several processes counted once in all. The summed RSS
+    #: counts a page once per process that maps it, so a child forked by the command counts the
+    #: command's memory a second time until it runs its own program.
+    pss_mb: float = 0.0
 
 
 def tool(name: str) -> str:
@@ -76,15 +81,23 @@ def _tree(root: int) -> list[int]:
     return pids
 
 
-def _rss_kib(pid: int) -> int:
+def _field_kib(path: str, key: str) -> int:
     try:
-        with Path(f"/proc/{pid}/status").open() as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
+        with Path(path).open() as lines:
+            for line in lines:
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kib(pid: int) -> int:
+    return _field_kib(f"/proc/{pid}/status", "VmRSS:")
+
+
+def _pss_kib(pid: int) -> int:
+    return _field_kib(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 class _TreeSampler(threading.Thread):
@@ -94,12 +107,14 @@ class _TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_kib = 0
+        self.peak_pss_kib = 0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            total = sum(_rss_kib(pid) for pid in _tree(self.pid)[1:])
-            self.peak_kib = max(self.peak_kib, total)
+            pids = _tree(self.pid)[1:]
+            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in pids))
+            self.peak_pss_kib = max(self.peak_pss_kib, sum(_pss_kib(pid) for pid in pids))
             self.done.wait(_SAMPLE_EVERY)
 
 
@@ -154,6 +169,7 @@ def measure(
         cpu=float(cpu),
         rss_mb=max(sampler.peak_kib, max_rss) / 1024,
         max_rss_mb=max_rss / 1024,
+        pss_mb=sampler.peak_pss_kib / 1024,
     )
 
 
@@ -165,6 +181,7 @@ def median_sample(samples: Iterable[Sample]) -> Sample:
         cpu=statistics.median(s.cpu for s in runs),
         rss_mb=statistics.median(s.rss_mb for s in runs),
         max_rss_mb=statistics.median(s.max_rss_mb for s in runs),
+        pss_mb=statistics.median(s.pss_mb for s in runs),
     )
 
 

@@ -23,7 +23,7 @@ Not a test: it prints tables. At bench time, in a temporary folder, it
 Every command runs as a child process; wall time, CPU time (children included) and the peak
 RSS of its process tree are measured by ``_bench.measure``. The last line is machine-readable::
 
-    press/auditwheel=<ratio> press/floor=<ratio> press_rss_mb=<n>
+    press/auditwheel=<ratio> press/floor=<ratio> press_rss_mb=<n> press_pss_mb=<n>
 
 Usage::
 
@@ -534,6 +534,7 @@ def _row(label: str, samples: Sequence[_bench.Sample]) -> list[str]:
         f"{med.wall:.2f}",
         f"{med.cpu:.2f}",
         f"{med.rss_mb:.0f}",
+        f"{med.pss_mb:.0f}",
         f"{med.max_rss_mb:.0f}",
         " ".join(f"{s.wall:.2f}" for s in samples),
     ]
@@ -579,7 +580,8 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
         f"{COMPRESSION_LEVEL}; medians of {args.rounds} rounds, alternating"
     )
     print()
-    header = ["command", "runs", "wall s", "CPU s", "tree RSS MB", "max RSS MB", "wall s, each"]
+    header = ["command", "runs", "wall s", "CPU s", "tree RSS MB", "tree PSS MB", "max RSS MB"]
+    header += ["wall s, each"]
     print(
         _bench.table(
             header,
@@ -594,6 +596,7 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
     print()
     print(
         "tree RSS: peak of the summed RSS of the command's process tree (sampled every 10 ms); "
+        "tree PSS: the same of the proportional set sizes, a shared page counted once; "
         "max RSS: its largest single process (ru_maxrss, as /usr/bin/time reports)"
     )
     sizes = {key: f"{size / 2**20:.1f} MB" for key, size in runner.sizes.items()}
@@ -615,6 +618,7 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
                 f"{press_s.wall:.2f}",
                 f"{press_s.cpu:.2f}",
                 f"{press_s.rss_mb:.0f}",
+                f"{press_s.pss_mb:.0f}",
                 f"{press_s.max_rss_mb:.0f}",
                 f"{mb / press_s.wall:.1f}",
                 f"{floor_s.wall:.2f}",
@@ -623,7 +627,7 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
                 f"{press_s.cpu / floor_s.cpu:.2f}",
             ]
         )
-    scale_header = ["closure", "MB", "press s", "CPU s", "tree RSS", "max RSS", "MB/s"]
+    scale_header = ["closure", "MB", "press s", "CPU s", "tree RSS", "tree PSS", "max RSS", "MB/s"]
     scale_header += ["floor s", "floor CPU s", "/floor wall", "/floor CPU"]
     print(_bench.table(scale_header, rows))
     print("1x: the medians above; 2x and 4x: one warm press and one floor each")
@@ -633,7 +637,7 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
         print()
     print(
         f"press/auditwheel={a.wall / b.wall:.2f} press/floor={a.wall / c.wall:.2f} "
-        f"press_rss_mb={a.rss_mb:.0f}"
+        f"press_rss_mb={a.rss_mb:.0f} press_pss_mb={a.pss_mb:.0f}"
     )
     return 0
 
@@ -653,10 +657,12 @@ def realworld(runner: Runner, channel: Path, rounds: int, work: Path) -> str | N
     count = sum(1 for p in files.rglob("*") if p.is_file())
     mb = _tree_bytes(files) / 2**20
     press_s, floor_s = _bench.median_sample(presses), _bench.median_sample(floors)
-    header = ["command", "runs", "wall s", "CPU s", "tree RSS MB", "files/s", "MB/s"]
+    header = ["command", "runs", "wall s", "CPU s", "tree RSS MB", "tree PSS MB", "files/s"]
+    header += ["MB/s"]
     rows = [
         [
             *(label, str(len(samples)), f"{med.wall:.2f}", f"{med.cpu:.2f}", f"{med.rss_mb:.0f}"),
+            f"{med.pss_mb:.0f}",
             *(f"{count / med.wall:.0f}", f"{mb / med.wall:.1f}"),
         ]
         for label, samples, med in (
