@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from condapress._paths import SITE_PACKAGES
 from condapress._progress import NULL_REPORTER, Reporter
@@ -52,6 +53,7 @@ __all__ = [
     "PressOptions",
     "PressResult",
     "Provenance",
+    "Providers",
     "Runtime",
     "SkippedPress",
     "SmokeOptions",
@@ -79,6 +81,10 @@ KNOWN_SUBDIRS = (
     "win-64",
     "noarch",
 )
+
+#: The libraries a binary may find, each by the name it links it by: link name -> (the wheel
+#: folder, the file name) of the library in the wheel (or in a wheel it requires).
+Providers: TypeAlias = Mapping[str, tuple[str, str]]
 
 #: Compiler-runtime policy (DESIGN.md, "Compiler runtime policy").
 Runtime = Literal["system", "bundle"]

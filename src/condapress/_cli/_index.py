@@ -6,13 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._cli._options import (
-    add_solve_options,
-    plan_options,
-    positive,
-    pythons_of,
-    solve_request,
-)
+from condapress._cli import _options
 from condapress._cli._progress import reporting
 from condapress.errors import printable
 from condapress.model import PressOptions
@@ -32,7 +26,7 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "wheel of the same name is refused. The index changes all at once, or not at all. "
         "With --all, every python package of the channels is pressed instead of SPECs.",
     )
-    add_solve_options(parser, pythons=True)
+    _options.add_solve_options(parser, pythons=True)
     parser.add_argument(
         "--all",
         action="store_true",
@@ -52,7 +46,7 @@ def configure_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "-j",
         "--jobs",
-        type=positive,
+        type=_options.positive,
         default=os.cpu_count() or 1,
         metavar="N",
         help="threads that extract, compress and patch binaries (default: the machine's cores)",
@@ -78,8 +72,8 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.all and args.specs:
         args.config_parser.error("--all presses every python package: give no SPEC with it")
-    pythons = pythons_of(args)
-    request = solve_request(args)
+    pythons = _options.pythons_of(args)
+    request = _options.solve_request(args)
     if args.all:
         from dataclasses import replace  # noqa: PLC0415
 
@@ -89,7 +83,7 @@ def execute(args: argparse.Namespace) -> int:
         request = replace(request, specs=tuple(sorted(names)))
     with reporting(args) as reporter:
         options = PressOptions(
-            plan=plan_options(args),
+            plan=_options.plan_options(args),
             jobs=args.jobs,
             audit=args.audit,
             check=args.check,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import IO
 
-    from condapress.model import BinaryEdit, BinaryFacts, PlatformVerdict
+    from condapress.model import BinaryEdit, BinaryFacts, PlatformVerdict, Providers
 
 __all__ = ["BinaryFormat", "Collector", "for_facts", "for_head", "for_subdir"]
 
@@ -70,7 +70,7 @@ class BinaryFormat(Protocol):
         dest: str,
         facts: BinaryFacts,
         link_name: str | None,
-        providers: Mapping[str, tuple[str, str]],
+        providers: Providers,
     ) -> BinaryEdit:
         """Every change the binary bound for *dest* (in the wheel) needs, as data.
 

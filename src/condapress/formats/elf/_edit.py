@@ -11,19 +11,15 @@ from condapress.errors import RelocationError, ToolError
 from condapress.model import BinaryEdit
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
-    from condapress.model import BinaryFacts
+    from condapress.model import BinaryFacts, Providers
 
 __all__ = ["apply_edit", "edited", "plan_edit"]
 
 
 def plan_edit(
-    dest: str,
-    facts: BinaryFacts,
-    link_name: str | None,
-    providers: Mapping[str, tuple[str, str]],
+    dest: str, facts: BinaryFacts, link_name: str | None, providers: Providers
 ) -> BinaryEdit:
     """The RPATH, DT_NEEDED and DT_SONAME changes of the ELF file bound for *dest*.
 

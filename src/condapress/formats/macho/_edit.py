@@ -29,12 +29,11 @@ from condapress.formats.macho import _read, _sign
 from condapress.model import BinaryEdit
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
     from macholib.MachO import MachOHeader
 
-    from condapress.model import BinaryFacts
+    from condapress.model import BinaryFacts, Providers
 
 __all__ = ["apply_edit", "loader_path", "plan_edit"]
 
@@ -53,10 +52,7 @@ def loader_path(dest: str, folder: str, name: str) -> str:
 
 
 def plan_edit(
-    dest: str,
-    facts: BinaryFacts,
-    link_name: str | None,
-    providers: Mapping[str, tuple[str, str]],
+    dest: str, facts: BinaryFacts, link_name: str | None, providers: Providers
 ) -> BinaryEdit:
     """The install-name, load-command and LC_RPATH changes of the Mach-O file bound for *dest*.
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 from condapress.errors import BinaryError, TooLargeError
+from condapress.formats import _foreign
 from condapress.formats.macho import _sign
 from condapress.model import BinaryFacts, MachoSlice
 
@@ -142,20 +143,14 @@ def parse_macho(f: IO[bytes], size: int, name: str, path: str) -> BinaryFacts:
     first = slices[0]
     arches = [sl.arch for sl in slices]
     machine = arches[0] if len(arches) == 1 else _UNIVERSAL.get(frozenset(arches))
-    return BinaryFacts(
+    return _foreign.facts(
         machine=machine or "+".join(sorted(arches)),
         is_shared=first.filetype in {_MH_DYLIB, _MH_BUNDLE, _MH_DYLIB_STUB},
         is_executable=first.filetype == _MH_EXECUTE,
         soname=first.install_name,
         needed=tuple(dict.fromkeys(name for sl in slices for name in sl.loads)),
         rpath=tuple(dict.fromkeys(entry for sl in slices for entry in sl.rpaths)),
-        runpath=(),
-        interpreter=None,
-        version_needs=(),
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-        format=KIND,
+        kind=KIND,
         slices=tuple(
             MachoSlice(sl.arch, sl.minos, sl.layout.signature is not None, problem)
             for sl, problem in zip(slices, checks, strict=True)

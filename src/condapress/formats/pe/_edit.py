@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from condapress.model import BinaryFacts
+    from condapress.model import BinaryFacts, Providers
 
 __all__ = ["apply_edit", "plan_edit", "rename_imports"]
 
@@ -50,7 +50,7 @@ def plan_edit(
     dest: str,
     facts: BinaryFacts,
     link_name: str | None,  # noqa: ARG001 - a DLL's own name is its file name: nothing to set
-    providers: Mapping[str, tuple[str, str]],
+    providers: Providers,
 ) -> BinaryEdit:
     """The import-table renames of the PE file bound for *dest*: bundled DLLs, mangled.
 

@@ -14,11 +14,13 @@ import pefile
 
 from condapress._paths import safe_name
 from condapress.errors import BinaryError, TooLargeError
-from condapress.model import BinaryFacts
+from condapress.formats import _foreign
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+    from condapress.model import BinaryFacts
 
 __all__ = ["MACHINES", "MAX_PE_FILE", "PeCollector", "is_pe", "parse_pe", "read_pe"]
 
@@ -91,7 +93,7 @@ def parse_pe(data: bytes, name: str) -> BinaryFacts:
             needed.append(entry.dll.decode("ascii", "backslashreplace").lower())
         export = _export_name(pe)
     is_dll = bool(characteristics & _IMAGE_FILE_DLL)
-    return BinaryFacts(
+    return _foreign.facts(
         machine=MACHINES.get(machine, f"machine-{machine:#06x}"),
         is_shared=is_dll,
         is_executable=not is_dll and bool(characteristics & _IMAGE_FILE_EXECUTABLE_IMAGE),
@@ -100,13 +102,7 @@ def parse_pe(data: bytes, name: str) -> BinaryFacts:
         soname=export,
         needed=tuple(dict.fromkeys(needed)),
         rpath=(),
-        runpath=(),
-        interpreter=None,
-        version_needs=(),
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-        format="PE",
+        kind="PE",
     )
 
 
