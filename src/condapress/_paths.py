@@ -18,7 +18,6 @@ import re
 import stat
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from packaging.utils import InvalidName, canonicalize_name
@@ -28,6 +27,7 @@ from condapress.errors import OverlapError, WheelContentsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 __all__ = [
     "DIST_INFO",
@@ -146,23 +146,20 @@ def _resolved_under(base: Path, relative: str) -> Path:
 
     The same answer, with one ``lstat`` per component of *relative* that exists instead of one
     per component of the whole path: a component that does not exist ends the walk (nothing
-    below it can be a link), and the first symbolic link hands the rest to ``resolve``.
+    below it can be a link), and at the first symbolic link ``resolve`` takes over.
     """
-    current = str(base)
-    parts = relative.split("/")
-    for index, part in enumerate(parts):
-        candidate = f"{current}/{part}"
-        rest = "".join(f"/{later}" for later in parts[index + 1 :])
+    path = str(base)
+    for part in relative.split("/"):
+        path = f"{path}/{part}"
         try:
-            mode = os.lstat(candidate).st_mode
-        except FileNotFoundError:
-            return Path(candidate + rest)
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:  # nothing below a missing folder can be a link
+            return base / relative
         except OSError:  # not a folder, no permission: resolve() says what it makes of it
-            return Path(candidate + rest).resolve()
+            return (base / relative).resolve()
         if stat.S_ISLNK(mode):
-            return Path(candidate + rest).resolve()
-        current = candidate
-    return Path(current)
+            return (base / relative).resolve()
+    return base / relative
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:

@@ -205,6 +205,16 @@ def test_a_file_that_is_not_a_zip_archive_raises(tmp_path: Path) -> None:
     )
 
 
+def test_a_missing_wheel_is_named_as_check_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "demo-1.0-py3-none-any.whl"
+    with pytest.raises(ArchiveError) as info:
+        audit_wheel(path)
+    assert (info.value.message, info.value.hint) == (
+        f"no such file: {path}",
+        "check the path of the wheel",
+    )
+
+
 def test_a_record_row_beyond_the_csv_field_limit_is_malformed(tmp_path: Path) -> None:
     def spoil(rows: list[list[str]]) -> list[list[str]]:
         return [*rows, ["x" * 200_000, "", ""]]

@@ -18,8 +18,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from condapress.audit._integrity import finding, metadata_findings
 from condapress.audit._pypi_metadata import description_findings, pypi_metadata_findings
 from condapress.audit._pypi_rules import PYPI_CODES, pypi_rules, size_text
-from condapress.audit._scan import MAX_DIST_INFO_FILE
-from condapress.errors import ArchiveError, listing, printable
+from condapress.audit._scan import MAX_DIST_INFO_FILE, open_wheel
+from condapress.errors import listing, printable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,20 +48,7 @@ def pypi_findings(path: Path, *, max_file_size: int) -> list[Finding]:
     :raises ArchiveError: *path* is not a readable zip archive.
     """
     filename = path.name
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError as exc:
-        raise ArchiveError(
-            f"no such file: {printable(str(path))}",
-            hint="check the path of the wheel",
-            path=str(path),
-        ) from exc
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveError(
-            f"cannot check {printable(filename)}: it is not a readable zip archive ({exc})",
-            hint="download or press the wheel again; a wheel is a zip file",
-            path=str(path),
-        ) from exc
+    zf = open_wheel(path, "check")
     findings: list[Finding] = []
     size = path.stat().st_size
     if size > max_file_size:

@@ -27,7 +27,7 @@ from condapress._wheelscan import (
     dist_infos,
     has_source,
 )
-from condapress.errors import ArchiveError, TooLargeError
+from condapress.errors import ArchiveError, TooLargeError, printable
 from condapress.model import MemberScan as Member
 from condapress.model import WheelScan
 
@@ -62,15 +62,7 @@ def read_wheel(path: Path) -> WheelScan:
     :raises TooLargeError: it has more than MAX_MEMBERS members, or they unpack to more than
         :func:`~condapress._limits.unpack_limit` allows for its size (a decompression bomb).
     """
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveError(
-            f"cannot audit {path.name}: it is not a readable zip archive ({exc})",
-            hint="download or press the wheel again; a wheel is a zip file",
-            path=str(path),
-        ) from exc
-    with zf:
+    with open_wheel(path, "audit") as zf:
         infos = [info for info in zf.infolist() if not info.is_dir()]
         _check_bounds(path, infos)
         folders = dist_infos(info.filename for info in infos)
@@ -91,6 +83,27 @@ def read_wheel(path: Path) -> WheelScan:
         algorithms = sorted({"sha256"} | (used & _STRONG_HASHES))
         members = tuple(_scan_member(zf, info, algorithms) for info in infos)
     return WheelScan(path.name, members, folders, tuple(texts), tuple(too_large))
+
+
+def open_wheel(path: Path, verb: str) -> zipfile.ZipFile:
+    """The wheel at *path*, opened as a zip archive to *verb* it (``audit``, ``check``).
+
+    :raises ArchiveError: there is no such file, or it is not a readable zip archive.
+    """
+    try:
+        return zipfile.ZipFile(path)
+    except FileNotFoundError as exc:
+        raise ArchiveError(
+            f"no such file: {printable(str(path))}",
+            hint="check the path of the wheel",
+            path=str(path),
+        ) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(
+            f"cannot {verb} {printable(path.name)}: it is not a readable zip archive ({exc})",
+            hint="download or press the wheel again; a wheel is a zip file",
+            path=str(path),
+        ) from exc
 
 
 def _check_bounds(path: Path, infos: Sequence[zipfile.ZipInfo]) -> None:

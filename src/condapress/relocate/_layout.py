@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from condapress.formats import BinaryFormat
-    from condapress.model import BinaryEdit, BinaryFacts, PathEntry, UnpackedPackage, WheelSpec
+    from condapress.model import (
+        BinaryEdit,
+        BinaryFacts,
+        PathEntry,
+        Providers,
+        UnpackedPackage,
+        WheelSpec,
+    )
 
 __all__ = ["libs_dir", "mangle", "plan_layout", "provided_sonames"]
 
@@ -120,7 +127,7 @@ def plan_layout(
     elfs: Mapping[str, Mapping[str, BinaryFacts]],
     fmt: BinaryFormat,
     *,
-    others: Mapping[str, tuple[str, str]] | None = None,
+    others: Providers | None = None,
     graft_only_needed: frozenset[str] = frozenset(),
     allow_overlap: bool = False,
     exclude: Sequence[str] = (),
@@ -179,8 +186,8 @@ class _LayoutBuilder:
 
     wheel: WheelSpec
     folder: str
-    own: Mapping[str, tuple[str, str]]
-    providers: Mapping[str, tuple[str, str]]
+    own: Providers
+    providers: Providers
     site_libs: Mapping[tuple[str, str], str]
     unneeded: set[tuple[str, str]]
     fmt: BinaryFormat
@@ -355,7 +362,7 @@ def _check_resolved(
     package: UnpackedPackage,
     path: str,
     elf: BinaryFacts,
-    providers: Mapping[str, tuple[str, str]],
+    providers: Providers,
     fmt: BinaryFormat,
     exclude: Sequence[str],
 ) -> None:
@@ -409,7 +416,7 @@ def _destination(
     package: UnpackedPackage,
     elfs: Mapping[str, BinaryFacts],
     folder: str,
-    own: Mapping[str, tuple[str, str]],
+    own: Providers,
     fmt: BinaryFormat,
 ) -> tuple[str | None, str | None]:
     """Where *entry*, seen at *path*, goes in the wheel; None and why when it is left out."""
@@ -429,7 +436,7 @@ def _prefix_destination(
     package: UnpackedPackage,
     elf: BinaryFacts | None,
     folder: str,
-    own: Mapping[str, tuple[str, str]],
+    own: Providers,
     fmt: BinaryFormat,
 ) -> tuple[str | None, str | None]:
     """Where a file outside site-packages goes: libraries by soname, the rest under .libs."""

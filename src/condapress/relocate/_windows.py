@@ -25,7 +25,7 @@ from condapress.relocate._links import site_dest
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from condapress.model import BinaryFacts, Layout, PathEntry, UnpackedPackage
+    from condapress.model import BinaryFacts, Layout, PathEntry, Providers, UnpackedPackage
 
 __all__ = ["console_scripts", "is_program", "joined", "left_out", "top_level_users"]
 
@@ -142,7 +142,7 @@ def joined(folder: str, name: str) -> str:
 def top_level_users(
     members: Sequence[str],
     binaries: Mapping[str, Mapping[str, BinaryFacts]],
-    provided: Mapping[str, tuple[str, str]],
+    provided: Providers,
 ) -> bool:
     """Whether an extension module at the top of site-packages imports a DLL of *provided*."""
     return any(
