@@ -140,9 +140,18 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def measure(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    sample: bool = True,
 ) -> Sample:
-    """Run *argv* to completion and measure it; raise :class:`BenchError` if it fails."""
+    """Run *argv* to completion and measure it; raise :class:`BenchError` if it fails.
+
+    With ``sample=False`` the process tree is not sampled (its RSS is then the largest single
+    process's, its PSS 0): for a command of a fraction of a second on two cores, the sampling
+    thread of this process competes with the command for a core.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-measure-") as tmp:
         report, log = Path(tmp) / "report", Path(tmp) / "log"
         launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), *argv]
@@ -155,10 +164,12 @@ def measure(
                 stderr=output,
             )
             sampler = _TreeSampler(proc.pid)
-            sampler.start()
+            if sample:
+                sampler.start()
             returncode = proc.wait()
-            sampler.done.set()
-            sampler.join()
+            if sample:
+                sampler.done.set()
+                sampler.join()
         if returncode != 0 or not report.is_file():
             text = log.read_text(errors="replace")[-4000:]
             raise BenchError(f"{' '.join(argv)} failed ({returncode}):\n{text}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
+from rich.console import Console
 
 from condapress import solve, unpack
-from condapress._cli._progress import PlainReporter
+from condapress._cli._live import RichReporter
+from condapress._cli._progress import PlainReporter, reporting
 from condapress._progress import NULL_REPORTER, Reporter
 from condapress.assemble import build_wheel
 from condapress.errors import SolveError
@@ -161,3 +164,31 @@ def test_names_are_escaped_in_plain_lines() -> None:
         "unpack: 1 archives, 1 B",
         "unpack: evil\\x1b[2J.conda, 1 B (1 of 1)",
     ]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"FORCE_COLOR": "1"},
+        {"FORCE_COLOR": ""},
+        {"TTY_COMPATIBLE": "1"},
+        {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+        {"TERM": "dumb", "FORCE_COLOR": "1"},
+    ],
+    ids=["pipe", "force-color", "force-color-empty", "tty-compatible", "tty-incompatible", "dumb"],
+)
+def test_a_pipe_gets_live_bars_exactly_when_rich_calls_it_a_terminal(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    rich_says = Console(file=stream)  # the oracle
+    terminal = rich_says.is_terminal and not rich_says.is_dumb_terminal
+    expected = RichReporter if terminal else PlainReporter
+    with reporting(argparse.Namespace(quiet=0)) as reporter:
+        assert type(reporter) is expected

@@ -9,6 +9,7 @@ archives extracted, the binaries patched, the bytes compressed.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -116,6 +117,9 @@ def reporting(args: argparse.Namespace) -> Iterator[Reporter]:
     if args.quiet + getattr(args, "quiet_after", 0):
         yield NULL_REPORTER
         return
+    if not _may_be_terminal(sys.stderr):
+        yield PlainReporter(sys.stderr)
+        return
     from rich.console import Console  # noqa: PLC0415 - only when there is something to show
 
     console = Console(file=sys.stderr)
@@ -126,3 +130,17 @@ def reporting(args: argparse.Namespace) -> Iterator[Reporter]:
 
     with live(console) as reporter:
         yield reporter
+
+
+def _may_be_terminal(stream: IO[str]) -> bool:
+    """False when rich would surely not call *stream* a terminal, without importing rich (23 ms).
+
+    rich's ``Console.is_terminal`` says yes only for ``TTY_COMPATIBLE=1``, a non-empty
+    ``FORCE_COLOR`` or a stream whose ``isatty()`` does; anything else is plain lines.
+    """
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return stream.isatty()
+    except ValueError:  # a closed stream
+        return False

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING
 
 from condapress._folders import write_hint
 from condapress._limits import CHUNK
-from condapress._paths import safe_name, stream_digest
+from condapress._paths import file_url_path, safe_name, stream_digest
 from condapress._progress import NULL_REPORTER
 from condapress.errors import ArchiveError, ChannelError, WriteError, printable
 from condapress.model import DOWNLOAD_TIMEOUT
@@ -119,7 +119,7 @@ def fetch(
             hint="use an https://, http:// or file:// URL, or a local path",
             package=record.dist,
         )
-    local = Path(urllib.request.url2pathname(parts.path) if parts.scheme else record.url)
+    local = Path(file_url_path(parts.path) if parts.scheme else record.url)
     if not local.is_file():
         raise ChannelError(
             f"cannot fetch {printable(file_name)}: {printable(str(local))} does not exist",

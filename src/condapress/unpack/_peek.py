@@ -9,13 +9,12 @@ verified against its record first. The others are planned from their repodata al
 from __future__ import annotations
 
 import logging
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from condapress._paths import file_digest, is_valid_name
+from condapress._paths import file_digest, file_url_path, is_valid_name
 from condapress._progress import NULL_REPORTER
 from condapress.errors import UNSAFE_HINT, MetadataError, SpecError, printable
 from condapress.model import DOWNLOAD_TIMEOUT, PackageFacts
@@ -85,7 +84,7 @@ def _read(record: CondaRecord, *, wanted: bool) -> bool:
     url = urlsplit(record.url)
     if url.scheme not in ("file", ""):
         return wanted
-    return Path(urllib.request.url2pathname(url.path) if url.scheme else record.url).is_file()
+    return Path(file_url_path(url.path) if url.scheme else record.url).is_file()
 
 
 def _facts(record: CondaRecord, archive: Path) -> PackageFacts:
