@@ -45,3 +45,20 @@ def test_blocks_come_back_in_order_with_their_input() -> None:
 def test_any_input_round_trips(pieces: list[bytes], repeat: int, level: int) -> None:
     chunks = pieces * repeat  # up to about 16 MiB, across block boundaries
     assert zlib.decompress(run(chunks, 2, level), -15) == b"".join(chunks)
+
+
+def test_many_streams_give_each_its_own_stream_whatever_runs_ahead() -> None:
+    small = [[bytes([i]) * (i * 997)] for i in range(40)]  # 40 short streams, the first empty
+    large = [bytes(range(256)) * 12_000]  # about 2.9 blocks
+    streams = [*small[:20], large, *small[20:], []]
+    alone = [run(chunks, 1) for chunks in streams]
+    for jobs in (1, 2, 3):
+        with ThreadPoolExecutor(jobs) as pool:
+            out = list(_deflate.deflate_many(streams, 6, pool, ahead=2 * jobs))
+        indexes = [index for index, _, _ in out]
+        assert indexes == sorted(indexes)  # stream after stream, every stream at least once
+        assert sorted(set(indexes)) == list(range(len(streams)))
+        for index, expected in enumerate(alone):
+            assert b"".join(data for i, _, data in out if i == index) == expected
+            assert b"".join(block for i, block, _ in out if i == index) == b"".join(streams[index])
+            assert zlib.decompress(expected, -15) == b"".join(streams[index])

@@ -8,7 +8,9 @@ import csv
 import dataclasses
 import hashlib
 import io
+import itertools
 import logging
+import operator
 import os
 import secrets
 import stat
@@ -122,20 +124,21 @@ def _write_zip(
     scans: list[MemberScan] = []
     held: dict[str, bytes] = {}
 
-    def add(member: Member) -> int:
+    def add(member: Member, deflated: Iterator[tuple[bytes, bytes]] | None) -> int:
+        """Write *member*, from its *deflated* blocks (stored when there are none)."""
         zinfo = zipfile.ZipInfo(member.arcname, date_time)
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
         zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
         scanner = MemberScanner(member.arcname, zinfo.file_size, ("sha256",))
-        if level == 0:
+        if deflated is None:
             zinfo.compress_type = zipfile.ZIP_STORED
             with zf.open(zinfo, "w") as out:
                 for chunk in member.chunks():  # the source is never read whole
                     scanner.feed(chunk)
                     out.write(chunk)
         else:
-            _add_deflated(zf, zinfo, member, level, pool, jobs, scanner)
+            _add_deflated(zf, zinfo, deflated, scanner)
         b64 = base64.urlsafe_b64encode(scanner.digest("sha256")).rstrip(b"=").decode()
         rows.append((member.arcname, f"sha256={b64}", str(scanner.size)))
         source = None
@@ -148,26 +151,42 @@ def _write_zip(
         scans.append(scanner.finish(member.reopen, source))
         return scanner.size
 
+    def write(batch: Sequence[Member]) -> None:
+        if level == 0:
+            for member in batch:
+                progress(add(member, None))
+        else:
+            for member, blocks in _deflated(batch, level, pool, jobs):
+                progress(add(member, blocks))
+
     with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
-        for member in members:
-            progress(add(member))
+        write(members)
         rows.append((f"{stem}.dist-info/RECORD", "", ""))
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
-        add(Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode()))
+        write([Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode())])
     return scans, held
+
+
+def _deflated(
+    members: Sequence[Member], level: int, pool: ThreadPoolExecutor, jobs: int
+) -> Iterator[tuple[Member, Iterator[tuple[bytes, bytes]]]]:
+    """Each of *members* with its ``(block, deflated block)`` pairs, deflated ahead on *pool*.
+
+    Take each member's pairs before the next member: they come from one stream of blocks.
+    """
+    streams = _deflate.deflate_many((m.chunks() for m in members), level, pool, ahead=2 * jobs)
+    for index, blocks in itertools.groupby(streams, key=operator.itemgetter(0)):
+        yield members[index], ((block, data) for _, block, data in blocks)
 
 
 def _add_deflated(
     zf: zipfile.ZipFile,
     zinfo: zipfile.ZipInfo,
-    member: Member,
-    level: int,
-    pool: ThreadPoolExecutor,
-    jobs: int,
+    deflated: Iterator[tuple[bytes, bytes]],
     scanner: MemberScanner,
 ) -> None:
-    """Write one member deflated in parallel blocks (:mod:`condapress.assemble._deflate`).
+    """Write one member from its blocks deflated in parallel (:mod:`condapress.assemble._deflate`).
 
     ``ZipFile.open(..., "w")`` can only deflate on the calling thread, so the member is written
     the way it writes one to a seekable file: the local header, the data, then the header again
@@ -181,7 +200,7 @@ def _add_deflated(
     zinfo.header_offset = fp.tell()
     fp.write(zinfo.FileHeader(zip64))
     crc, size, compressed = 0, 0, 0
-    for block, data in _deflate.deflate(member.chunks(), level, pool, ahead=2 * jobs):
+    for block, data in deflated:
         scanner.feed(block)  # while the pool deflates the blocks ahead
         crc = zlib.crc32(block, crc)
         size += len(block)
