@@ -48,7 +48,8 @@ def test_any_input_round_trips(pieces: list[bytes], repeat: int, level: int) -> 
 
 
 def test_many_streams_give_each_its_own_stream_whatever_runs_ahead() -> None:
-    small = [[bytes([i]) * (i * 997)] for i in range(40)]  # 40 short streams, the first empty
+    # 40 short streams, the first empty, on both sides of INLINE
+    small = [[bytes([i]) * (i * 4001)] for i in range(40)]
     large = [bytes(range(256)) * 12_000]  # about 2.9 blocks
     streams = [*small[:20], large, *small[20:], []]
     alone = [run(chunks, 1) for chunks in streams]
