@@ -151,20 +151,21 @@ def _write_zip(
         scans.append(scanner.finish(member.reopen, source))
         return scanner.size
 
-    def write(batch: Sequence[Member]) -> None:
+    def write(batch: Sequence[Member], told: Callable[[int], None]) -> None:
         if level == 0:
             for member in batch:
-                progress(add(member, None))
+                told(add(member, None))
         else:
             for member, blocks in _deflated(batch, level, pool, jobs):
-                progress(add(member, blocks))
+                told(add(member, blocks))
 
     with zipfile.ZipFile(fh, "w") as zf, ThreadPoolExecutor(max_workers=jobs) as pool:
-        write(members)
+        write(members, progress)
         rows.append((f"{stem}.dist-info/RECORD", "", ""))
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
-        write([Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode())])
+        record = Member(f"{stem}.dist-info/RECORD", 0o644, data=buffer.getvalue().encode())
+        write([record], lambda _size: None)  # RECORD is not among the files reported
     return scans, held
 
 
