@@ -14,6 +14,7 @@ from condapress.model import (
     Closure,
     CondaRecord,
     FileMode,
+    MachoSlice,
     NoArch,
     PackageFacts,
     PackageInfo,
@@ -110,8 +111,14 @@ def binary_facts(
     exported_weak_std: tuple[str, ...] = (),
     exported_global_std: tuple[str, ...] = (),
     uses_cxx11_abi: bool = False,
+    kind: str = "ELF",
+    slices: tuple[MachoSlice, ...] = (),
 ) -> BinaryFacts:
-    """An ELF file that needs *needed*: a shared library, or (``shared=False``) a program."""
+    """A file that needs *needed*: a shared library, or (``shared=False``) a program.
+
+    An ELF file by default; *kind* ``Mach-O`` or ``PE`` for the others (no interpreter).
+    """
+    program = not shared and kind == "ELF"
     return BinaryFacts(
         machine=machine,
         is_shared=shared,
@@ -120,11 +127,13 @@ def binary_facts(
         needed=needed,
         rpath=rpath,
         runpath=runpath,
-        interpreter=None if shared else "/lib64/ld-linux-x86-64.so.2",
+        interpreter="/lib64/ld-linux-x86-64.so.2" if program else None,
         version_needs=version_needs,
         exported_weak_std=exported_weak_std,
         exported_global_std=exported_global_std,
         uses_cxx11_abi=uses_cxx11_abi,
+        format=kind,
+        slices=slices,
     )
 
 

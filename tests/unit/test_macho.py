@@ -32,7 +32,7 @@ from condapress.formats.macho._policy import platform_tag
 from condapress.model import BinaryEdit, BinaryFacts, MachoSlice, WheelSpec
 from condapress.relocate._layout import mangle, plan_layout
 from condapress.retag import python_tags
-from support.factories import hardlink, record, softlink, unpacked
+from support.factories import binary_facts, hardlink, record, softlink, unpacked
 from support.macho_oracle import (
     TEST_BINARIES,
     code_signature_states,
@@ -294,21 +294,8 @@ def test_a_signature_with_a_certificate_is_not_signed_again(
 
 def facts_of(soname: str | None, needed: tuple[str, ...], rpath: tuple[str, ...],
              arch: str, slices: tuple[MachoSlice, ...]) -> BinaryFacts:  # fmt: skip
-    return BinaryFacts(
-        machine=arch,
-        is_shared=True,
-        is_executable=False,
-        soname=soname,
-        needed=needed,
-        rpath=rpath,
-        runpath=(),
-        interpreter=None,
-        version_needs=(),
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-        format="Mach-O",
-        slices=slices,
+    return binary_facts(
+        *needed, soname=soname, rpath=rpath, machine=arch, kind="Mach-O", slices=slices
     )
 
 

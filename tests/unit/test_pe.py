@@ -43,6 +43,7 @@ from condapress.relocate import _hook, _windows
 from condapress.retag import extension_names, python_tags
 from support import REPO
 from support.conda_archives import archive_member
+from support.factories import binary_facts
 
 CONDA_FORGE = REPO / "tests" / "data" / "win-64" / "conda-forge" / "win-64"
 ANACONDA = REPO / "tests" / "data" / "win-64" / "anaconda-main" / "win-64"
@@ -68,21 +69,7 @@ def pe_facts(
     soname: str | None = None,
     needed: tuple[str, ...] = (),
 ) -> BinaryFacts:
-    return BinaryFacts(
-        machine=machine,
-        is_shared=dll,
-        is_executable=not dll,
-        soname=soname,
-        needed=needed,
-        rpath=(),
-        runpath=(),
-        interpreter=None,
-        version_needs=(),
-        exported_weak_std=(),
-        exported_global_std=(),
-        uses_cxx11_abi=False,
-        format="PE",
-    )
+    return binary_facts(*needed, soname=soname, shared=dll, machine=machine, kind="PE")
 
 
 def imports(data: bytes) -> list[str]:

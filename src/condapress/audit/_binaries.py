@@ -10,7 +10,7 @@ from condapress import formats
 from condapress.audit import _macho
 from condapress.audit._dlls import dll_findings
 from condapress.audit._integrity import cxx_findings, finding, missing_library
-from condapress.audit._loader import installed, resolve, rpath_findings
+from condapress.audit._loader import inherited, installed, leads_to, rpath_findings
 from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
 from condapress.formats.elf._read import max_versions
 from condapress.model import LibraryReport, PlatformVerdict
@@ -166,28 +166,14 @@ def _search_dirs(
     (a file with DT_RUNPATH adds nothing to the chain). Any wheel file needing a library may have
     loaded it, so the chains are merged until nothing changes.
     """
-
-    def dirs(path: str, entries: Sequence[str]) -> set[str]:
-        origin = posixpath.dirname(installed(path))
-        return {d for entry in entries if (d := resolve(origin, entry)) is not None}
-
-    inherited = {
-        path: set() if elf.runpath else dirs(path, elf.rpath) for path, elf in elfs.items()
-    }
-    loaders: dict[str, set[str]] = {path: set() for path in elfs}
+    own = {path: set() if elf.runpath else leads_to(path, elf.rpath) for path, elf in elfs.items()}
+    loaded_by: dict[str, set[str]] = {path: set() for path in elfs}
     for path, elf in elfs.items():
         for soname in elf.needed:
             for provider in provided.get(soname, ()):
-                loaders[provider].add(path)
-    changed = True
-    while changed:
-        changed = False
-        for path, needers in loaders.items():
-            for needer in needers:
-                if not inherited[needer] <= inherited[path]:
-                    inherited[path] |= inherited[needer]
-                    changed = True
-    return {p: dirs(p, elf.runpath) if elf.runpath else inherited[p] for p, elf in elfs.items()}
+                loaded_by[provider].add(path)
+    chains = inherited(own, loaded_by)
+    return {p: leads_to(p, elf.runpath) if elf.runpath else chains[p] for p, elf in elfs.items()}
 
 
 def _libraries(

@@ -14,11 +14,11 @@ from condapress._datapaths import PLACEHOLDERS
 from condapress.audit._integrity import finding
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from condapress.model import BinaryFacts, Finding
 
-__all__ = ["installed", "resolve", "rpath_findings"]
+__all__ = ["inherited", "installed", "leads_to", "resolve", "rpath_findings"]
 
 
 def installed(name: str) -> str:
@@ -39,6 +39,32 @@ def resolve(origin: str, entry: str) -> str | None:
         if entry == token or entry.startswith(f"{token}/"):
             return posixpath.normpath(posixpath.join(origin or ".", entry[len(token) + 1 :]))
     return None
+
+
+def leads_to(path: str, entries: Sequence[str]) -> set[str]:
+    """The wheel folders the RPATH-like *entries* of the binary at *path* lead to."""
+    origin = posixpath.dirname(installed(path))
+    return {folder for entry in entries if (folder := resolve(origin, entry)) is not None}
+
+
+def inherited(
+    folders: dict[str, set[str]], loaded_by: Mapping[str, set[str]]
+) -> dict[str, set[str]]:
+    """*folders*, each path's grown by those of every path that loads it, up the chain.
+
+    Both loaders pass the search path of a binary on to what it loads (glibc's DT_RPATH, dyld's
+    LC_RPATH). Any binary that may load a file may have loaded it, so the sets are merged until
+    nothing changes. *folders* is updated in place and returned.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for path, loaders in loaded_by.items():
+            for loader in loaders:
+                if not folders[loader] <= folders[path]:
+                    folders[path] |= folders[loader]
+                    changed = True
+    return folders
 
 
 def rpath_findings(

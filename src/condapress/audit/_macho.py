@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from condapress.audit._integrity import finding
-from condapress.audit._loader import installed, resolve, rpath_findings
+from condapress.audit._loader import inherited, installed, leads_to, rpath_findings
 from condapress.formats.macho._policy import minimum
 from condapress.model import LibraryReport
 
@@ -124,13 +124,7 @@ def _rpath_folders(binaries: Mapping[str, BinaryFacts], files: set[str]) -> dict
     Its own LC_RPATH entries, then those of every binary that loads it, and so on up the chain:
     the loads of the wheel's binaries among each other are followed until nothing changes.
     """
-
-    def own(path: str) -> set[str]:
-        origin = posixpath.dirname(installed(path))
-        entries = binaries[path].rpath
-        return {folder for entry in entries if (folder := resolve(origin, entry)) is not None}
-
-    folders = {path: own(path) for path in binaries}
+    folders = {path: leads_to(path, facts.rpath) for path, facts in binaries.items()}
     loaded_by: dict[str, set[str]] = {path: set() for path in binaries}
     for path, facts in binaries.items():
         origin = posixpath.dirname(installed(path))
@@ -138,15 +132,7 @@ def _rpath_folders(binaries: Mapping[str, BinaryFacts], files: set[str]) -> dict
             for target in _candidates(origin, name, folders[path]):
                 if target in files and target in loaded_by:
                     loaded_by[target].add(path)
-    changed = True
-    while changed:
-        changed = False
-        for path, loaders in loaded_by.items():
-            for loader in loaders:
-                if not folders[loader] <= folders[path]:
-                    folders[path] |= folders[loader]
-                    changed = True
-    return folders
+    return inherited(folders, loaded_by)
 
 
 def _candidates(origin: str, name: str, rpaths: set[str]) -> list[str]:

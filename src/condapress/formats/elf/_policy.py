@@ -16,7 +16,8 @@ from auditwheel.architecture import Architecture
 from auditwheel.libc import Libc
 from auditwheel.policy import WheelPolicies
 
-from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
+from condapress.errors import PolicyViolation, SpecError
+from condapress.formats._arch import one_architecture
 from condapress.model import PlatformVerdict
 
 if TYPE_CHECKING:
@@ -61,15 +62,8 @@ def platform_tag(
     if not elfs:
         msg = "platform_tag needs at least one ELF file; a wheel without any is tagged 'any'"
         raise ValueError(msg)
+    arch = one_architecture(elfs, arch)
     paths = sorted(elfs)
-    arch = arch or elfs[paths[0]].machine
-    for path in paths:
-        if elfs[path].machine != arch:
-            raise MixedArchitecturesError(
-                f"{path} is built for {elfs[path].machine}, but the wheel is for {arch}",
-                hint="a wheel holds binaries for one architecture: remove the odd file",
-                path=path,
-            )
     try:
         policies = _policies(arch)
     except ValueError:

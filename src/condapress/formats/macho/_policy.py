@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
+from condapress.errors import PolicyViolation, SpecError
+from condapress.formats._arch import one_architecture
 from condapress.model import PlatformVerdict
 
 if TYPE_CHECKING:
@@ -39,15 +40,8 @@ def platform_tag(binaries: Mapping[str, BinaryFacts]) -> PlatformVerdict:
     :param binaries: every Mach-O file of the wheel, by its path in the wheel; at least one.
     :raises MixedArchitecturesError: they are built for more than one architecture.
     """
+    arch = one_architecture(binaries)
     paths = sorted(binaries)
-    arch = binaries[paths[0]].machine
-    for path in paths:
-        if binaries[path].machine != arch:
-            raise MixedArchitecturesError(
-                f"{path} is built for {binaries[path].machine}, but the wheel is for {arch}",
-                hint="a wheel holds binaries for one architecture: remove the odd file",
-                path=path,
-            )
     floor = _FLOOR.get(arch, _DEFAULT_FLOOR)
     needs = sorted(
         ((version, path) for path in paths if (version := minimum(binaries[path])) > floor),

@@ -17,7 +17,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from condapress.errors import MixedArchitecturesError, PolicyViolation, SpecError
+from condapress.errors import PolicyViolation, SpecError
+from condapress.formats._arch import one_architecture
 from condapress.model import PlatformVerdict
 
 if TYPE_CHECKING:
@@ -114,14 +115,7 @@ def platform_tag(binaries: Mapping[str, BinaryFacts]) -> PlatformVerdict:
     :raises PolicyViolation: they are built for a machine no wheel tag names.
     """
     first = min(binaries)
-    arch = binaries[first].machine
-    for path in sorted(binaries):
-        if binaries[path].machine != arch:
-            raise MixedArchitecturesError(
-                f"{path} is built for {binaries[path].machine}, but the wheel is for {arch}",
-                hint="a wheel holds binaries for one architecture: remove the odd file",
-                path=path,
-            )
+    arch = one_architecture(binaries)
     if arch not in TAGS:
         raise PolicyViolation(
             f"{first} is built for {arch}, which no wheel platform tag names",
