@@ -181,6 +181,15 @@ def file_url_path(path: str) -> str:
     return unquote(path)
 
 
+def identity(st: os.stat_result) -> list[int]:
+    """What identifies the bytes of a file: device, inode, size, mtime and ctime.
+
+    Any write to a file changes its ctime, which no user can set back, so an equal identity means
+    unchanged bytes (the verdicts of the download cache, the remembered solves).
+    """
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def file_digest(path: Path, algorithm: str = "sha256") -> tuple[str, int]:
     """The hex digest of the file at *path* (symbolic links followed), and its size."""
     with path.open("rb") as handle:

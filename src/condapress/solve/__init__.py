@@ -4,7 +4,9 @@ The target interpreter and platform are given to the solver as *provided* packag
 ``__glibc``, ``__unix``, ``__linux``; ``__osx`` for macOS), so a solve works on channels that
 hold no ``python`` record and never picks a build for another interpreter. The request is
 checked here; the solving is a backend's behind :class:`_Solver`: py-rattler's (``_rattler``,
-whose failures ``_messages`` explains) unless another is given.
+whose failures ``_messages`` explains) unless another is given. Solves on channels that are
+folders on this machine are remembered in the cache folder until their repodata changes
+(``_remember``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from condapress._folders import default_cache_dir
 from condapress._progress import NULL_REPORTER
 from condapress.errors import SpecError, printable
 from condapress.model import KNOWN_SUBDIRS, Closure
 from condapress.solve._rattler import RattlerSolver, spec_name
+from condapress.solve._remember import Remembering
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -56,7 +60,8 @@ def resolve(
     :param local: the record of each spec that names a local archive (a feedstock's fresh build,
         read by :func:`condapress.unpack.local_records`); its dependencies are solved on the
         channels beside the other specs.
-    :param solver: the backend; py-rattler's unless given (a fake in tests).
+    :param solver: the backend; unless given (a fake in tests), py-rattler's, whose solves on
+        local channels are remembered in the request's cache folder (``solve._remember``).
     :param reporter: told when the solve begins and how many packages it found.
     :raises SpecError: a spec, the python version or the subdir is malformed.
     :raises SolveError: a package is unknown or the specs conflict.
@@ -69,7 +74,9 @@ def resolve(
     # A local archive's own dependencies are solved on the channels, beside the other specs.
     needed = names + tuple(dep for rec in local.values() for dep in rec.depends)
     reporter.solving(request.specs, request.python, request.subdir)
-    solved = (solver or RattlerSolver()).solve(replace(request, specs=needed)) if needed else ()
+    if solver is None:
+        solver = Remembering(RattlerSolver(), request.cache_dir or default_cache_dir())
+    solved = solver.solve(replace(request, specs=needed)) if needed else ()
     records = {rec.name: rec for rec in solved} | {rec.name: rec for rec in local.values()}
     logger.info("solved %s: %d packages", " ".join(request.specs), len(records))
     reporter.solved(len(records))

@@ -7,7 +7,6 @@ platform are given to the solver as *provided* packages.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import re
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING
 from condapress._folders import default_cache_dir
 from condapress.errors import SolveError, SpecError, printable
 from condapress.model import CondaRecord, NoArch
-from condapress.solve._aio import run_to_the_end
 from condapress.solve._messages import (
     channel_error,
     macos_hint,
@@ -85,13 +83,24 @@ def spec_name(spec: str) -> str:
 class RattlerSolver:
     """The real backend: py-rattler's gateway (repodata, cache) and solver."""
 
+    @property
+    def version(self) -> str:
+        """``py-rattler <version>``: a solve remembered from another version is not reused."""
+        import rattler  # noqa: PLC0415
+
+        return f"py-rattler {rattler.__version__}"
+
     def solve(self, request: SolveRequest) -> tuple[CondaRecord, ...]:
         """The records that satisfy *request*, read from its channels (cached in its cache dir).
 
         :raises SolveError: a package is on none of the channels, or the specs conflict.
         :raises ChannelError: a channel cannot be read within the request's timeout.
         """
+        import asyncio  # noqa: PLC0415 - a remembered solve does without the event loop
+
         import rattler  # noqa: PLC0415
+
+        from condapress.solve._aio import run_to_the_end  # noqa: PLC0415
 
         gateway = _gateway(request)
         channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]
@@ -114,8 +123,12 @@ class RattlerSolver:
 
         :raises ChannelError: a channel cannot be read within the request's timeout.
         """
+        import asyncio  # noqa: PLC0415
+
         import rattler  # noqa: PLC0415
         from rattler.exceptions import GatewayError  # noqa: PLC0415
+
+        from condapress.solve._aio import run_to_the_end  # noqa: PLC0415
 
         gateway = _gateway(request)
         channels = [rattler.Channel(channel_url(ch)) for ch in request.channels]

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING
 
 from condapress._folders import write_hint
 from condapress._limits import CHUNK
-from condapress._paths import file_url_path, safe_name, stream_digest
+from condapress._paths import file_url_path, identity, safe_name, stream_digest
 from condapress._progress import NULL_REPORTER
 from condapress.errors import ArchiveError, ChannelError, WriteError, printable
 from condapress.model import DOWNLOAD_TIMEOUT
@@ -163,7 +163,7 @@ def _mismatch(record: CondaRecord, file_name: str, path: Path, verdicts: Path | 
     with path.open("rb") as stream:
         before = os.fstat(stream.fileno())
         digest, size = stream_digest(stream, algorithm)
-        unchanged = _verdicts.identity(before) == _verdicts.identity(os.fstat(stream.fileno()))
+        unchanged = identity(before) == identity(os.fstat(stream.fileno()))
     if record.size is not None and size != record.size:
         return f"size mismatch for {file_name}: expected {record.size} bytes, got {size}"
     if digest != expected:

@@ -16,12 +16,9 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["identity", "remember", "remembered", "verdict_file"]
+from condapress._paths import identity
 
-
-def identity(st: os.stat_result) -> list[int]:
-    """What identifies the bytes of a file: device, inode, size, mtime and ctime."""
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+__all__ = ["remember", "remembered", "verdict_file"]
 
 
 def verdict_file(verdicts: Path, path: Path) -> Path:
