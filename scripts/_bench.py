@@ -228,8 +228,30 @@ def load() -> str:
     one, five, fifteen = os.getloadavg()
     return (
         f"load average {one:.2f} {five:.2f} {fifteen:.2f} and {effective_cores():.1f} "
-        "effective cores at the end"
+        f"effective cores at the end; {create_cost()}"
     )
+
+
+def create_cost() -> str:
+    """What creating a small file costs in the temporary folder, where presses extract and stage.
+
+    A press creates each file of a closure twice (extracted, then staged as a link); on some
+    machines one folder of a disk is much slower to create files in than another.
+    """
+    folder = tempfile.mkdtemp(prefix="condapress-bench-create-")
+    try:
+        nested = Path(folder, "a", "b")
+        nested.mkdir(parents=True)
+        times = []
+        for number in range(300):
+            start = time.perf_counter()
+            with (nested / f"f{number}").open("wb") as out:
+                out.write(b"x" * 2048)
+            times.append(time.perf_counter() - start)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    median_ms = statistics.median(times) * 1e3
+    return f"creating a 2 KiB file in {tempfile.gettempdir()}: {median_ms:.2f} ms"
 
 
 def effective_cores() -> float:

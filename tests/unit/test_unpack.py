@@ -5,10 +5,13 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import io
 import logging
 import os
 import resource
 import shutil
+import stat
+import tarfile
 import threading
 import time
 import zipfile
@@ -1273,29 +1276,123 @@ def test_fetch_reports_an_unreachable_server(tmp_path: Path) -> None:
     assert cache_files(tmp_path / "cache") == []
 
 
-def test_the_payload_is_hashed_as_it_is_written(tmp_path: Path) -> None:
-    import io
-    import tarfile
+#: a payload of every kind tarfile writes: files on both sides of the threads' size limit, in
+#: several folders, an empty one, an executable, a symbolic link and a hard link to a small file
+#: written on a thread, and folders of their own mode; each with its own time.
+WRITTEN = (
+    ("lib/libx.so.1", "file", os.urandom(3 << 20), 0o755),
+    *((f"share/t/{chr(97 + n % 7)}/term{n}", "file", os.urandom(n * 37), 0o644) for n in range(60)),
+    ("share/empty", "file", b"", 0o644),
+    ("bin/tool", "file", b"#!/bin/sh\n", 0o755),
+    ("lib/libx.so", "symlink", b"libx.so.1", 0o777),
+    ("share/t/hard", "hardlink", b"share/t/a/term7", 0o644),
+    # hard links right behind their files, which a thread may not have written yet
+    *(
+        member
+        for n in range(20)
+        for member in (
+            (f"share/h/f{n}", "file", os.urandom(64 << 10), 0o644),
+            (f"share/h/l{n}", "hardlink", f"share/h/f{n}".encode(), 0o644),
+        )
+    ),
+    ("etc", "folder", b"", 0o755),
+    ("share/t/z/last", "file", b"the last member", 0o600),
+)
 
-    from condapress.unpack._payload import hash_while_writing
 
-    files = {"lib/libx.so.1": os.urandom(3 << 20), "share/empty": b"", "bin/tool": b"#!/bin/sh\n"}
+def written_tar() -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
+        for number, (name, kind, data, mode) in enumerate(WRITTEN):
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
+            info.mode, info.mtime = mode, 1_700_000_000 + number
+            if kind == "file":
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}.get(
+                kind, tarfile.DIRTYPE
+            )
+            info.linkname = data.decode()
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every path under *root*: its kind, bytes or target, mode and time.
+
+    No time for a link, nor for a folder that no member names (it is made when needed).
+    """
+    seen: dict[str, tuple[object, ...]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        name = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            seen[name] = ("symlink", str(path.readlink()))
+        elif path.is_dir():
+            named = any(name == member and kind == "folder" for member, kind, _, _ in WRITTEN)
+            seen[name] = ("folder", stat.S_IMODE(st.st_mode), st.st_mtime if named else None)
+        else:
+            seen[name] = ("file", path.read_bytes(), stat.S_IMODE(st.st_mode), st.st_mtime)
+    return seen
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_payload_is_written_whole_and_hashed_whatever_the_threads(
+    tmp_path: Path, threads: int
+) -> None:
+    from condapress.unpack._writes import SMALL, Writes
+
+    assert len(WRITTEN[0][2]) > SMALL  # one file is written by the reading thread, on any count
     digests: dict[str, str] = {}
-    with tarfile.open(fileobj=buffer, mode="r|") as tar:
-        hash_while_writing(tar, digests)
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4, as the unpack stage
-            tar.extractall(tmp_path, filter="data")
-        else:  # pragma: no cover
-            tar.extractall(tmp_path)  # noqa: S202 - the test's own archive
+    with tarfile.open(fileobj=io.BytesIO(written_tar()), mode="r|") as tar:
+        writes = Writes(tar, digests, threads=threads)
+        try:
+            tar.extractall(tmp_path / "out", filter="data")
+            writes.drain()
+        finally:
+            writes.close()
+    files = {name: data for name, kind, data, _ in WRITTEN if kind == "file"}
     assert digests == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    assert {name: (tmp_path / name).read_bytes() for name in files} == files
+    got = snapshot(tmp_path / "out")
+    # a hard link is the file it links to: its mode and time are the last member's of the two
+    last = {data.decode(): n for n, (_, kind, data, _) in enumerate(WRITTEN) if kind == "hardlink"}
+    for number, (name, kind, data, mode) in enumerate(WRITTEN):
+        mtime = 1_700_000_000 + last.get(name, number)
+        if kind == "file":
+            assert got[name] == ("file", data, mode, mtime), name
+        elif kind == "symlink":
+            assert got[name] == ("symlink", data.decode())
+        elif kind == "hardlink":
+            assert got[name] == ("file", files[data.decode()], mode, mtime)
+            out = tmp_path / "out"
+            assert (out / name).stat().st_ino == (out / data.decode()).stat().st_ino
+        else:
+            assert got[name] == ("folder", mode, mtime)
+    if threads > 1:  # the same files, bytes, modes and times as tarfile's one thread writes
+        alone = tmp_path / "alone"
+        with tarfile.open(fileobj=io.BytesIO(written_tar()), mode="r|") as tar:
+            tar.extractall(alone, filter="data")
+        assert got == snapshot(alone)
+
+
+def test_a_small_file_that_cannot_be_written_is_named_whatever_was_read_after_it(
+    tmp_path: Path, fmt: str
+) -> None:
+    # written on a thread: the error comes back once later members have been read
+    later = [M(f"share/later/{n}", b"x") for n in range(40)]
+    payload = [*Package().payload, M("share/mid.bin", b"\0" * (768 << 10)), *later]
+    archive = build(Package(payload=payload), tmp_path, fmt)
+    with file_size_limit(512 << 10), pytest.raises(WriteError) as exc:
+        extract(archive, tmp_path / "out")
+    assert_error(
+        exc,
+        WriteError,
+        f"cannot extract {archive.name}: File too large (last member read: 'share/mid.bin')",
+        "raise the file size limit (ulimit -f), or set TMPDIR to a folder on a file system that"
+        " takes larger files",
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_payload_is_verified_with_the_digests_taken_while_writing(

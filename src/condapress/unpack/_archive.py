@@ -56,6 +56,7 @@ from condapress.model import UnpackedPackage
 from condapress.unpack import _conda_meta, _payload
 from condapress.unpack._guard import REPACKED_HINT, Counted, Guard
 from condapress.unpack._payload import lstat_mode
+from condapress.unpack._writes import THREADS, Writes
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -342,18 +343,26 @@ class _Reader:
             if first is None:
                 return
             tar = first[0]
-            _payload.hash_while_writing(tar, self.digests)
+            writes = Writes(tar, self.digests, threads=THREADS)
 
             def checked() -> Iterator[tarfile.TarInfo]:
                 yield guard.check(first[1])
                 for _, member in stream:
                     yield guard.check(member)
+                writes.drain()  # every file is there before the folders get their modes
 
-            # extractall, not extract: it sets folder modes last, so read-only folders work.
-            if _HAS_DATA_FILTER:
-                tar.extractall(guard.dest, members=checked(), filter="data")
-            else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
-                tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by Guard
+            try:
+                # extractall, not extract: it sets folder modes last, so read-only folders work.
+                if _HAS_DATA_FILTER:
+                    tar.extractall(guard.dest, members=checked(), filter="data")
+                else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
+                    tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by Guard
+                writes.drain()
+            except OSError:
+                self.member = writes.failed or self.member  # the file whose write failed
+                raise
+            finally:
+                writes.close()
         finally:
             stream.close()
 

@@ -14,15 +14,12 @@ Messages (``<a>`` is the archive's file name, ``<p>`` a path of paths.json):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import stat
-import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condapress._limits import CHUNK
 from condapress._paths import file_digest
 from condapress.errors import ArchiveError, printable
 from condapress.model import PathEntry, PathType
@@ -30,11 +27,9 @@ from condapress.model import PathEntry, PathType
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from _typeshed import StrOrBytesPath
-
     from condapress.model import PackageInfo
 
-__all__ = ["MISMATCH_HINT", "hash_while_writing", "lstat_mode", "verify"]
+__all__ = ["MISMATCH_HINT", "lstat_mode", "verify"]
 
 # The unpack stage's logger: callers configure logging per stage.
 logger = logging.getLogger("condapress.unpack")
@@ -60,7 +55,7 @@ def verify(
     :param legacy: the package predates paths.json: *info* comes from ``info/files``, whose
         entries say nothing about kinds, sizes or digests.
     :param digests: sha256 (hex) of files as they were written, by path under *root*
-        (:func:`hash_while_writing`): those are not read again.
+        (:class:`condapress.unpack._writes.Writes`): those are not read again.
     :raises ArchiveError: ``<a> does not match its paths.json: <problem>``.
     """
     source = "info/files" if legacy else "paths.json"
@@ -179,35 +174,6 @@ def _check_unlisted(root: Path, listed: set[str]) -> None:
             real_folder = name in dirs and not Path(folder, name).is_symlink()
             if path not in listed and not real_folder:
                 raise _Mismatch(f"{path} is not listed", path)
-
-
-def hash_while_writing(tar: tarfile.TarFile, digests: dict[str, str]) -> None:
-    """Make *tar* hash every regular file as it writes it, into *digests* by member name.
-
-    The payload is then verified without reading it again. tarfile writes each file's bytes
-    in ``TarFile.makefile``; this one is the same copy with a sha256 beside it.
-    """
-
-    def makefile(member: tarfile.TarInfo, target: StrOrBytesPath) -> None:
-        if member.sparse is not None:  # pragma: no cover - no conda archive holds a sparse file
-            tarfile.TarFile.makefile(tar, member, target)
-            return
-        source = tar.fileobj
-        assert source is not None  # noqa: S101 - an open archive
-        source.seek(member.offset_data)
-        digest, remaining = hashlib.sha256(), member.size
-        with open(target, "wb") as out:  # noqa: PTH123 - tarfile's own call
-            while remaining:
-                chunk = source.read(min(CHUNK, remaining))
-                if not chunk:
-                    raise tarfile.ReadError("unexpected end of data")
-                digest.update(chunk)
-                out.write(chunk)
-                remaining -= len(chunk)
-        digests[member.name] = digest.hexdigest()
-
-    # an instance attribute: this archive alone writes its files so
-    tar.makefile = makefile  # type: ignore[method-assign, assignment]
 
 
 def lstat_mode(path: Path) -> int:
