@@ -91,7 +91,8 @@ def add_solve_options(parser: argparse.ArgumentParser, *, pythons: bool = False)
         "--cache-dir",
         type=Path,
         metavar="DIR",
-        help="where repodata and downloaded packages are cached (default: the user cache folder)",
+        help="where repodata, downloaded packages and the solves of local channels are cached"
+        " (default: the user cache folder)",
     )
     parser.add_argument(
         "--timeout",
