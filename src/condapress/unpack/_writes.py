@@ -8,9 +8,10 @@ regular file's bytes in ``TarFile.makefile``, then gives it its owner, mode and 
   the payload is verified without being read again (:func:`condapress.unpack._payload.verify`);
 - a file of at most :data:`SMALL` bytes is read from the stream on the reading thread, then
   created, written, hashed and given its owner, mode and time on one of :data:`THREADS`
-  threads. Creating a file is the kernel's work (an inode, a directory entry, the journal),
-  which does not hold the interpreter lock: 0.1 to 0.8 ms of CPU per file on the machine of
-  docs/performance.md, where ncurses' 3,000 terminfo files are most of a press.
+  threads, and so is a symbolic link. Creating either is the kernel's work (an inode, a
+  directory entry, the journal), which does not hold the interpreter lock: 0.1 to 0.8 ms of CPU
+  each on the machine of docs/performance.md, where ncurses' 3,000 terminfo entries are most
+  of a press that has ncurses alone.
 
 What needs a file to exist waits for the writes ahead of it: a hard link (to an earlier file of
 the archive), the folders' modes and times (which tarfile sets after the last member), and
@@ -41,7 +42,7 @@ __all__ = ["SMALL", "THREADS", "Writes"]
 #: Files of at most this many bytes are written on the threads; a larger one costs its bytes,
 #: not its creation, and is written by the reading thread as it streams by.
 SMALL = CHUNK
-#: Threads that write the small files of one archive.
+#: Threads that write the small files and symbolic links of one archive.
 THREADS = 2
 #: How far the reading thread may run ahead of the writes: files, and bytes held for them.
 _FILES_AHEAD = 256
@@ -53,10 +54,12 @@ class _Stream(Protocol):
 
 
 class Writes:
-    """Writes the regular files that *tar* extracts, hashing each into *digests*.
+    """Writes the regular files and symbolic links that *tar* extracts, each file hashed.
 
-    :param threads: how many threads write the small files; 1 writes every file on the reading
-        thread, as tarfile does.
+    Each file's sha256 goes into *digests*, by member name.
+
+    :param threads: how many threads write the small files and the links; 1 writes everything
+        on the reading thread, as tarfile does.
     """
 
     def __init__(self, tar: tarfile.TarFile, digests: dict[str, str], *, threads: int) -> None:
@@ -66,7 +69,7 @@ class Writes:
         #: the writes on the threads, oldest first: each one's future, bytes and member name.
         self._ahead: collections.deque[tuple[Future[None], int, str]] = collections.deque()
         self._held = 0
-        #: the files given to the threads, which set their owner, mode and time themselves.
+        #: the paths given to the threads, which set their owner, mode and time themselves.
         self._deferred: set[str] = set()
         #: the name of the member whose write failed, once a wait has raised its error.
         self.failed: str | None = None
