@@ -250,6 +250,30 @@ def test_hostile_members_are_refused(tmp_path: Path, fmt: str, case: str) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name]
 
 
+def test_the_sweep_resolves_a_link_as_the_archive_gave_it(tmp_path: Path) -> None:
+    # What tarfile's data filter of the June 2025 releases leaves of the symlink chain above:
+    # a/e written as '..' (its target normalized), which stays inside, though 'd/../..' does not.
+    from condapress.unpack._guard import Guard
+
+    guard = Guard("demo-1.0-h0_0.conda", tmp_path)
+    for name, target in (("a/e", "d/../.."), ("a/d", "..")):
+        member = tarfile.TarInfo(name)
+        member.type, member.linkname = tarfile.SYMTYPE, target
+        guard.check(member)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "d").symlink_to("..")
+    (tmp_path / "a" / "e").symlink_to("..")
+    with pytest.raises(ArchiveError) as exc:
+        guard.sweep_symlinks()
+    assert_error(
+        exc,
+        ArchiveError,
+        "demo-1.0-h0_0.conda: refusing member 'a/e': it is a symbolic link to 'd/../..', outside"
+        " the package",
+        UNSAFE_HINT,
+    )
+
+
 def test_an_empty_symlink_target_is_refused(tmp_path: Path) -> None:
     archive = Package(payload=[M("lib/libz.so", kind="symlink")]).conda(tmp_path)
     with pytest.raises(ArchiveError) as exc:

@@ -127,9 +127,16 @@ class Guard:
         return real == self.dest or real.startswith(self.dest + os.sep)
 
     def sweep_symlinks(self) -> None:
-        """Refuse symbolic links that resolve outside the package now that all members exist."""
+        """Refuse symbolic links that resolve outside the package now that all members exist.
+
+        Each link's target is resolved as the archive gives it, not as the link on disk reads:
+        tarfile's ``data`` filter of Python 3.10.18, 3.11.13, 3.12.11, 3.13.4 and later writes a
+        normalized target (``d/../..`` becomes ``..``), which no longer shows where the archive
+        pointed.
+        """
         for name, target in self.symlinks:
-            if not self._inside(posixpath.normpath(name)):
+            norm = posixpath.normpath(name)
+            if not self._inside(posixpath.join(posixpath.dirname(norm), target)):
                 reason = f"it is a symbolic link to {target!r}, outside the package"
                 raise ArchiveError.refusing(self.archive, name, reason)
 

@@ -47,6 +47,9 @@ THREADS = 2
 #: How far the reading thread may run ahead of the writes: files, and bytes held for them.
 _FILES_AHEAD = 256
 _BYTES_AHEAD = 16 << 20
+#: What tarfile calls to make a link since the security releases of June 2025 (``makelink``
+#: before): both are taken over.
+_WITH_FILTER = "makelink_with_filter"
 
 
 class _Stream(Protocol):
@@ -76,6 +79,9 @@ class Writes:
         # instance attributes: this archive alone extracts its files so
         tar.makefile = self._makefile  # type: ignore[method-assign]
         tar.makelink = self._makelink  # type: ignore[method-assign]
+        if hasattr(tarfile.TarFile, _WITH_FILTER):
+            # tarfile of Python 3.10.18, 3.11.13, 3.12.11, 3.13.4 and later makes links here
+            setattr(tar, _WITH_FILTER, self._makelink_with_filter)
         tar.chown = self._chown  # type: ignore[method-assign]
         tar.chmod = self._chmod  # type: ignore[method-assign]
         tar.utime = self._utime  # type: ignore[method-assign]
@@ -155,6 +161,21 @@ class Writes:
         if tarinfo.islnk():  # a hard link needs the earlier file it links to
             self.drain()
         tarfile.TarFile.makelink(self._tar, tarinfo, targetpath)
+
+    def _makelink_with_filter(
+        self,
+        tarinfo: tarfile.TarInfo,
+        targetpath: StrOrBytesPath,
+        filter_function: object,
+        extraction_root: object,
+    ) -> None:
+        if tarinfo.issym() and self._pool is not None:
+            self._makelink(tarinfo, targetpath)
+            return
+        if tarinfo.islnk():
+            self.drain()
+        original = getattr(tarfile.TarFile, _WITH_FILTER)
+        original(self._tar, tarinfo, targetpath, filter_function, extraction_root)
 
     def _symlink(self, member: tarfile.TarInfo, path: str) -> None:
         """Create the symbolic link *path*, then its owner, as tarfile would."""
