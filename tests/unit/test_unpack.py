@@ -1408,7 +1408,7 @@ def test_a_small_file_that_cannot_be_written_is_named_whatever_was_read_after_it
     payload = [*Package().payload, M("share/mid.bin", b"\0" * (768 << 10)), *later]
     archive = build(Package(payload=payload), tmp_path, fmt)
     with file_size_limit(512 << 10), pytest.raises(WriteError) as exc:
-        extract(archive, tmp_path / "out")
+        extract(archive, tmp_path / "out", threads=2)
     assert_error(
         exc,
         WriteError,

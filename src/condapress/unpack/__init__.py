@@ -50,9 +50,9 @@ def unpack(
     """Fetch and extract every conda package of *the_plan*'s wheels into ``dest/<name>``.
 
     :param timeout: the deadline of each download.
-    :param jobs: packages extracted at once (each into a folder of its own, so the result does
-        not depend on it); the first failure in the plan's order is raised, once the packages
-        started have finished.
+    :param jobs: packages extracted at once, and threads that write the small files and links of
+        each (each package into a folder of its own, so the result does not depend on it); the
+        first failure in the plan's order is raised, once the packages started have finished.
     :param reporter: told about each download and each archive extracted.
     :raises ArchiveError: an archive is damaged, unsafe, or not the one its record lists.
     :raises ChannelError: an archive could not be downloaded.
@@ -74,7 +74,7 @@ def unpack(
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = [
-            pool.submit(extract, archives[name], folders[name], record=records[name])
+            pool.submit(extract, archives[name], folders[name], record=records[name], threads=jobs)
             for name in members
         ]
         unpacked = {}

@@ -56,7 +56,7 @@ from condapress.model import UnpackedPackage
 from condapress.unpack import _conda_meta, _payload
 from condapress.unpack._guard import REPACKED_HINT, Counted, Guard
 from condapress.unpack._payload import lstat_mode
-from condapress.unpack._writes import THREADS, Writes
+from condapress.unpack._writes import Writes
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -132,7 +132,9 @@ def read_python_metadata(archive: Path) -> Message | None:
     return None
 
 
-def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> UnpackedPackage:
+def extract(
+    archive: Path, dest: Path, *, record: CondaRecord | None = None, threads: int = 1
+) -> UnpackedPackage:
     """Extract *archive* into *dest* (new or empty) and verify the payload against paths.json.
 
     Members are refused before they are written if they would land outside *dest* (absolute,
@@ -141,6 +143,9 @@ def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> 
 
     :param record: the channel's record of the archive, as for :func:`read_info`; for a
         ``.conda`` it is compared before any payload is written.
+    :param threads: threads that write its small files and symbolic links
+        (:class:`~condapress.unpack._writes.Writes`); 1 writes everything as it is read. The
+        files are the same for any number.
     :returns: the package, with ``root == dest``. For an old package without paths.json, the
         path types of its entries are read from the files on disk.
     :raises ArchiveError: an unsafe, damaged or altered archive (see the module docstring).
@@ -159,9 +164,9 @@ def extract(archive: Path, dest: Path, *, record: CondaRecord | None = None) -> 
             dest.mkdir(parents=True, exist_ok=True)
             guard = Guard(archive.name, dest)
             if not reader.single_stream:  # .conda: info/ is valid before any payload is written
-                reader.extract("info", guard)
+                reader.extract("info", guard, threads=threads)
                 _check_record(_load_info(dest, archive.name)[0], record, archive.name)
-            reader.extract("pkg", guard)
+            reader.extract("pkg", guard, threads=threads)
             guard.sweep_symlinks()
             digests = reader.digests
         info, legacy = _load_info(dest, archive.name)
@@ -336,14 +341,14 @@ class _Reader:
         data = tar.extractfile(member)
         return data.read() if data is not None else b""
 
-    def extract(self, component: _Component, guard: Guard) -> None:
+    def extract(self, component: _Component, guard: Guard, *, threads: int) -> None:
         stream = self.members(component)
         try:
             first = next(stream, None)
             if first is None:
                 return
             tar = first[0]
-            writes = Writes(tar, self.digests, threads=THREADS)
+            writes = Writes(tar, self.digests, threads=threads)
 
             def checked() -> Iterator[tarfile.TarInfo]:
                 yield guard.check(first[1])

@@ -7,8 +7,8 @@ regular file's bytes in ``TarFile.makefile``, then gives it its owner, mode and 
 - every regular file is hashed (sha256) as it is written, into ``digests`` by member name, so
   the payload is verified without being read again (:func:`condapress.unpack._payload.verify`);
 - a file of at most :data:`SMALL` bytes is read from the stream on the reading thread, then
-  created, written, hashed and given its owner, mode and time on one of :data:`THREADS`
-  threads, and so is a symbolic link. Creating either is the kernel's work (an inode, a
+  created, written, hashed and given its owner, mode and time on one of a few threads
+  (``--jobs``), and so is a symbolic link. Creating either is the kernel's work (an inode, a
   directory entry, the journal), which does not hold the interpreter lock: 0.1 to 0.8 ms of CPU
   each on the machine of docs/performance.md, where ncurses' 3,000 terminfo entries are most
   of a press that has ncurses alone.
@@ -37,13 +37,11 @@ from condapress._limits import CHUNK
 if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
-__all__ = ["SMALL", "THREADS", "Writes"]
+__all__ = ["SMALL", "Writes"]
 
 #: Files of at most this many bytes are written on the threads; a larger one costs its bytes,
 #: not its creation, and is written by the reading thread as it streams by.
 SMALL = CHUNK
-#: Threads that write the small files and symbolic links of one archive.
-THREADS = 2
 #: How far the reading thread may run ahead of the writes: files, and bytes held for them.
 _FILES_AHEAD = 256
 _BYTES_AHEAD = 16 << 20
