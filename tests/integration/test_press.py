@@ -272,6 +272,20 @@ def test_pressing_twice_gives_identical_bytes_whatever_the_jobs(tmp_path: Path) 
         assert wheel.read_bytes() == (tmp_path / "two" / wheel.name).read_bytes(), wheel.name
 
 
+def test_a_package_extracted_alone_gives_identical_bytes_whatever_the_jobs(
+    realworld: Path, tmp_path: Path
+) -> None:
+    # ncurses alone: its 3,000 terminfo files and links are written on --jobs threads
+    specs = ("ncurses", "-c", str(realworld / "cf2024"), "--python", "3.10", "--fat")
+    first = press(tmp_path / "one", tmp_path / "cache", *specs, "--jobs", "1")
+    second = press(tmp_path / "two", tmp_path / "cache", *specs, "--jobs", "3")
+    assert len(first) == len(second) == 1
+    (wheel,) = (tmp_path / "one").iterdir()
+    assert wheel.read_bytes() == (tmp_path / "two" / wheel.name).read_bytes()
+    with zipfile.ZipFile(wheel) as archive:
+        assert sum(name.count("/terminfo/") for name in archive.namelist()) > 2000
+
+
 @pytest.mark.parametrize("order", ["pygreet,pyshout", "pyshout,pygreet"])
 def test_two_fat_wheels_with_different_libgreet_majors_in_one_process(
     order: str, tmp_path_factory: pytest.TempPathFactory

@@ -50,9 +50,10 @@ def unpack(
     """Fetch and extract every conda package of *the_plan*'s wheels into ``dest/<name>``.
 
     :param timeout: the deadline of each download.
-    :param jobs: packages extracted at once, and threads that write the small files and links of
-        each (each package into a folder of its own, so the result does not depend on it); the
-        first failure in the plan's order is raised, once the packages started have finished.
+    :param jobs: packages extracted at once (each into a folder of its own, so the result does
+        not depend on it), or the threads that write the small files and links of a package
+        that is extracted alone; the first failure in the plan's order is raised, once the
+        packages started have finished.
     :param reporter: told about each download and each archive extracted.
     :raises ArchiveError: an archive is damaged, unsafe, or not the one its record lists.
     :raises ChannelError: an archive could not be downloaded.
@@ -72,9 +73,15 @@ def unpack(
     }
     # zstd, bz2 and the writes release the GIL: one large archive extracts beside the others.
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    # A package alone writes its small files on the threads the others would have used; beside
+    # others, the cores are taken already and more writers cost CPU for nothing (measured:
+    # docs/performance.md).
+    writers = jobs if len(members) == 1 else 1
     try:
         futures = [
-            pool.submit(extract, archives[name], folders[name], record=records[name], threads=jobs)
+            pool.submit(
+                extract, archives[name], folders[name], record=records[name], threads=writers
+            )
             for name in members
         ]
         unpacked = {}
