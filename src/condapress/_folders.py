@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ __all__ = [
     "check_output_file",
     "default_cache_dir",
     "is_refused_write",
+    "keep_json",
     "land",
     "land_at",
     "on_the_file_system_of",
@@ -293,6 +295,23 @@ def _cannot_write(error: str, folder: Path, exc: OSError, hint: str) -> OutputEr
     reasons = {errno.EEXIST: "it is not a folder", errno.ENOTDIR: "a part of it is not a folder"}
     reason = reasons.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
     return OutputError(f"{error} {printable(str(folder))}: {reason}", hint=hint, path=str(folder))
+
+
+def keep_json(path: Path, document: object) -> None:
+    """Write *document* to *path* as JSON, whole or not at all (a temporary file beside it).
+
+    For the cache's small records, the download verdicts and the remembered solves.
+
+    :raises OSError: the file system refused the write; no temporary file is left.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(document, out, sort_keys=True)
+        Path(name).replace(path)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def default_cache_dir() -> Path:

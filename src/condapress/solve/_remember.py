@@ -17,17 +17,15 @@ written costs nothing; each request keeps one entry, the last one written.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import urlsplit
 
+from condapress._folders import keep_json
 from condapress._paths import file_url_path, identity
 from condapress.model import CondaRecord, NoArch
 from condapress.solve._rattler import channel_url
@@ -98,7 +96,10 @@ class Remembering:
             logger.debug("solve of %s read from %s", " ".join(request.specs), entry)
             return records
         records = self._backend.solve(request)
-        _write(entry, {"key": key, "records": [_to_json(record) for record in records]})
+        try:  # a cache that refuses the entry costs nothing
+            keep_json(entry, {"key": key, "records": [_to_json(record) for record in records]})
+        except OSError as exc:
+            logger.debug("the solve is not remembered: %s", exc)
         return records
 
 
@@ -141,25 +142,6 @@ def _read(entry: Path, key: dict[str, object]) -> tuple[CondaRecord, ...] | None
     except (OSError, ValueError, TypeError, KeyError) as exc:
         logger.debug("solving again: %s cannot be read (%s)", entry, exc)
         return None
-
-
-def _write(entry: Path, kept: dict[str, object]) -> None:
-    """Write *kept* to *entry* whole, or not at all (a cache that refuses it costs nothing)."""
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=entry.parent, prefix=".solve-")
-    except OSError as exc:
-        logger.debug("the solve is not remembered: %s", exc)
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(kept, out, sort_keys=True)
-        Path(name).replace(entry)
-    except OSError as exc:
-        logger.debug("the solve is not remembered: %s", exc)
-    finally:
-        with contextlib.suppress(OSError):
-            Path(name).unlink(missing_ok=True)
 
 
 def _to_json(record: CondaRecord) -> dict[str, object]:

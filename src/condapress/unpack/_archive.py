@@ -362,7 +362,6 @@ class _Reader:
                     tar.extractall(guard.dest, members=checked(), filter="data")
                 else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
                     tar.extractall(guard.dest, members=checked())  # noqa: S202 - checked by Guard
-                writes.drain()
             except OSError:
                 self.member = writes.failed or self.member  # the file whose write failed
                 raise

@@ -13,10 +13,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from condapress._folders import keep_json
 from condapress._paths import identity
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["remember", "remembered", "verdict_file"]
 
@@ -42,11 +45,4 @@ def remember(verdicts: Path, path: Path, algorithm: str, digest: str, st: os.sta
     verdict = {"path": str(path.resolve()), "identity": identity(st), algorithm: digest}
     target = verdict_file(verdicts, path)
     with contextlib.suppress(OSError):
-        verdicts.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=verdicts, prefix=".verdict-")
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(verdict, out)
-            Path(name).replace(target)
-        finally:
-            Path(name).unlink(missing_ok=True)
+        keep_json(target, verdict)

@@ -35,6 +35,8 @@ from typing import IO, TYPE_CHECKING, Protocol
 from condapress._limits import CHUNK
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from _typeshed import StrOrBytesPath
 
 __all__ = ["SMALL", "Writes"]
@@ -118,11 +120,17 @@ class Writes:
                 self._digests[tarinfo.name] = _copy(source, tarinfo.size, out)
             return
         data = _read(source, tarinfo.size)
-        path = os.fsdecode(targetpath)
+        self._hand_over(self._write, tarinfo, os.fsdecode(targetpath), data)
+
+    def _hand_over(
+        self, write: Callable[..., None], member: tarfile.TarInfo, path: str, *data: bytes
+    ) -> None:
+        """Hand *write* of *path* to the threads; the reader waits when it is too far ahead."""
+        assert self._pool is not None  # noqa: S101 - called only when there are threads
         self._deferred.add(path)
-        future = self._pool.submit(self._write, tarinfo, path, data)
-        self._ahead.append((future, len(data), tarinfo.name))
-        self._held += len(data)
+        size = sum(map(len, data))
+        self._ahead.append((self._pool.submit(write, member, path, *data), size, member.name))
+        self._held += size
         while len(self._ahead) > _FILES_AHEAD or self._held > _BYTES_AHEAD:
             self._wait_oldest()
 
@@ -150,15 +158,18 @@ class Writes:
                 with contextlib.suppress(tarfile.ExtractError):
                     step()
 
-    def _makelink(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+    def _taken_over(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> bool:
+        """Whether the link is handed to the threads; a hard link first waits for the writes."""
         if tarinfo.issym() and self._pool is not None:  # a symbolic link is a new inode too
-            path = os.fsdecode(targetpath)
-            self._deferred.add(path)
-            self._ahead.append((self._pool.submit(self._symlink, tarinfo, path), 0, tarinfo.name))
-            return
+            self._hand_over(self._symlink, tarinfo, os.fsdecode(targetpath))
+            return True
         if tarinfo.islnk():  # a hard link needs the earlier file it links to
             self.drain()
-        tarfile.TarFile.makelink(self._tar, tarinfo, targetpath)
+        return False
+
+    def _makelink(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        if not self._taken_over(tarinfo, targetpath):
+            tarfile.TarFile.makelink(self._tar, tarinfo, targetpath)
 
     def _makelink_with_filter(
         self,
@@ -167,13 +178,9 @@ class Writes:
         filter_function: object,
         extraction_root: object,
     ) -> None:
-        if tarinfo.issym() and self._pool is not None:
-            self._makelink(tarinfo, targetpath)
-            return
-        if tarinfo.islnk():
-            self.drain()
-        original = getattr(tarfile.TarFile, _WITH_FILTER)
-        original(self._tar, tarinfo, targetpath, filter_function, extraction_root)
+        if not self._taken_over(tarinfo, targetpath):
+            original = getattr(tarfile.TarFile, _WITH_FILTER)
+            original(self._tar, tarinfo, targetpath, filter_function, extraction_root)
 
     def _symlink(self, member: tarfile.TarInfo, path: str) -> None:
         """Create the symbolic link *path*, then its owner, as tarfile would."""
