@@ -72,9 +72,15 @@ def has_source(name: str, size: int) -> bool:
 class MemberScanner:
     """Fed a member's bytes in order, it tells what the audit needs of them (:meth:`finish`)."""
 
-    def __init__(self, name: str, size: int, algorithms: Sequence[str]) -> None:
-        """:param size: the member's size as declared (it bounds what a collector keeps)."""
-        self.name, self._declared = name, size
+    def __init__(
+        self, name: str, size: int, algorithms: Sequence[str], *, seekable: bool = False
+    ) -> None:
+        """:param size: the member's size as declared (it bounds what a collector keeps).
+
+        :param seekable: the stream :meth:`finish` opens again seeks at no cost (a staged file,
+            not a zip member): a binary's tables are read from it, not kept as they stream past.
+        """
+        self.name, self._declared, self._seekable = name, size, seekable
         self.size = 0
         self._hashers = [(algorithm, hashlib.new(algorithm)) for algorithm in algorithms]
         self._found: set[bytes] = set()
@@ -86,7 +92,8 @@ class MemberScanner:
     def feed(self, chunk: bytes) -> None:
         """Take the next *chunk* of the member."""
         if self.size == 0 and (fmt := formats.for_head(chunk)) is not None:
-            self._fmt, self._collector = fmt, fmt.collector(self.name, self._declared)
+            collector = fmt.collector(self.name, self._declared, seekable=self._seekable)
+            self._fmt, self._collector = fmt, collector
         self.size += len(chunk)
         for _, hasher in self._hashers:
             hasher.update(chunk)

@@ -87,6 +87,16 @@ def _stream(
         return exc.message, collector
 
 
+def _seek(data: bytes, *, name: str = "lib.so") -> tuple[BinaryFacts | str, ElfCollector]:
+    """The facts (or the error message) of *data* fed whole to a collector that may seek."""
+    collector = ElfCollector(name, len(data), seekable=True)
+    collector.feed(data)
+    try:
+        return collector.read(lambda: io.BytesIO(data)), collector
+    except ArchiveError as exc:
+        return exc.message, collector
+
+
 def _oracle(path: Path) -> BinaryFacts | str:
     try:
         return read_elf(path)
@@ -104,6 +114,9 @@ def test_binaries_read_as_read_elf_reads_them(binaries: dict[str, Path], chunk: 
         # dynamic segment, one more.
         assert collector.passes <= (3 if kind == "stripped" else 2), kind
         assert collector.kept < len(data), kind
+        got, collector = _seek(data, name=path.name)
+        assert got == read_elf(path), kind
+        assert (collector.passes, collector.kept) == (1, 0), kind
 
 
 def test_kept_whole_or_gathered_the_facts_are_the_same(binaries: dict[str, Path]) -> None:
@@ -123,6 +136,7 @@ def test_every_conda_forge_binary_reads_as_read_elf_reads_it(conda_forge: list[P
             got, collector = _stream(data, chunk, name=path.name)
             assert got == read_elf(path), path
             assert collector.passes <= 2, path
+        assert _seek(data, name=path.name)[0] == read_elf(path), path
 
 
 def test_truncations_and_corruptions_give_read_elf_s_error(
@@ -141,6 +155,7 @@ def test_truncations_and_corruptions_give_read_elf_s_error(
         path.write_bytes(variant)
         if len(variant) >= 4 and is_elf(path):
             assert _stream(variant, 4096, name=path.name)[0] == _oracle(path)
+            assert _seek(variant, name=path.name)[0] == _oracle(path)
 
 
 def _claiming_huge_dynsym(data: bytes, size: int) -> tuple[bytes, int]:
@@ -182,3 +197,17 @@ def test_tables_beyond_the_limit_are_refused_without_reading_them(
         "demo/libhuge.so: its ELF tables need more than the 256 MiB condapress reads of one file"
     )
     assert info.value.code == "too-large"
+
+
+def test_a_collector_that_may_seek_refuses_the_same_tables_without_reading_them(
+    binaries: dict[str, Path],
+) -> None:
+    entries = MAX_ELF_TABLES // 24 + 1
+    data, zeros = _claiming_huge_dynsym(binaries["c"].read_bytes(), entries * 24)
+    collector = ElfCollector("demo/libhuge.so", len(data) + zeros, seekable=True)
+    collector.feed(data)  # the zeros are never read: the file opened again ends before them
+    with pytest.raises(TooLargeError) as info:
+        collector.read(lambda: io.BytesIO(data))
+    assert info.value.message == (
+        "demo/libhuge.so: its ELF tables need more than the 256 MiB condapress reads of one file"
+    )

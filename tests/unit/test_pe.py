@@ -6,6 +6,7 @@ reader of what was written, together with delvewheel's own lists where they are 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -164,6 +165,22 @@ def test_the_audit_reader_gives_the_same_facts_and_refuses_a_huge_file(pyd: byte
         collector.feed(pyd[start : start + 10_000])
     assert collector.read(lambda: pytest.fail("one pass is enough")) == parse_pe(pyd, "x.pyd")
     small = PeCollector("big.dll", 5000, limit=4096)
+    with pytest.raises(TooLargeError) as caught:
+        small.feed(bytes(100))
+    assert caught.value.message == (
+        "big.dll is a PE file of 5,000 bytes, more than the 4,096 condapress reads"
+    )
+
+
+def test_a_reader_that_may_seek_keeps_nothing_and_has_the_same_limit(pyd: bytes) -> None:
+    collector = PeCollector("x.pyd", len(pyd), seekable=True)
+    for start in range(0, len(pyd), 10_000):
+        collector.feed(pyd[start : start + 10_000])
+    # the bytes read are those of the file opened again (here: one byte changed in a name)
+    opened = pyd.replace(b"yaml.dll", b"yaml.dlx")
+    assert collector.read(lambda: io.BytesIO(opened)) == parse_pe(opened, "x.pyd")
+    assert parse_pe(opened, "x.pyd") != parse_pe(pyd, "x.pyd")
+    small = PeCollector("big.dll", 5000, limit=4096, seekable=True)
     with pytest.raises(TooLargeError) as caught:
         small.feed(bytes(100))
     assert caught.value.message == (

@@ -130,7 +130,10 @@ def _write_zip(
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
         zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
-        scanner = MemberScanner(member.arcname, zinfo.file_size, ("sha256",))
+        # A staged file seeks for free: a binary's tables are read from it, once.
+        scanner = MemberScanner(
+            member.arcname, zinfo.file_size, ("sha256",), seekable=member.source is not None
+        )
         if deflated is None:
             zinfo.compress_type = zipfile.ZIP_STORED
             with zf.open(zinfo, "w") as out:

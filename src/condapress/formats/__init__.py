@@ -59,8 +59,13 @@ class BinaryFormat(Protocol):
         :raises BinaryError: the file is truncated or corrupt (``reason`` says how).
         """
 
-    def collector(self, name: str, size: int) -> Collector:
-        """A reader for the file *name* of *size* bytes that arrives in chunks (a wheel member)."""
+    def collector(self, name: str, size: int, *, seekable: bool = False) -> Collector:
+        """A reader for the file *name* of *size* bytes that arrives in chunks (a wheel member).
+
+        :param seekable: the stream that :meth:`Collector.read` opens again seeks at no cost
+            (a file on disk, where a zip member must be inflated again up to where it seeks):
+            nothing need be kept as the chunks stream past.
+        """
 
     def link_name(self, path: str, facts: BinaryFacts) -> str | None:
         """The name other binaries link the library at *path* (in a conda prefix) by; None."""

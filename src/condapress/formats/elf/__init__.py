@@ -39,9 +39,12 @@ class ElfFormat:
         """
         return _read.read_elf(path)
 
-    def collector(self, name: str, size: int) -> ElfCollector:
-        """A reader that keeps only the ELF tables of *name* as its chunks arrive."""
-        return ElfCollector(name, size)
+    def collector(self, name: str, size: int, *, seekable: bool = False) -> ElfCollector:
+        """A reader that keeps only the ELF tables of *name* as its chunks arrive.
+
+        With *seekable* it keeps nothing: the file opened again is parsed once.
+        """
+        return ElfCollector(name, size, seekable=seekable)
 
     def link_name(self, path: str, facts: BinaryFacts) -> str | None:
         """Its DT_SONAME; for a library in ``lib/`` without one, its file name.

@@ -22,7 +22,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 from elftools.elf.sections import Section, StringTableSection
 from elftools.elf.segments import InterpSegment
 
-from condapress.errors import BinaryError
+from condapress.errors import BinaryError, TooLargeError
 from condapress.model import BinaryFacts
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ __all__ = [
     "max_versions",
     "parse_elf",
     "read_elf",
+    "tables_too_large",
 ]
 
 _MAGIC = b"\x7fELF"
@@ -112,7 +113,13 @@ def read_elf(path: Path) -> BinaryFacts:
 
 
 def parse_elf(
-    f: BinaryIO, size: int, name: str, path: str, *, scan_symbols: bool = True
+    f: BinaryIO,
+    size: int,
+    name: str,
+    path: str,
+    *,
+    scan_symbols: bool = True,
+    limit: int | None = None,
 ) -> BinaryFacts:
     """Read the dynamic linking facts of the ELF file of *size* bytes that *f* reads.
 
@@ -120,10 +127,15 @@ def parse_elf(
     *scan_symbols* the same bytes are read, but the dynamic symbols are not looked at (the
     ``std`` fields stay empty): a C++ library's hundred thousand symbols take most of a parse.
 
+    :param limit: the most bytes of tables read (the sections of ``.dynamic``,
+        ``.gnu.version_r`` and ``.dynsym``, with their string tables); None for no limit.
     :raises BinaryError: it is not an ELF file, or is truncated or corrupt.
+    :raises TooLargeError: its tables are larger than *limit*.
     """
     try:
-        return _read(f, size, scan_symbols=scan_symbols)
+        return _read(f, size, scan_symbols=scan_symbols, limit=limit)
+    except _TablesTooLargeError:
+        raise tables_too_large(name, limit or 0) from None
     except _InvalidElfError as exc:
         reason = str(exc)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, OSError) as exc:
@@ -163,11 +175,23 @@ class _InvalidElfError(Exception):
     """A structural problem found by our own checks; its text is the reason shown to users."""
 
 
-def _read(f: BinaryIO, size: int, *, scan_symbols: bool) -> BinaryFacts:
+class _TablesTooLargeError(Exception):
+    """The tables to read are larger than the limit asked for."""
+
+
+def tables_too_large(name: str, limit: int) -> TooLargeError:
+    """The error for an ELF file *name* whose tables need more than *limit* bytes."""
+    message = (
+        f"{name}: its ELF tables need more than the {limit >> 20} MiB condapress reads of one file"
+    )
+    return TooLargeError(message, path=name)
+
+
+def _read(f: BinaryIO, size: int, *, scan_symbols: bool, limit: int | None) -> BinaryFacts:
     elf = _open(f, size)
     interpreter = None
     dynamic: Dynamic | None = None
-    section, verneed, dynsym = _sections(elf, size)
+    section, verneed, dynsym = _sections(elf, size, limit)
     for header in headers(elf, "segment"):
         if header["p_type"] == "PT_INTERP":
             interpreter = InterpSegment(header, f).get_interp_name()
@@ -237,7 +261,7 @@ def _open(f: BinaryIO, size: int) -> ELFFile:
 
 
 def _sections(
-    elf: ELFFile, size: int
+    elf: ELFFile, size: int, limit: int | None
 ) -> tuple[Dynamic | None, GNUVerNeedSection | None, tuple[bytes, bytes] | None]:
     """``.dynamic``, ``.gnu.version_r``, and the bytes of ``.dynsym`` and its string table.
 
@@ -245,12 +269,18 @@ def _sections(
     far from the rest, and a stream would be read again to reach it.
     """
     found: dict[str, Container] = {}
-    for index, header in enumerate(headers(elf, "section")):
+    all_headers = list(headers(elf, "section"))
+    for index, header in enumerate(all_headers):
         if header["sh_type"] != "SHT_NOBITS" and header["sh_offset"] + header["sh_size"] > size:
             name = elf.get_section(index).name
             raise _InvalidElfError(f"it is truncated ({size} bytes, section {name} lies beyond)")
         if header["sh_type"] in {"SHT_DYNAMIC", "SHT_GNU_verneed", "SHT_DYNSYM"}:
             found[header["sh_type"]] = header  # the last of each, as the loader's tags point once
+    if limit is not None:
+        linked = {t["sh_link"] for t in found.values() if t["sh_link"] < len(all_headers)}
+        tables = [*found.values(), *(all_headers[i] for i in linked)]
+        if sum(t["sh_size"] for t in tables if t["sh_type"] != "SHT_NOBITS") > limit:
+            raise _TablesTooLargeError
     dynamic = verneed = symbols = None
     if (table := found.get("SHT_DYNAMIC")) is not None:
         strings = _string_table(elf, table)

@@ -22,7 +22,7 @@ from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from condapress.errors import ArchiveError, BinaryError, TooLargeError
-from condapress.formats.elf._read import headers, parse_elf
+from condapress.formats.elf._read import headers, parse_elf, tables_too_large
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -159,14 +159,25 @@ class ElfCollector:
     :param limit: the most bytes kept (:data:`MAX_ELF_TABLES`). A dry run may read as many zeros
         again, and the final parse copies what it reads: memory peaks below three times *limit*.
     :param whole: a file up to this size is kept whole and parsed once.
+    :param seekable: the file opened again seeks at no cost (a file on disk, as a press writes
+        it into a wheel): nothing is kept, and :meth:`read` parses the file opened again, once,
+        instead of finding out in dry runs which bytes to keep. The same facts and errors; the
+        limit then counts the tables alone, without the headers.
     """
 
     def __init__(
-        self, name: str, size: int, limit: int = MAX_ELF_TABLES, whole: int = _WHOLE
+        self,
+        name: str,
+        size: int,
+        limit: int = MAX_ELF_TABLES,
+        whole: int = _WHOLE,
+        *,
+        seekable: bool = False,
     ) -> None:
         self.name = name
         self.size = size
         self.limit = limit
+        self._seekable = seekable
         self._held = _Held()
         #: disjoint ranges wanted and not held, with the bytes of each streamed past in this pass.
         self._pending: dict[tuple[int, int], bytearray] = {}
@@ -178,10 +189,13 @@ class ElfCollector:
         self.passes = 1
         self._outcome: BinaryFacts | ArchiveError | None = None
         # A small file is kept whole and parsed once; of a large one, the ELF header comes first.
-        self._want(0, size if size <= min(whole, limit) else 64)
+        if not seekable:
+            self._want(0, size if size <= min(whole, limit) else 64)
 
     def feed(self, chunk: bytes) -> None:
         """Take the next *chunk* of the file."""
+        if self._seekable:
+            return
         self._window.append((self._pos, chunk))
         self._pos += len(chunk)
         # Each range held may say where the next is; most lie further on, often in this chunk.
@@ -196,6 +210,10 @@ class ElfCollector:
         :raises ArchiveError: the file is not a valid ELF file.
         :raises TooLargeError: its tables claim more than *limit* bytes.
         """
+        if self._seekable:
+            with reopen() as stream:
+                source = cast("BinaryIO", stream)
+                return parse_elf(source, self.size, self.name, self.name, limit=self.limit)
         while self._outcome is None and self._plan():
             if self.passes == _PASSES:
                 reason = f"its headers still point at unread bytes after {_PASSES} passes over it"
@@ -285,11 +303,7 @@ class ElfCollector:
                 self.feed(chunk)
 
     def _too_large(self) -> TooLargeError:
-        message = (
-            f"{self.name}: its ELF tables need more than the {self.limit >> 20} MiB condapress "
-            "reads of one file"
-        )
-        return TooLargeError(message, path=self.name)
+        return tables_too_large(self.name, self.limit)
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -57,7 +57,7 @@ class MachoFormat:
     def read(self, path: Path) -> BinaryFacts:  # noqa: D102
         return _read.read_macho(path)
 
-    def collector(self, name: str, size: int) -> MachoCollector:  # noqa: D102
+    def collector(self, name: str, size: int, *, seekable: bool = False) -> MachoCollector:  # noqa: ARG002, D102 - it always reads the file opened again
         return MachoCollector(name, size)
 
     def link_name(self, path: str, facts: BinaryFacts) -> str | None:

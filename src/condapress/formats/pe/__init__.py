@@ -37,8 +37,8 @@ class PeFormat:
     def read(self, path: Path) -> BinaryFacts:  # noqa: D102
         return _read.read_pe(path)
 
-    def collector(self, name: str, size: int) -> _read.PeCollector:  # noqa: D102
-        return _read.PeCollector(name, size)
+    def collector(self, name: str, size: int, *, seekable: bool = False) -> _read.PeCollector:  # noqa: D102
+        return _read.PeCollector(name, size, seekable=seekable)
 
     def link_name(self, path: str, facts: BinaryFacts) -> str | None:
         """The file name, in lower case, of a DLL in a folder that conda puts on PATH.

@@ -124,31 +124,42 @@ class PeCollector:
 
     :param name: the file's name in messages.
     :param size: its size in bytes; a file above *limit* is refused unread.
+    :param seekable: the file opened again reads at no cost (a file on disk): its bytes are not
+        kept, :meth:`read` reads them again.
     """
 
-    def __init__(self, name: str, size: int, limit: int = MAX_PE_FILE) -> None:
+    def __init__(
+        self, name: str, size: int, limit: int = MAX_PE_FILE, *, seekable: bool = False
+    ) -> None:
         self.name = name
         self.size = size
         self.limit = limit
+        self._seekable = seekable
         self._data = bytearray()
+        self._fed = 0
 
     def feed(self, chunk: bytes) -> None:
         """Take the next *chunk* of the file.
 
         :raises TooLargeError: the file is larger than condapress reads.
         """
-        if self.size > self.limit or len(self._data) + len(chunk) > self.limit:
+        if self.size > self.limit or self._fed + len(chunk) > self.limit:
             message = (
-                f"{self.name} is a PE file of {max(self.size, len(self._data) + len(chunk)):,} "
+                f"{self.name} is a PE file of {max(self.size, self._fed + len(chunk)):,} "
                 f"bytes, more than the {self.limit:,} condapress reads"
             )
             raise TooLargeError(message, path=self.name)
-        self._data += chunk
+        self._fed += len(chunk)
+        if not self._seekable:
+            self._data += chunk
 
-    def read(self, reopen: Callable[[], IO[bytes]]) -> BinaryFacts:  # noqa: ARG002 - one pass
+    def read(self, reopen: Callable[[], IO[bytes]]) -> BinaryFacts:
         """The facts, once the whole file has been fed.
 
         :raises BinaryError: the file is no valid PE image.
         """
+        if self._seekable:
+            with reopen() as stream:
+                return parse_pe(stream.read(self._fed), self.name)
         data, self._data = bytes(self._data), bytearray()
         return parse_pe(data, self.name)
