@@ -128,11 +128,48 @@ def destination(root: Path, relative: str) -> Path:
 
     :raises WheelContentsError: the path would leave *root*; nothing was created.
     """
+    return _checked(root, root.resolve(), relative)[0]
+
+
+class Destinations:
+    """:func:`destination` for the many files a stage receives under one *root*, checked alike.
+
+    The root is resolved once, and a folder found (or made) with no symbolic link between it
+    and the root is neither walked nor made again: a later path in it costs one ``lstat``, of
+    its last component, and one whose last component is a symbolic link is checked whole. That
+    holds while nothing under *root* replaces a folder by a link, which a stage never does.
+    Several threads may call it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._base = root.resolve()
+        #: folders under *root*, relative, that are folders all the way down from it.
+        self._plain: set[str] = set()
+
+    def __call__(self, relative: str) -> Path:
+        """The checked ``root / relative``, as :func:`destination` gives it.
+
+        :raises WheelContentsError: the path would leave *root*; nothing was created.
+        """
+        folder = relative.rpartition("/")[0]
+        if folder in self._plain and path_problem(relative) is None:
+            target = self.root / relative
+            if not target.is_symlink():
+                return target
+        target, plain = _checked(self.root, self._base, relative)
+        if plain:
+            self._plain.add(folder)
+        return target
+
+
+def _checked(root: Path, base: Path, relative: str) -> tuple[Path, bool]:
+    """:func:`destination` for *base*, the resolved *root*; and whether no link led there."""
     problem = path_problem(relative)
     target = root / relative
+    plain = False
     if problem is None:
-        base = root.resolve()
-        resolved = _resolved_under(base, relative)
+        resolved, plain = _resolved_under(base, relative)
         if base not in resolved.parents:
             problem = f"resolves to {resolved}, outside {base}"
     if problem is not None:
@@ -140,12 +177,13 @@ def destination(root: Path, relative: str) -> Path:
             f"refusing to write {relative!r} in {root}: it {problem}", path=relative
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    return target
+    return target, plain
 
 
-def _resolved_under(base: Path, relative: str) -> Path:
+def _resolved_under(base: Path, relative: str) -> tuple[Path, bool]:
     """``(base / relative).resolve()`` for a resolved *base* and a clean *relative* path.
 
+    And whether the walk met no symbolic link (every folder met, or made after it, is a folder).
     The same answer, with one ``lstat`` per component of *relative* that exists instead of one
     per component of the whole path: a component that does not exist ends the walk (nothing
     below it can be a link), and at the first symbolic link ``resolve`` takes over.
@@ -156,12 +194,12 @@ def _resolved_under(base: Path, relative: str) -> Path:
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:  # nothing below a missing folder can be a link
-            return base / relative
+            return base / relative, True
         except OSError:  # not a folder, no permission: resolve() says what it makes of it
-            return (base / relative).resolve()
+            return (base / relative).resolve(), False
         if stat.S_ISLNK(mode):
-            return (base / relative).resolve()
-    return base / relative
+            return (base / relative).resolve(), False
+    return base / relative, True
 
 
 def file_url_path(path: str) -> str:

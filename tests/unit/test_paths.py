@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from condapress._paths import Claim, Claims, destination
+from condapress._paths import Claim, Claims, Destinations, destination
 from condapress.errors import OverlapError, WheelContentsError
 from condapress.formats.elf import ELF
 from condapress.model import (
@@ -85,6 +85,67 @@ def test_the_root_itself_is_no_destination(root: Path) -> None:
     (root / "here").symlink_to(".")
     with pytest.raises(WheelContentsError, match=r"resolves to .*, outside"):
         destination(root, "here")
+
+
+# -- Destinations: the same checks, once per folder ---------------------------------------------
+
+
+def test_destinations_give_what_destination_gives(root: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    paths = ["a.py", "pkg/x.py", "pkg/y.py", "pkg/sub/z.so", "pkg/sub/w.so", "lib/deep/er/f"]
+    destinations = Destinations(root)
+    assert [destinations(p) for p in paths] == [root / p for p in paths]
+    assert [destination(other, p) for p in paths] == [other / p for p in paths]
+    assert everything(root) == everything(other)
+
+
+@pytest.mark.parametrize(
+    ("relative", "problem"),
+    [
+        ("pkg/..", "has a '..' component"),
+        ("pkg/../../outside/x", "has a '..' component"),
+        ("pkg/x\n", "contains a control character"),
+        ("pkg/", "is not a normalized path (empty or '.' component)"),
+    ],
+)
+def test_a_known_folder_does_not_skip_the_name_checks(
+    relative: str, problem: str, root: Path
+) -> None:
+    destinations = Destinations(root)
+    destinations("pkg/first.py")
+    with pytest.raises(WheelContentsError) as excinfo:
+        destinations(relative)
+    assert excinfo.value.message == f"refusing to write {relative!r} in {root}: it {problem}"
+
+
+def test_a_link_in_a_known_folder_is_checked_whole(root: Path) -> None:
+    outside = root.parent / "outside"
+    destinations = Destinations(root)
+    destinations("pkg/first.py")
+    (root / "pkg" / "leak").symlink_to(outside / "secret")
+    with pytest.raises(WheelContentsError) as excinfo:
+        destinations("pkg/leak")
+    assert excinfo.value.message == (
+        f"refusing to write 'pkg/leak' in {root}: it resolves to {outside / 'secret'}, "
+        f"outside {root}"
+    )
+
+
+def test_a_folder_reached_through_a_link_is_checked_every_time(root: Path) -> None:
+    outside = root.parent / "outside"
+    (root / "real").mkdir()
+    (root / "via").symlink_to("real")
+    destinations = Destinations(root)
+    assert destinations("via/a") == root / "via" / "a"  # inside: allowed
+    (root / "via").unlink()
+    (root / "via").symlink_to(outside)
+    with pytest.raises(WheelContentsError) as excinfo:
+        destinations("via/b")
+    assert excinfo.value.message == (
+        f"refusing to write 'via/b' in {root}: it resolves to {outside / 'b'}, outside {root}"
+    )
+    assert everything(outside) == ["secret"]
 
 
 # -- every write of the staging step goes through it ---------------------------------------------
@@ -287,7 +348,17 @@ def test_destination_resolves_as_path_resolve_does(tmp_path: Path) -> None:
     (root / "abs").symlink_to(root / "a")
     (root / "a" / "b" / "tofile").symlink_to("f")
     cases = ["a/b/c", "a/up/x", "abs/b/n", "f/x", "a/b/tofile/y", "new/deep/file", "a/up", "abs"]
-    assert [str(_resolved_under(root, case)) for case in cases] == [
+    assert [str(_resolved_under(root, case)[0]) for case in cases] == [
         str((root / case).resolve()) for case in cases
     ]
-    assert str(_resolved_under(root, "a/up/x")) == str(root.parent / "x")  # outside: refused
+    assert str(_resolved_under(root, "a/up/x")[0]) == str(root.parent / "x")  # outside: refused
+    assert [_resolved_under(root, case)[1] for case in cases] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]

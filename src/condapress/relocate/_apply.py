@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from condapress import _datapaths, _tools
 from condapress._folders import is_refused_write, write_hint
-from condapress._paths import destination
+from condapress._paths import Destinations
 from condapress._progress import NULL_REPORTER
 from condapress.errors import WriteError
 from condapress.model import FileMode, PlaceholderSite
@@ -88,6 +88,7 @@ def _write_layout(
     jobs: int,
     reporter: Reporter,
 ) -> Written:
+    destination = Destinations(stage)
     edits = {edit.dest: edit for edit in layout.binary_edits if _changes(edit)}
     strip = frozenset(layout.strip)
     saved: dict[str, int] = {}
@@ -96,7 +97,7 @@ def _write_layout(
     sites: list[PlaceholderSite] = []
     for placement in layout.placements:
         source = packages[placement.package].root / placement.source
-        target = destination(stage, placement.dest)
+        target = destination(placement.dest)
         modes[placement.dest] = 0o755 if placement.executable else 0o644
         if placement.python_shebang:
             write_python_script(source, target, placement)
@@ -116,7 +117,7 @@ def _write_layout(
     budget = _ByteBudget(PATCH_BYTES_IN_FLIGHT)
 
     def patch(dest: str) -> None:
-        source, target = patch_from.get(dest), destination(stage, dest)
+        source, target = patch_from.get(dest), destination(dest)
         with budget.taking((source or target).stat().st_size):
             if dest in strip:
                 before = (source or target).stat().st_size
@@ -132,22 +133,22 @@ def _write_layout(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # list() re-raises the first failure, after every call has finished
         list(pool.map(patch, work))
-    _write_scripts(layout, stage)
+    _write_scripts(layout, destination)
     return Written(tuple(sites), sum(saved.values()))
 
 
-def _write_scripts(layout: Layout, stage: Path) -> None:
+def _write_scripts(layout: Layout, destination: Destinations) -> None:
     """Write the launchers and the import hooks of *layout*."""
     executables = {placement.dest for placement in layout.placements if placement.executable}
     for launcher in layout.launchers:
-        target = destination(stage, launcher.dest)
+        target = destination(launcher.dest)
         script = launcher_source(launcher.name, launcher.target, layout.environment)
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
     for init in layout.hooks:
         hook = _hook.hook_source(layout.environment, layout.dll_directories, layout.console_scripts)
-        destination(stage, _hook.hook_module(init)).write_text(hook, encoding="utf-8")
-        package_init = destination(stage, init)
+        destination(_hook.hook_module(init)).write_text(hook, encoding="utf-8")
+        package_init = destination(init)
         text = _hook.with_hook_import(package_init.read_bytes())
         package_init.unlink()  # it may be the unpacked package's file (_place): not written through
         package_init.write_bytes(text)
