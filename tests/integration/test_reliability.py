@@ -611,10 +611,21 @@ def test_a_damaged_cached_download_is_fetched_again(
 
 # -- interrupted runs --------------------------------------------------------------------------
 
-#: Runs ``python -m condapress`` with os.fsync held up once a wheel's temporary file is written:
-#: the moment just before it would be renamed into place.
+#: Runs ``python -m condapress`` as started from a terminal's shell. A shell without job control
+#: (a CI script's ``... &``) starts its background commands with SIGINT ignored, the processes
+#: they start inherit that, and Python leaves an ignored SIGINT ignored: the child gets Python's
+#: own handler back, which is what a terminal's Ctrl-C meets.
+_AS_FROM_A_TERMINAL = """\
+import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.argv = ["condapress", *sys.argv[1:]]
+runpy.run_module("condapress", run_name="__main__", alter_sys=True)
+"""
+
+#: The same, with os.fsync held up once a wheel's temporary file is written: the moment just
+#: before it would be renamed into place.
 _HOLD_AT_THE_WHEEL = """\
-import os, pathlib, runpy, sys, time
+import os, pathlib, runpy, signal, sys, time
 
 marker = pathlib.Path(os.environ["HOLD_MARKER"])
 fsync = os.fsync
@@ -628,6 +639,7 @@ def held(fd):
 
 
 os.fsync = held
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.argv = ["condapress", *sys.argv[1:]]
 runpy.run_module("condapress", run_name="__main__", alter_sys=True)
 """
@@ -662,10 +674,9 @@ def test_an_interrupted_press(
         server.faults = {"linux-64/repodata.json": ["stall"]}
     elif point == "download":  # halfway through downloading libgreet
         server.faults = {f"linux-64/{LIBGREET}": ["stall"]}
-    command = [sys.executable, "-m", "condapress", *argv]
-    if point == "wheel":
-        (tmp_path / "hold.py").write_text(_HOLD_AT_THE_WHEEL)
-        command = [sys.executable, str(tmp_path / "hold.py"), *argv]
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(_HOLD_AT_THE_WHEEL if point == "wheel" else _AS_FROM_A_TERMINAL)
+    command = [sys.executable, str(launcher), *argv]
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
     env |= {"TMPDIR": str(tmp), "HOLD_MARKER": str(tmp_path / "holding")}
     with subprocess.Popen(
