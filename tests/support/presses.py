@@ -100,6 +100,5 @@ def messages_text(text: str) -> str:
 def assert_refused(run: Run, *lines: str) -> None:
     assert run.status == 1
     assert run.stdout == ""
-    assert [line for line in messages(run.stderr) if not line.startswith("WARNING: ")] == list(
-        lines
-    )
+    got = [line for line in messages(run.stderr) if not line.startswith("WARNING: ")]
+    assert got == list(lines), got
