@@ -624,8 +624,9 @@ runpy.run_module("condapress", run_name="__main__", alter_sys=True)
 
 #: The same, with os.fsync held up once a wheel's temporary file is written: the moment just
 #: before it would be renamed into place.
-_HOLD_AT_THE_WHEEL = """\
-import os, pathlib, runpy, signal, sys, time
+_HOLD_AT_THE_WHEEL = (
+    """\
+import os, pathlib, time
 
 marker = pathlib.Path(os.environ["HOLD_MARKER"])
 fsync = os.fsync
@@ -639,10 +640,9 @@ def held(fd):
 
 
 os.fsync = held
-signal.signal(signal.SIGINT, signal.default_int_handler)
-sys.argv = ["condapress", *sys.argv[1:]]
-runpy.run_module("condapress", run_name="__main__", alter_sys=True)
 """
+    + _AS_FROM_A_TERMINAL
+)
 
 
 @pytest.mark.parametrize(

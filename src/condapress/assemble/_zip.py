@@ -130,10 +130,8 @@ def _write_zip(
         zinfo.create_system = 3  # Unix, so that installers honour the mode bits
         zinfo.external_attr = (stat.S_IFREG | member.mode) << 16
         zinfo.file_size = member.size or len(member.data)  # only decides ZIP64; rewritten after
-        # A staged file seeks for free: a binary's tables are read from it, once.
-        scanner = MemberScanner(
-            member.arcname, zinfo.file_size, ("sha256",), seekable=member.source is not None
-        )
+        # A staged file (or bytes held) seeks for free: a binary's tables are read once from it.
+        scanner = MemberScanner(member.arcname, zinfo.file_size, ("sha256",), seekable=True)
         if deflated is None:
             zinfo.compress_type = zipfile.ZIP_STORED
             with zf.open(zinfo, "w") as out:
