@@ -1342,6 +1342,24 @@ def written_tar() -> bytes:
     return buffer.getvalue()
 
 
+def extract_with_writes(fileobj: IO[bytes], dest: Path, threads: int) -> tuple[dict[str, str], int]:
+    """Extract the tar stream *fileobj* into *dest* as the unpack stage does, through Writes.
+
+    :returns: the sha256 of each file, and the stream's ``bufsize`` once it is done.
+    """
+    from condapress.unpack._writes import Writes
+
+    digests: dict[str, str] = {}
+    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        writes = Writes(tar, digests, threads=threads)
+        try:
+            tar.extractall(dest, filter="data")
+            writes.drain()
+        finally:
+            writes.close()
+        return digests, tar.fileobj.bufsize  # type: ignore[attr-defined]
+
+
 def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
     """Every path under *root*: its kind, bytes or target, mode and time.
 
@@ -1365,17 +1383,10 @@ def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
 def test_the_payload_is_written_whole_and_hashed_whatever_the_threads(
     tmp_path: Path, threads: int
 ) -> None:
-    from condapress.unpack._writes import SMALL, Writes
+    from condapress.unpack._writes import SMALL
 
     assert len(WRITTEN[0][2]) > SMALL  # one file is written by the reading thread, on any count
-    digests: dict[str, str] = {}
-    with tarfile.open(fileobj=io.BytesIO(written_tar()), mode="r|") as tar:
-        writes = Writes(tar, digests, threads=threads)
-        try:
-            tar.extractall(tmp_path / "out", filter="data")
-            writes.drain()
-        finally:
-            writes.close()
+    digests, _ = extract_with_writes(io.BytesIO(written_tar()), tmp_path / "out", threads)
     files = {name: data for name, kind, data, _ in WRITTEN if kind == "file"}
     assert digests == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     got = snapshot(tmp_path / "out")
@@ -1436,3 +1447,37 @@ def test_the_payload_is_verified_with_the_digests_taken_while_writing(
         f"{archive.name} does not match its paths.json: {entry.path} has sha256 {'0' * 64}, "
         f"not {entry.sha256}"
     )
+
+
+class _ReadsCounted(io.BytesIO):
+    """An archive's bytes that note the size of every read taking them."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.reads.append(len(data))
+        return data
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_large_file_is_taken_from_the_stream_in_reads_of_its_own_size(
+    tmp_path: Path, threads: int
+) -> None:
+    from condapress._limits import CHUNK
+
+    name, _, data, _ = WRITTEN[0]  # 3 MiB, the first member: its header, then its bytes
+    stream = _ReadsCounted(written_tar())
+    digests, record = extract_with_writes(stream, tmp_path / "out", threads)
+    assert record == tarfile.RECORDSIZE  # the stream's own records again, for what follows
+    taken, reads = 0, 0
+    while taken < tarfile.BLOCKSIZE + len(data):
+        taken += stream.reads[reads]
+        reads += 1
+    # one record for the header (and the first of the bytes), then a read per CHUNK; tarfile's
+    # records alone would take 308
+    assert reads == 1 + len(data) // CHUNK
+    assert digests[name] == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "out" / name).read_bytes() == data

