@@ -209,7 +209,7 @@ def _copy(source: _Stream, size: int, out: IO[bytes]) -> str:
     """Copy *size* bytes of *source* to *out*; their sha256.
 
     tarfile's stream (``r|``) takes what it is asked for from the decompressor in records of
-    ``bufsize`` (10 KiB), a call and a join per record: 300 for a file of 3 MiB. While a file is
+    ``bufsize`` (10 KiB), a call and a join per record: 308 for a file of 3 MiB. While a file is
     copied, its stream asks for the bytes each read still needs, at most :data:`CHUNK`: the
     decompressors' readers return all that is asked, so no more is left in the stream's buffer
     for the next member than the records left (libarrow's 150 MB extract with 0.10 s less CPU,
