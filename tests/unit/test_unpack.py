@@ -1481,3 +1481,17 @@ def test_a_large_file_is_taken_from_the_stream_in_reads_of_its_own_size(
     assert reads == 1 + len(data) // CHUNK
     assert digests[name] == hashlib.sha256(data).hexdigest()
     assert (tmp_path / "out" / name).read_bytes() == data
+
+
+def test_a_file_larger_than_a_record_is_read_whole_on_any_number_of_threads(
+    tmp_path: Path,
+) -> None:
+    counts = []
+    for threads in (1, 2):
+        stream = _ReadsCounted(written_tar())
+        extract_with_writes(stream, tmp_path / f"out{threads}", threads)
+        counts.append(len(stream.reads))
+    # the twenty 64 KiB files go to the threads when there are some: a read each either way,
+    # where tarfile's records would take seven
+    assert counts[1] == counts[0]
+    assert counts[0] < 20 * (64 << 10) // tarfile.RECORDSIZE
